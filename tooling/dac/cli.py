@@ -1,0 +1,285 @@
+"""Command line: parse arguments, call the library, print. No checking logic lives here.
+
+Exit codes: 0 clean, 1 findings (or failed tests), 2 usage or input errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .diagnostics import Severity
+from .gitref import GitError
+from .project import Project, ProjectError, find_project
+from .reports import FORMATS
+from .reports import github as github_report
+from .reports import json as json_report
+from .reports.text import print_diagnostics
+from .validation import ValidationReport, display_path, validate
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"dac: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _guarded(command: F) -> F:
+    """Input problems become one message and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ProjectError as exc:
+            _fail(exc.diagnostic.format())
+        except GitError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        except Exception as exc:  # a bug in dac; DAC_DEBUG=1 shows the traceback
+            if os.environ.get("DAC_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details and please report it)")
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dac")
+def main() -> None:
+    """dac: detection-as-code for Microsoft Defender XDR and Microsoft Sentinel.
+
+    One YAML file per detection under detections/, validated against its schema and ATT&CK,
+    checked in pull requests, and (in later versions) rendered per platform, tested on a local
+    KQL engine and deployed. Exit codes: 0 clean, 1 findings, 2 usage or input errors.
+    """
+
+
+def _paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
+    if paths:
+        return list(paths)
+    if not project.detections_dir.is_dir():
+        _fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
+    return [project.detections_dir]
+
+
+def _exit_code(report: ValidationReport, fail_on: str) -> int:
+    if report.errors or (fail_on == "warning" and report.warnings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _summary(report: ValidationReport) -> dict[str, int]:
+    return {
+        "files": len(report.results),
+        "valid": len(report.results) - len(report.files_with_errors()),
+        "errors": report.errors,
+        "warnings": report.warnings,
+    }
+
+
+def _print_report(report: ValidationReport, output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json_report.render(report.diagnostics, _summary(report)))
+    elif output_format == "github":
+        for line in github_report.render(report.diagnostics):
+            click.echo(line)
+    else:
+        print_diagnostics(_console(), report.diagnostics)
+
+
+def _summary_line(report: ValidationReport) -> str:
+    s = _summary(report)
+    noun = "file" if s["files"] == 1 else "files"
+    return f"{s['files']} {noun} checked: {s['valid']} valid, {s['errors']} errors, {s['warnings']} warnings"
+
+
+PATHS_ARGUMENT = click.argument(
+    "paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
+)
+FORMAT_OPTION = click.option(
+    "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
+    help="text for people, json for tools, github for workflow annotations.",
+)  # fmt: skip
+FAIL_ON_OPTION = click.option(
+    "--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)  # fmt: skip
+
+
+@main.command("validate")
+@PATHS_ARGUMENT
+@click.option(
+    "--base", "base_ref", metavar="REF", help="Git ref to compare with: ids must not change, versions must increase."
+)
+@FORMAT_OPTION
+@FAIL_ON_OPTION
+@_guarded
+def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str) -> None:
+    """Check detection files: YAML, schema, ids, dates, versions and ATT&CK.
+
+    PATHS are files or folders (default: the project's detections folder). Findings print as
+    path:line:col: severity CODE: message; codes are listed in docs/diagnostics.md.
+    """
+    project = find_project()
+    report = validate(_paths_or_default(paths, project), project, base_ref)
+    _print_report(report, output_format)
+    if output_format == "text":
+        click.echo(_summary_line(report), err=True)
+    sys.exit(_exit_code(report, fail_on))
+
+
+@main.command("check")
+@PATHS_ARGUMENT
+@click.option("--base", "base_ref", metavar="REF", help="Git ref to compare with (see dac validate).")
+@FORMAT_OPTION
+@FAIL_ON_OPTION
+@_guarded
+def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str) -> None:
+    """The main job: validate every detection and print a summary.
+
+    Runs over the project's detections folder unless PATHS are given.
+    """
+    project = find_project()
+    report = validate(_paths_or_default(paths, project), project, base_ref)
+    _print_report(report, output_format)
+    if output_format == "text":
+        console = _console()
+        if report.diagnostics:
+            console.print()
+        console.print(_detection_table(report))
+        verdict = "[bold green]passed[/]" if _exit_code(report, fail_on) == EXIT_OK else "[bold red]failed[/]"
+        console.print(f"dac check {verdict}: {_summary_line(report)}")
+    sys.exit(_exit_code(report, fail_on))
+
+
+def _detection_table(report: ValidationReport) -> Table:
+    table = Table(title="Detections", title_justify="left", show_lines=False)
+    for column in ("file", "name", "kind", "status", "ATT&CK", "dialects", "result"):
+        table.add_column(column, overflow="fold")
+    per_file: dict[str, list[Severity]] = {}
+    for diagnostic in report.diagnostics:
+        per_file.setdefault(diagnostic.path, []).append(diagnostic.severity)
+    for result in report.results:
+        severities = per_file.get(result.display, [])
+        if Severity.ERROR in severities:
+            outcome = f"[red]{severities.count(Severity.ERROR)} error(s)[/]"
+        elif severities:
+            outcome = f"[yellow]{len(severities)} warning(s)[/]"
+        else:
+            outcome = "[green]ok[/]"
+        detection = result.detection
+        if detection is None:
+            table.add_row(result.display, "-", "-", "-", "-", "-", outcome)
+            continue
+        techniques = ", ".join(detection.mitre.get("techniques") or []) or "-"
+        table.add_row(
+            result.display,
+            detection.name,
+            detection.kind,
+            detection.data["status"],
+            techniques,
+            ", ".join(detection.enabled_dialects()),
+            outcome,
+        )
+    return table
+
+
+@main.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the file (default: the project's detections folder).",
+)
+@click.option("--kind", type=click.Choice(["hunting", "detection"]), default="detection", show_default=True)
+@click.option("--author", help="Author name (default: git config user.name).")
+@_guarded
+def new_command(name: str, folder: Path | None, kind: str, author: str | None) -> None:
+    """Create a detection file for NAME with a fresh id.
+
+    The file is named after NAME and is valid as written; edit its query, metadata and test.
+    """
+    from .checks.metadata import schema_reference
+    from .scaffold import default_author, new_detection, slugify, unique_path
+    from .yamlwrite import dump_detection
+
+    if not name.strip():
+        _fail("NAME must not be empty")
+    project = find_project()
+    target_folder = folder or project.detections_dir
+    target_folder.mkdir(parents=True, exist_ok=True)
+    target = unique_path(target_folder, slugify(name))
+    data = new_detection(name.strip(), kind, author or default_author())
+    target.write_text(dump_detection(data, schema_reference(target_folder)), encoding="utf-8")
+    click.echo(f"created {display_path(target)} (id {data['id']})")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Convert queries from other formats into detection files."""
+
+
+@import_group.command("markdown")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the detection files into.",
+)
+@click.option(
+    "--date",
+    "fallback_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="created/modified for documents that give no date (default: today).",
+)
+@_guarded
+def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_date: dt.datetime | None) -> None:
+    """Convert markdown hunting queries into detection YAML.
+
+    Reads documents with a title, description, MITRE table, author and a Defender and a Sentinel
+    query block. The Defender block becomes `query`; the Sentinel block becomes
+    `variants.sentinel.text` when it differs. Nothing is written if any document fails.
+    """
+    from .checks.metadata import schema_reference
+    from .importers.convert import ImportFailure, convert_documents
+
+    day = fallback_date.date() if fallback_date else dt.date.today()
+    try:
+        converted = convert_documents(list(files), day)
+    except ImportFailure as exc:
+        click.echo(exc.diagnostic.format(), err=True)
+        sys.exit(EXIT_USAGE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reference = schema_reference(out_dir)
+    from .scaffold import slugify, unique_path
+    from .yamlwrite import dump_detection
+
+    taken: set[Path] = set()
+    for source, data in converted:
+        target = unique_path(out_dir, slugify(data["name"]), taken)
+        taken.add(target)
+        target.write_text(dump_detection(data, reference), encoding="utf-8")
+        sentinel = "sentinel override kept" if data.get("variants", {}).get("sentinel", {}).get("text") else ""
+        click.echo(f"{display_path(source)} -> {display_path(target)}" + (f" ({sentinel})" if sentinel else ""))

@@ -1,0 +1,3 @@
+"""Output formats for diagnostics: human text, JSON, GitHub workflow annotations."""
+
+FORMATS = ("text", "json", "github")

@@ -1,0 +1,30 @@
+"""Human output: `path:line:col: severity CODE: message`, notes below, colour on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.text import Text
+
+from ..diagnostics import Diagnostic, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
+
+
+def diagnostic_text(diagnostic: Diagnostic) -> Text:
+    # Text objects, not markup: messages may hold '[' and ']' (KQL, field paths).
+    text = Text()
+    text.append(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}", style="bold")
+    text.append(": ")
+    text.append(str(diagnostic.severity), style=_STYLE[diagnostic.severity])
+    text.append(f" {diagnostic.code}", style="dim")
+    text.append(f": {diagnostic.message}")
+    for note in diagnostic.notes:
+        text.append(f"\n    = {note}", style="cyan")
+    return text
+
+
+def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        console.print(diagnostic_text(diagnostic), soft_wrap=True, highlight=False)

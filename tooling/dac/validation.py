@@ -1,0 +1,110 @@
+"""`dac validate`: load detection files and run every check, collecting diagnostics."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import gitref
+from .checks import history, metadata, mitre, repository
+from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
+from .diagnostics import Diagnostic, Severity
+from .project import Project
+from .yamlsource import YamlLoadError, load_yaml_file
+
+PerDetectionCheck = Callable[[Detection], list[Diagnostic]]
+
+# One small module per concern; each takes a schema-valid detection.
+DETECTION_CHECKS: tuple[PerDetectionCheck, ...] = (metadata.check, mitre.check)
+
+
+@dataclass
+class ValidationReport:
+    results: list[LoadResult]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def detections(self) -> list[Detection]:
+        return [r.detection for r in self.results if r.detection is not None]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is severity)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    def files_with_errors(self) -> set[str]:
+        return {d.path for d in self.diagnostics if d.severity is Severity.ERROR}
+
+
+def display_path(path: Path) -> str:
+    """Paths as the user would type them: relative to the current folder when inside it."""
+    try:
+        relative = os.path.relpath(path, Path.cwd())
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+    return Path(path if relative.startswith("..") else relative).as_posix()
+
+
+def validate(paths: Sequence[Path], project: Project, base_ref: str | None = None) -> ValidationReport:
+    """Validate the files under `paths`. Raises gitref.GitError for an unusable --base."""
+    files = discover(paths)
+    report = ValidationReport(results=[load_detection(f, display_path(f)) for f in files])
+    for result in report.results:
+        report.diagnostics.extend(result.diagnostics)
+        if result.detection is not None:
+            for check in DETECTION_CHECKS:
+                report.diagnostics.extend(check(result.detection))
+
+    checked = report.detections
+    checked_files = {f.resolve() for f in files}
+    repository_files = (
+        [f for f in discover([project.detections_dir]) if f not in checked_files]
+        if (project.detections_dir.is_dir())
+        else []
+    )
+    report.diagnostics.extend(repository.check_unique_ids(checked, _ids_of(repository_files)))
+
+    if base_ref is not None:
+        report.diagnostics.extend(_check_base(checked, project, base_ref, files + repository_files))
+    report.diagnostics.sort(key=Diagnostic.sort_key)
+    return report
+
+
+def _ids_of(files: list[Path]) -> dict[Path, str]:
+    """Ids of other repository files, read leniently: a broken file is reported when it is checked."""
+    ids: dict[Path, str] = {}
+    for file in files:
+        try:
+            data = load_yaml_file(file, display_path(file)).data
+        except YamlLoadError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            ids[Path(display_path(file))] = data["id"]
+    return ids
+
+
+def _check_base(checked: list[Detection], project: Project, ref: str, head_files: list[Path]) -> list[Diagnostic]:
+    root = gitref.repository_root(project.root)
+    commit = gitref.resolve_commit(root, ref)
+    folder = project.detections_dir.resolve()
+    try:
+        relative_folder = folder.relative_to(root).as_posix()
+    except ValueError:
+        raise gitref.GitError(f"{folder} is outside the git repository {root}") from None
+    base = history.parse_base(gitref.read_tree(root, commit, relative_folder, DETECTION_SUFFIXES))
+    head_paths = set()
+    for file in head_files:
+        try:
+            head_paths.add(file.resolve().relative_to(root).as_posix())
+        except ValueError:
+            continue
+    in_repository = [d for d in checked if d.file.resolve().is_relative_to(root)]
+    return history.check_against_base(in_repository, root, base, head_paths, ref)
