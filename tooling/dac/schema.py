@@ -68,7 +68,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, int):
         return f"the number {value}"
     if isinstance(value, float):
-        return f"the number {value:g}"
+        return f"the number {value!r}"
     return f"the string {value!r}"
 
 
@@ -181,7 +181,8 @@ def _translate(source: LoadedYaml, exc: ValidationError) -> list[tuple[Diagnosti
                     source.path,
                     source.key_position(key_path),
                     "DAC205",
-                    f"{where}: '{key}' is not a valid parameter name (letters, digits and '_', not starting with a digit)",
+                    f"{where}: '{key}' is not a valid parameter name "
+                    "(letters, digits and '_', not starting with a digit)",
                 ),
                 (key_path, "name"),
             )

@@ -115,6 +115,8 @@ def load_yaml_bytes(raw: bytes, display: str) -> LoadedYaml:
                 "move large test data into a .jsonl or .csv file beside the detection",
             )
         )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlLoadError(error(display, Position(), "DAC102", "file is UTF-16 encoded; save it as UTF-8"))
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:

@@ -11,6 +11,7 @@ and once for Microsoft Sentinel. The same documents also circulate in three othe
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,6 +84,7 @@ class _Parts:
     """What a layout parser found; extraction of authors, references etc. is shared."""
 
     title: str | None = None
+    heading_title: str | None = None  # first heading that is not a known section, if there is no H1
     sections: dict[str, list[Line]] = field(default_factory=dict)
     queries: dict[str, list[Line]] = field(default_factory=dict)
 
@@ -90,7 +92,7 @@ class _Parts:
 def parse_markdown_hunting(text: str, source: str = "<input>") -> ImportedQuery:
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     wrapper = _find_wrapper(lines)
-    start, end = (wrapper[1], wrapper[2]) if wrapper else (0, len(lines))
+    page_title, start, end = wrapper or (None, 0, len(lines))
     if any(HEADING.fullmatch(t) or FENCE_OPEN.fullmatch(t) for t in lines[start:end]):
         parts = _parse_markdown(lines, start, end)
     elif wrapper:
@@ -123,7 +125,7 @@ def parse_markdown_hunting(text: str, source: str = "<input>") -> ImportedQuery:
         description = f"{description}\n\nRisk: {risk}".lstrip()
     return ImportedQuery(
         source=source,
-        title=parts.title or (wrapper[0] if wrapper else None) or "",
+        title=parts.title or page_title or parts.heading_title or "",
         description=description,
         authors=_unique(authors, key=str.casefold),
         references=_unique(references),
@@ -171,8 +173,8 @@ def _page_authors(lines: list[str], end: int) -> list[Line]:
 
 def _parse_markdown(lines: list[str], start: int, end: int) -> _Parts:
     parts = _Parts()
-    fallback_title = None
-    stack: list[tuple[int, str | None, bool]] = []  # (level, kind, names only a platform) of enclosing headings
+    # (level, kind, names only a platform) of the headings enclosing the current line
+    stack: list[tuple[int, str | None, bool]] = []
     blocks: list[tuple[int, str | None, list[Line]]] = []  # (fence line, platform, content)
     i = start
     while i < end:
@@ -195,7 +197,7 @@ def _parse_markdown(lines: list[str], start: int, end: int) -> _Parts:
                 parts.title = name
             else:
                 kind = _section_kind(name, strict=False)
-                fallback_title = fallback_title or (name if kind is None else None)
+                parts.heading_title = parts.heading_title or (name if kind is None else None)
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, kind, _only_platform(name)))
@@ -205,7 +207,6 @@ def _parse_markdown(lines: list[str], start: int, end: int) -> _Parts:
             parts.sections.setdefault(stack[-1][1], []).append((i + 1, lines[i]))
         i += 1
 
-    parts.title = parts.title or fallback_title
     blocks = [b for b in blocks if _query_text(b[2])]
     for platform in PLATFORMS:
         if found := next((content for _, p, content in blocks if p == platform), None):
@@ -252,7 +253,7 @@ def _parse_bare_query(lines: list[str], start: int, end: int) -> _Parts:
 
 
 def _section_kind(text: str, strict: bool) -> str | None:
-    """Kind of a heading: a TEXT_KINDS entry, a platform, "other" (plain lines only) or None."""
+    """Kind of a heading: a TEXT_KINDS entry, a platform, "other" (known, nothing to read) or None."""
     name = " ".join(text.replace("*", "").lower().split()).rstrip(":")
     for kind, pattern in SECTION_PATTERNS.items():
         if re.fullmatch(pattern, name) if strict else re.match(rf"(?:{pattern})(?!\w)", name):
@@ -263,7 +264,7 @@ def _section_kind(text: str, strict: bool) -> str | None:
         sentinel = re.search(r"\bsentinel\b", name)
         if bool(defender) != bool(sentinel):  # naming both says nothing about which query this is
             return "defender" if defender else "sentinel"
-    return "other" if strict and OTHER_HEADING.fullmatch(name) else None
+    return "other" if OTHER_HEADING.fullmatch(name) else None
 
 
 def _only_platform(name: str) -> bool:
@@ -345,15 +346,18 @@ def _paragraphs(rows: list[Line]) -> str:
 
 def _date_of(line: str) -> str | None:
     match = DATE_LINE.fullmatch(line.replace("*", "").strip())
-    for fmt in DATE_FORMATS if match else ():
+    if not match:
+        return None
+    value = match.group(1).strip().rstrip(".")
+    for fmt in DATE_FORMATS:
         try:
-            return datetime.strptime(match.group(1).strip().rstrip("."), fmt).date().isoformat()
+            return datetime.strptime(value, fmt).date().isoformat()
         except ValueError:
             continue
     return None
 
 
-def _unique(found: list[Line], key=lambda value: value) -> list[str]:
+def _unique(found: list[Line], key: Callable[[str], str] = str) -> list[str]:
     """Values in document order, first spelling kept."""
     seen: set[str] = set()
     out = []
