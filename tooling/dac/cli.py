@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .diagnostics import Severity
@@ -172,9 +173,10 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
 
 
 def _detection_table(report: ValidationReport) -> Table:
-    table = Table(title="Detections", title_justify="left", show_lines=False)
-    for column in ("file", "name", "kind", "status", "ATT&CK", "dialects", "result"):
-        table.add_column(column, overflow="fold")
+    table = Table(title="Detections", title_justify="left")
+    table.add_column("detection", ratio=1, overflow="fold")
+    for column in ("kind", "status", "ATT&CK", "result"):
+        table.add_column(column, no_wrap=True)
     per_file: dict[str, list[Severity]] = {}
     for diagnostic in report.diagnostics:
         per_file.setdefault(diagnostic.path, []).append(diagnostic.severity)
@@ -187,19 +189,13 @@ def _detection_table(report: ValidationReport) -> Table:
         else:
             outcome = "[green]ok[/]"
         detection = result.detection
+        label = Text(detection.name if detection else "(not loaded)")
+        label.append(f"\n{result.display}", style="dim")
         if detection is None:
-            table.add_row(result.display, "-", "-", "-", "-", "-", outcome)
+            table.add_row(label, "-", "-", "-", outcome)
             continue
-        techniques = ", ".join(detection.mitre.get("techniques") or []) or "-"
-        table.add_row(
-            result.display,
-            detection.name,
-            detection.kind,
-            detection.data["status"],
-            techniques,
-            ", ".join(detection.enabled_dialects()),
-            outcome,
-        )
+        techniques = "\n".join(detection.mitre.get("techniques") or []) or "-"
+        table.add_row(label, detection.kind, detection.data["status"], techniques, outcome)
     return table
 
 

@@ -55,11 +55,18 @@ def check_schema_comment(detection: Detection) -> list[Diagnostic]:
 
 
 def schema_reference(directory: Path) -> str:
-    """Relative path from `directory` to the project's detection schema, for the comment line."""
+    """Path to the detection schema for a file in `directory`, for the comment line.
+
+    Relative inside the project (it survives a clone), absolute for a folder outside it.
+    """
     from ..project import find_project  # local import: project depends on nothing here
 
-    schema = find_project(directory).schema_path
-    return Path(os.path.relpath(schema, directory.resolve())).as_posix()
+    project = find_project()
+    schema = project.schema_path.resolve()
+    folder = directory.resolve()
+    if folder.is_relative_to(project.root):
+        return Path(os.path.relpath(schema, folder)).as_posix()
+    return schema.as_posix()
 
 
 def check(detection: Detection) -> list[Diagnostic]:
