@@ -31,3 +31,29 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present")
     return SHARED
+
+
+def make_project(root: Path) -> Path:
+    """A minimal dac project: dac.yml, the detection schema, an empty detections folder."""
+    (root / "schemas").mkdir(parents=True, exist_ok=True)
+    (root / "schemas" / "detection.schema.json").write_bytes((ROOT / "schemas" / "detection.schema.json").read_bytes())
+    (root / "dac.yml").write_text("detections: detections\n")
+    (root / "detections").mkdir(exist_ok=True)
+    return root
+
+
+def detection_text(
+    id_: str = "5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11",
+    name: str = "Sample detection",
+    *,
+    schema_line: str | None = "# yaml-language-server: $schema=../schemas/detection.schema.json",
+    mitre: str = "",
+    extra: str = "",
+) -> str:
+    """A valid hunting detection for a file directly under detections/."""
+    head = f"{schema_line}\n" if schema_line else ""
+    return (
+        f"{head}id: {id_}\nname: {name}\ndescription: A sample.\nkind: hunting\nstatus: test\n"
+        "authors: [dac tests]\ncreated: 2024-01-01\nmodified: 2024-01-02\nversion: 1.0.0\n"
+        f"{mitre}query:\n  dialect: defender\n  text: |\n    DeviceProcessEvents\n    | take 10\n{extra}"
+    )

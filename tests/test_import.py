@@ -1,0 +1,77 @@
+"""`dac import markdown`: the seed documents become the committed detections."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import ROOT, run_dac
+from dac.yamlsource import load_yaml_text
+
+COMMITTED = ROOT / "detections" / "network"
+
+
+def without_id_and_schema_line(text: str) -> str:
+    lines = text.splitlines()
+    assert lines[0].startswith("# yaml-language-server: $schema=")
+    assert re.fullmatch(r"id: [0-9a-f-]{36}", lines[1])
+    return "\n".join(lines[2:])
+
+
+def test_import_reproduces_the_seed_detections(shared: Path, tmp_path: Path):
+    seeds = sorted(str(p) for p in (shared / "seeds").glob("*.txt"))
+    result = run_dac("import", "markdown", *seeds, "--out", str(tmp_path / "x"), "--date", "2026-11-22")
+    assert result.returncode == 0, result.stderr
+    produced = sorted(p.name for p in (tmp_path / "x").iterdir())
+    assert produced == sorted(p.name for p in COMMITTED.glob("*.yml"))
+    assert len(produced) == 5
+    for name in produced:
+        expected = without_id_and_schema_line((COMMITTED / name).read_text())
+        assert without_id_and_schema_line((tmp_path / "x" / name).read_text()) == expected, name
+    # the imported files are valid detections (their schema line points at this project's schema)
+    assert run_dac("validate", str(tmp_path / "x")).returncode == 0
+
+
+def test_sentinel_block_kept_only_when_it_differs():
+    kept = {p.name: "variants" in load_yaml_text(p.read_text(), p.name).data for p in COMMITTED.glob("*.yml")}
+    assert kept == {
+        "devicenetworkevents-from-winscp-with-enriched-ip-information.yml": False,  # identical blocks
+        "detecting-port-scanning-on-internet-facing-devices.yml": False,  # no Sentinel block
+        "public-inbound-connections-to-a-compromised-device.yml": True,
+        "rare-or-low-prevalent-outgoing-successful-ipv4-connections.yml": True,
+        "threat-hunting-for-inbound-connections-from-malicious-ips.yml": True,
+    }
+
+
+def test_metadata_from_the_documents():
+    port_scan = load_yaml_text((COMMITTED / "detecting-port-scanning-on-internet-facing-devices.yml").read_text(), "p")
+    assert port_scan.data["mitre"] == {"tactics": ["discovery"], "techniques": ["T1049"]}
+    assert port_scan.data["authors"] == ["Steven Lim"]
+    assert port_scan.data["created"] == "2024-10-16"
+
+
+def test_a_failing_document_writes_nothing(tmp_path: Path):
+    good = tmp_path / "good.md"
+    good.write_text("# Good\n\n## Defender XDR\n```kql\nDeviceEvents\n| take 1\n```\n")
+    bad = tmp_path / "bad.md"
+    bad.write_text("# Bad\n\nNo query in here.\n")
+    out = tmp_path / "out"
+    result = run_dac("import", "markdown", str(good), str(bad), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert re.match(r"^.*bad\.md:\d+:\d+: error DAC502: cannot import: ", result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_a_single_document_imports_into_a_project(tmp_path: Path):
+    (tmp_path / "dac.yml").write_text("detections: detections\n")
+    doc = tmp_path / "q.md"
+    doc.write_text("# Rare parent\n\n#### Description\nFinds things.\n\n## Defender XDR\n```\nDeviceEvents\n```\n")
+    result = run_dac(
+        "import", "markdown", str(doc), "--out", "detections/endpoint", "--date", "2025-01-31", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    written = (tmp_path / "detections" / "endpoint" / "rare-parent.yml").read_text()
+    assert "created: 2025-01-31\n" in written
+    assert "description: |\n  Finds things.\n" in written
+    assert run_dac("validate", cwd=tmp_path).returncode == 0
