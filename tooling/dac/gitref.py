@@ -39,8 +39,13 @@ def resolve_commit(root: Path, ref: str) -> str:
 
 def read_tree(root: Path, commit: str, folder: str, suffixes: tuple[str, ...]) -> dict[str, bytes]:
     """Contents of the files under `folder` (relative to the repository root) at `commit`."""
-    listing = _git(["ls-tree", "-r", "-z", "--name-only", commit, "--", folder or "."], root)
-    names = [name for name in listing.decode("utf-8", "surrogateescape").split("\0") if name.endswith(suffixes)]
+    listing = _git(["ls-tree", "-r", "-z", commit, "--", folder or "."], root)
+    names = []
+    for entry in listing.decode("utf-8", "surrogateescape").split("\0"):
+        meta, _, name = entry.partition("\t")
+        # only blobs: a submodule (commit entry) named *.yml has no content to read
+        if meta.split(" ")[1:2] == ["blob"] and name.endswith(suffixes):
+            names.append(name)
     if not names:
         return {}
     request = "".join(f"{commit}:{name}\n" for name in names).encode("utf-8", "surrogateescape")
