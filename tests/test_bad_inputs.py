@@ -86,7 +86,7 @@ def test_five_megabyte_file(tmp_path: Path):
     big.write_text("# yaml-language-server: $schema=x\n" + "x-padding: " + "a" * (5 * 1024 * 1024) + "\n")
     result = run_dac("validate", str(big), cwd=tmp_path)
     assert_one_clear_message(result, "big.yml", "DAC103", 1, 1)
-    assert "5.0 MiB" in result.stdout
+    assert "5.00 MiB" in result.stdout
 
 
 def test_all_bad_files_at_once_report_each_file_once():

@@ -131,6 +131,8 @@ CHANGES = {  # (base, head) keyword arguments of detection_yaml
     "parameters": ({"extra": "parameters:\n  limit: 5\n"}, {"extra": "parameters:\n  limit: 6\n"}),
     "severity": ({}, {"severity": "high"}),
     "trigger": ({}, {"threshold": 3}),
+    "platform turned off": ({}, {"extra": "variants:\n  sentinel: {enabled: false}\n"}),
+    "hunting became a rule": ({}, {"severity": "low"}),
 }
 
 

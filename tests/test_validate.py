@@ -125,3 +125,31 @@ def test_help_lists_the_commands():
     result = run_dac("--help")
     for command in ("check", "validate", "new", "import"):
         assert f"  {command} " in result.stdout
+
+
+def test_parameter_name_points_at_the_bad_key(tmp_path: Path):
+    make_project(tmp_path)
+    (tmp_path / "detections" / "a.yml").write_text(detection_text(extra="parameters:\n  good: 1\n  bad-name: 2\n"))
+    [finding] = diagnostics_of(run_dac("validate", "--format", "json", cwd=tmp_path))
+    assert (finding["code"], finding["line"], finding["column"]) == ("DAC205", 18, 3)
+    assert "'bad-name' is not a valid parameter name" in finding["message"]
+
+
+def test_nrt_frequency_may_be_written_as_a_number(tmp_path: Path):
+    make_project(tmp_path)
+    rule = detection_text().replace("kind: hunting", "kind: detection") + (
+        "severity: low\nschedule: {frequency: 0, lookback: 1h}\ntrigger: {operator: gt, threshold: 0}\n"
+        "alert: {title: NRT rule}\n"
+    )
+    (tmp_path / "detections" / "a.yml").write_text(rule)
+    assert run_dac("validate", cwd=tmp_path).returncode == 0
+    (tmp_path / "detections" / "a.yml").write_text(rule.replace("frequency: 0", "frequency: 5"))
+    [finding] = diagnostics_of(run_dac("validate", "--format", "json", cwd=tmp_path))
+    assert finding["code"] == "DAC206" and finding["message"].startswith("schedule.frequency: 5 is above")
+
+
+def test_an_empty_dac_yml_means_defaults(tmp_path: Path):
+    make_project(tmp_path)
+    (tmp_path / "dac.yml").write_text("# nothing configured\n")
+    (tmp_path / "detections" / "a.yml").write_text(detection_text())
+    assert run_dac("check", cwd=tmp_path).returncode == 0

@@ -75,3 +75,10 @@ def test_invalid_utf8_points_at_the_byte():
         load_yaml_bytes("a: 1\nname: café \xff\n".encode("utf-8", "surrogateescape")[:-2] + b"\xff\n", "u.yml")
     assert caught.value.diagnostic.code == "DAC102"
     assert caught.value.diagnostic.position == Position(2, 12)
+
+
+def test_explicit_bool_tag_accepts_only_true_and_false():
+    assert load_yaml_text("a: !!bool true\n", "b.yml").data == {"a": True}
+    with pytest.raises(YamlLoadError) as caught:
+        load_yaml_text("a: !!bool yes\n", "b.yml")
+    assert caught.value.diagnostic.code == "DAC107"

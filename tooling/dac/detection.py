@@ -64,18 +64,29 @@ class Detection:
         return [d for d in DIALECTS if self.variant(d).get("enabled", True)]
 
     def query_fingerprint(self) -> dict[str, Any]:
-        """What counts as 'the query' when deciding whether the version must change."""
-        query = self.data["query"]
-        variants = self.data.get("variants") or {}
-        return {
-            "query": {"dialect": query["dialect"], "text": query["text"]},
-            "variants": {d: v.get("text") for d, v in variants.items() if v and v.get("text")},
-            "parameters": self.data.get("parameters") or {},
-        }
+        return query_fingerprint(self.data)
 
     def alert_fingerprint(self) -> dict[str, Any]:
-        keys = ("alert", "severity", "trigger", "schedule", "mitre")
-        return {key: self.data.get(key) for key in keys}
+        return alert_fingerprint(self.data)
+
+
+def query_fingerprint(data: dict[str, Any]) -> dict[str, Any]:
+    """What counts as 'the query' when deciding whether the version must change.
+
+    Lenient about shape: it also reads the base version of a file, which may be invalid.
+    """
+    query = data.get("query") if isinstance(data.get("query"), dict) else {}
+    variants = data.get("variants") if isinstance(data.get("variants"), dict) else {}
+    return {
+        "query": {"dialect": query.get("dialect"), "text": query.get("text")},
+        "variants": {dialect: variant for dialect, variant in variants.items() if variant},
+        "parameters": data.get("parameters") or {},
+    }
+
+
+def alert_fingerprint(data: dict[str, Any]) -> dict[str, Any]:
+    """What counts as 'the alert': everything that shapes the deployed rule besides the query."""
+    return {key: data.get(key) for key in ("kind", "alert", "severity", "trigger", "schedule", "mitre")}
 
 
 @dataclass

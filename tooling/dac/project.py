@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from .diagnostics import Diagnostic, error
 from .schema import field_name
-from .yamlsource import YamlLoadError, load_yaml_file
+from .yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
 
 CONFIG_NAME = "dac.yml"
 
@@ -55,7 +55,9 @@ def _load(root: Path, config_file: Path) -> Project:
     try:
         loaded = load_yaml_file(config_file, str(config_file))
     except YamlLoadError as exc:
-        raise ProjectError(exc.diagnostic) from None
+        if exc.diagnostic.code != "DAC101":  # an empty dac.yml means "all defaults"
+            raise ProjectError(exc.diagnostic) from None
+        loaded = LoadedYaml(path=str(config_file), text="", data={})
     data = loaded.data if loaded.data is not None else {}
     schema = json.loads(resources.files("dac").joinpath("data/config.schema.json").read_text("utf-8"))
     for problem in Draft202012Validator(schema).iter_errors(data):

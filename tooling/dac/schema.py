@@ -166,13 +166,7 @@ def _translate(source: LoadedYaml, exc: ValidationError) -> list[tuple[Diagnosti
         if close:
             notes.append(f"did you mean '{close[0]}'?")
         return at_value("DAC204", f"{where}: {_describe(value)} is not one of: {', '.join(options)}", *notes)
-    if validator in ("pattern", "format"):
-        if validator == "format" and isinstance(value, str) and len(value) == 10:
-            return at_value("DAC205", f"{where}: {value!r} is not a valid calendar date")
-        hint = _PATTERN_HINTS.get(_hint_key(path), f"does not match the pattern {exc.validator_value!r}")
-        notes = _tactic_suggestion(value) if _hint_key(path) == "tactics" else []
-        return at_value("DAC205", f"{where}: {value!r} {hint}", *notes)
-    if validator == "propertyNames":
+    if validator == "propertyNames" or "propertyNames" in exc.relative_schema_path:
         key = value if isinstance(value, str) else str(value)
         key_path = (*path, key)
         return [
@@ -187,6 +181,12 @@ def _translate(source: LoadedYaml, exc: ValidationError) -> list[tuple[Diagnosti
                 (key_path, "name"),
             )
         ]
+    if validator in ("pattern", "format"):
+        if validator == "format" and isinstance(value, str) and len(value) == 10:
+            return at_value("DAC205", f"{where}: {value!r} is not a valid calendar date")
+        hint = _PATTERN_HINTS.get(_hint_key(path), f"does not match the pattern {exc.validator_value!r}")
+        notes = _tactic_suggestion(value) if _hint_key(path) == "tactics" else []
+        return at_value("DAC205", f"{where}: {value!r} {hint}", *notes)
     if validator == "minItems":
         return at_value("DAC206", f"{where}: the list is empty; give at least {exc.validator_value} entry")
     if validator == "uniqueItems":

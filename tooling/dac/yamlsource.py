@@ -110,7 +110,7 @@ def load_yaml_bytes(raw: bytes, display: str) -> LoadedYaml:
                 display,
                 Position(),
                 "DAC103",
-                f"file is {len(raw) / 1_048_576:.1f} MiB; a detection file may be at most "
+                f"file is {len(raw) / 1_048_576:.2f} MiB; a detection file may be at most "
                 f"{MAX_FILE_BYTES // 1_048_576} MiB",
                 "move large test data into a .jsonl or .csv file beside the detection",
             )
@@ -261,6 +261,8 @@ class _Builder:
         if tag == _NULL:
             return None
         if tag == _BOOL:
+            if value.lower() not in ("true", "false"):
+                raise self.fail(node, "DAC107", f"not a boolean: {value!r} (write true or false)")
             return value.lower() == "true"
         if tag == _INT:
             try:

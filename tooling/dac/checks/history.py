@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..detection import Detection
+from ..detection import Detection, alert_fingerprint, query_fingerprint
 from ..diagnostics import Diagnostic, error, warning
 from ..yamlsource import YamlLoadError, load_yaml_bytes
 
@@ -37,20 +37,14 @@ def parse_base(files: dict[str, bytes]) -> dict[str, BaseDetection]:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             continue
-        query = data.get("query") if isinstance(data.get("query"), dict) else {}
-        variants = data.get("variants") if isinstance(data.get("variants"), dict) else {}
         parsed[path] = BaseDetection(
             path=path,
             id=data["id"],
             name=str(data.get("name", "")),
             version=str(data.get("version", "")),
             modified=str(data.get("modified", "")),
-            query={
-                "query": {"dialect": query.get("dialect"), "text": query.get("text")},
-                "variants": {d: v.get("text") for d, v in variants.items() if isinstance(v, dict) and v.get("text")},
-                "parameters": data.get("parameters") or {},
-            },
-            alert={key: data.get(key) for key in ("alert", "severity", "trigger", "schedule", "mitre")},
+            query=query_fingerprint(data),
+            alert=alert_fingerprint(data),
         )
     return parsed
 
@@ -107,7 +101,7 @@ def check_against_base(
                             "DAC303",
                             f"id {detection.id} belonged to '{candidate.name}' ({candidate.path}) at {ref}; "
                             "ids of other or removed detections are never reused",
-                            "give this detection a new id (`dac new` prints one)",
+                            "give this detection a new id (a fresh UUID, e.g. from `dac new` or uuidgen)",
                         )
                     )
                     break

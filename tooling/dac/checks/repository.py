@@ -26,7 +26,7 @@ def check_unique_ids(checked: list[Detection], others: dict[Path, str]) -> list[
                     detection.position(("id",)),
                     "DAC301",
                     f"id {detection.id} is also used by {', '.join(sorted(rest))}",
-                    "each detection needs its own id; give the copy a new one (`dac new` prints one)",
+                    "each detection needs its own id; give the copy a fresh UUID (e.g. from uuidgen)",
                 )
             )
     return diagnostics

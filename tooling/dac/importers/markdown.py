@@ -102,7 +102,7 @@ def parse_markdown_hunting(text: str, source: str = "<input>") -> ImportedQuery:
 
     queries = {p: q for p in PLATFORMS if (q := _query_text(parts.queries.get(p, [])))}
     if not queries:
-        raise MarkdownImportError(f"{source}: no KQL query found", start if wrapper else 1)
+        raise MarkdownImportError("no KQL query found", start if wrapper else 1)
     comments = [(n, c) for p in queries for n, t in parts.queries[p] if (c := _comment(t)) is not None]
 
     authors = [(n, a) for n, t in parts.sections.get("author", []) for a in _names(_author_field(t))]
