@@ -132,7 +132,7 @@ CHANGES = {  # (base, head) keyword arguments of detection_yaml
     "severity": ({}, {"severity": "high"}),
     "trigger": ({}, {"threshold": 3}),
     "platform turned off": ({}, {"extra": "variants:\n  sentinel: {enabled: false}\n"}),
-    "hunting became a rule": ({}, {"severity": "low"}),
+    "hunting became a rule": ({"severity": None}, {}),
 }
 
 
