@@ -260,6 +260,8 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
     """
     from .checks.metadata import schema_reference
     from .importers.convert import ImportFailure, convert_documents
+    from .scaffold import slugify, unique_path
+    from .yamlwrite import dump_detection
 
     day = fallback_date.date() if fallback_date else dt.date.today()
     try:
@@ -269,8 +271,6 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
         sys.exit(EXIT_USAGE)
     out_dir.mkdir(parents=True, exist_ok=True)
     reference = schema_reference(out_dir)
-    from .scaffold import slugify, unique_path
-    from .yamlwrite import dump_detection
 
     taken: set[Path] = set()
     for source, data in converted:
