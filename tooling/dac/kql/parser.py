@@ -18,7 +18,7 @@ from .syntax import LineIndex, Node, SyntaxDiagnostic
 _OR, _AND, _COMPARE, _ADD, _MUL = 1, 2, 3, 4, 5
 PUNCT_BINARY = {
     "==": _COMPARE, "!=": _COMPARE, "<>": _COMPARE, "<": _COMPARE, "<=": _COMPARE, ">": _COMPARE,
-    ">=": _COMPARE, "=~": _COMPARE, "!~": _COMPARE, "+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "%": _MUL,
+    ">=": _COMPARE, "=": _COMPARE, "=~": _COMPARE, "!~": _COMPARE, "+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "%": _MUL,
 }  # fmt: skip
 WORD_BINARY = {
     "or": _OR, "and": _AND,
@@ -73,6 +73,7 @@ class Parser:
         self.i = 0
         self.diagnostics: list[SyntaxDiagnostic] = []
         self._reported: set[int] = set()
+        self.in_search = False
         for token in tokens:
             if token.error:
                 self.report("KQL001", token.error, token)
@@ -415,7 +416,7 @@ class Parser:
         parts: list = []
         while True:
             token = self.tok
-            if token.kind is T.IDENT or token.is_punct("*"):
+            if token.kind is T.IDENT or token.is_punct("*") or (parts and token.kind is T.NUMBER):
                 if parts and (parts[-1].trailing or token.leading):
                     break
                 parts.append(self.advance())
@@ -751,9 +752,16 @@ class Parser:
     def op_make_series(self) -> Node:
         head = self.advance()
         children: list = [head, *self.parse_params(frozenset({"kind", "hint"}))]
-        children.append(self.parse_expression_list(assignments=True, stop_words=frozenset({"on"})))
+        while True:
+            children.append(self.parse_assignment())
+            if self.at_word("default") and self.peek().is_punct("="):
+                children.extend([self.advance(), self.advance(), self.parse_expression()])
+            if self.at_punct(","):
+                children.append(self.advance())
+                continue
+            break
         children.append(self.expect_word("on", "before the axis column of 'make-series'"))
-        children.append(self.parse_expression())
+        children.append(self.parse_unary())
         if self.at_word("in") and self.peek().is_word("range"):
             children.extend([self.advance(), self.parse_expression()])
         else:
@@ -771,14 +779,18 @@ class Parser:
         children: list = [head, self.parse_name()]
         if self.at_word("with"):
             children.extend([self.advance(), self.parse_property_list()])
-        while self.tok.kind is T.IDENT and self.peek().is_punct("="):  # legacy: render x title="..."
-            children.append(self.parse_assignment())
+        if not self.at_operator_end():  # legacy forms: render x title="...", render piechart by col
+            rest = self.skip_until(self.at_operator_end, "Legacy")
+            if rest is not None:
+                children.append(rest)
         return Node("Render", children)
 
     def op_evaluate(self) -> Node:
         head = self.advance()
         children: list = [head, *self.parse_params(frozenset())]
         children.append(self.parse_unary())
+        if self.at_punct(":") and self.peek().is_punct("("):  # evaluate pivot(x) : (a:string, ...)
+            children.extend([self.advance(), self.parse_schema(allow_star=True)])
         return Node("Evaluate", children)
 
     def op_invoke(self) -> Node:
@@ -809,7 +821,11 @@ class Parser:
         if self.at_punct("*") and self.at_operator_end_after(1):
             children.append(self.advance())
         else:
-            children.append(self.parse_pipe_argument())
+            self.in_search = True
+            try:
+                children.append(self.parse_expression())
+            finally:
+                self.in_search = False
         return Node("Search", children)
 
     def at_operator_end_after(self, ahead: int) -> bool:
@@ -855,7 +871,7 @@ class Parser:
     # ----------------------------------------------------------------- expressions
     def parse_pipe_argument(self) -> Node:
         """An expression that may continue with '| operator' (arguments of materialize, in, ...)."""
-        expression = self.parse_expression()
+        expression = self.parse_source()
         if not self.at_punct("|"):
             return expression
         children: list = [expression]
@@ -882,6 +898,8 @@ class Parser:
                 else:
                     precedence = WORD_BINARY.get(token.text, 0)
             elif token.kind is T.BANG_WORD:
+                precedence = _COMPARE
+            if token.is_punct(":") and self.in_search:  # search Column:"value"
                 precedence = _COMPARE
             if precedence < min_precedence or precedence == 0:
                 return left
@@ -944,6 +962,12 @@ class Parser:
                     member = Node("Name", [self.advance()])
                 elif self.at_punct("[") and self.peek().kind is T.STRING:
                     member = self.parse_name()
+                elif self.at_punct("["):  # x.[0] is x[0]
+                    open_bracket = self.advance()
+                    index = self.parse_expression()
+                    close = self.expect_punct("]", opened=open_bracket)
+                    node = Node("ElementAccess", [node, dot, open_bracket, index, close], target=node, index=index)
+                    continue
                 else:
                     self.report("KQL006", f"expected a name after '.', found {self.describe(self.tok)}", self.tok)
                     member = Node("Name", [self.missing(T.IDENT)])
@@ -1055,9 +1079,12 @@ class Parser:
             return self.parse_json_container("[", "]", keyed=False)
         if token.is_punct("{"):
             return self.parse_json_container("{", "}", keyed=True)
-        if token.kind in (T.STRING, T.NUMBER, T.TIMESPAN, T.TYPED_LITERAL) or token.is_word(
-            "true", "false", "null"
-        ):
+        if token.kind is T.STRING:
+            parts = [self.advance()]
+            while self.tok.kind is T.STRING:  # adjacent strings concatenate, as in expressions
+                parts.append(self.advance())
+            return Node("JsonValue", parts)
+        if token.kind in (T.NUMBER, T.TIMESPAN, T.TYPED_LITERAL) or token.is_word("true", "false", "null"):
             return Node("JsonValue", [self.advance()])
         if token.is_punct("-", "+") and self.peek().kind is T.NUMBER:
             return Node("JsonValue", [self.advance(), self.advance()])
