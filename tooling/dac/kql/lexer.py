@@ -72,7 +72,7 @@ TYPED_LITERAL_WORDS = frozenset(
 )
 
 _STRING_OPERATORS = (
-    "has_cs|has_any|has_all|hasprefix_cs|hasprefix|hassuffix_cs|hassuffix|has|contains_cs|contains|"
+    "has_cs|hasprefix_cs|hasprefix|hassuffix_cs|hassuffix|has|contains_cs|contains|"
     "startswith_cs|startswith|endswith_cs|endswith|in|between|matches|like|likecs"
 )
 
@@ -99,6 +99,8 @@ _TOKEN = re.compile(
 # Verbatim strings (@"...") double their quote instead of using backslashes.
 _VERBATIM = re.compile(r"""[hH]?@(?:"(?:[^"\n]|"")*"|'(?:[^'\n]|'')*')""")
 # Unicode spaces (no-break, narrow no-break, ...) are whitespace too: pasted queries carry them.
+# Escapes a regular string may use; anything else after a backslash is an error in Kusto.
+_BAD_ESCAPE = re.compile(r"""(?<!\\)(?:\\\\)*(\\[^\\'"ntr0abfvux/])""")
 _TRIVIA = re.compile(r"(?:[\s\ufeff\u200b]+|//[^\n]*)*")
 _LINE_TRIVIA = re.compile(r"(?:[^\S\n]+|[\ufeff\u200b]+|//[^\n]*)*\n?")
 _TYPED_BODY = re.compile(r"\s*\([^()\n]*\)")
@@ -143,8 +145,13 @@ def tokenize(text: str) -> list[Token]:
                             end = tail.end()
                     elif word == "in" and end < length and text[end] == "~":
                         end += 1
-                elif group in ("string", "multiline"):
+                elif group == "multiline":
                     kind = T.STRING
+                elif group == "string":
+                    kind = T.STRING
+                    bad_escape = _BAD_ESCAPE.search(match.group())
+                    if bad_escape:
+                        error = f"unknown escape sequence '{bad_escape.group(1)}' in a string (write '\\\\' or use @'...')"
                 elif group == "number":
                     kind = T.TIMESPAN if match.group("unit") else T.NUMBER
                 elif group == "bang":

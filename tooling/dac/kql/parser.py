@@ -779,10 +779,12 @@ class Parser:
         children: list = [head, self.parse_name()]
         if self.at_word("with"):
             children.extend([self.advance(), self.parse_property_list()])
-        if not self.at_operator_end():  # legacy forms: render x title="...", render piechart by col
-            rest = self.skip_until(self.at_operator_end, "Legacy")
-            if rest is not None:
-                children.append(rest)
+        # legacy forms on the same line: render x title="...", render piechart by col
+        legacy: list[Token] = []
+        while not self.at_operator_end() and not self._starts_line(self.tok):
+            legacy.append(self.advance())
+        if legacy:
+            children.append(Node("Legacy", legacy))
         return Node("Render", children)
 
     def op_evaluate(self) -> Node:
@@ -827,6 +829,10 @@ class Parser:
             finally:
                 self.in_search = False
         return Node("Search", children)
+
+    def _starts_line(self, token: Token) -> bool:
+        previous = self.tokens[self.i - 1] if self.i > 0 else None
+        return "\n" in token.leading or (previous is not None and previous.trailing.endswith("\n"))
 
     def at_operator_end_after(self, ahead: int) -> bool:
         token = self.peek(ahead)
@@ -1108,6 +1114,8 @@ class Parser:
             children.append(self.parse_json_value())
             if self.at_punct(","):
                 children.append(self.advance())
+                if self.at_punct(closer):
+                    self.report("KQL009", f"expected a value after ',' in dynamic(), found '{closer}'", self.tok)
                 continue
             if self.i == start or not self.at_punct(closer):
                 break
