@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -279,3 +280,50 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
         target.write_text(dump_detection(data, reference), encoding="utf-8")
         sentinel = "sentinel override kept" if data.get("variants", {}).get("sentinel", {}).get("text") else ""
         click.echo(f"{display_path(source)} -> {display_path(target)}" + (f" ({sentinel})" if sentinel else ""))
+
+
+@main.group("kql")
+def kql_group() -> None:
+    """Work with bare KQL queries (outside detection files)."""
+
+
+@kql_group.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
+    help="text: path:line:col lines; jsonl: one {id, errors} object per query.",
+)  # fmt: skip
+@_guarded
+def kql_check_command(files: tuple[Path, ...], output_format: str) -> None:
+    """Check the syntax of KQL queries.
+
+    FILES are .kql files; '-' (or no FILES) reads JSON lines {"id": ..., "query": ...} from
+    standard input. Exit code 1 when any query has an error, 2 for unreadable input.
+    """
+    from .kqlcheck import QueryInput, check_inputs, read_files, read_jsonl
+
+    inputs: list[QueryInput] = []
+    problems: list[str] = []
+    paths = [p for p in files if str(p) != "-"]
+    if not files or len(paths) < len(files):
+        jsonl_inputs, jsonl_problems = read_jsonl(sys.stdin)
+        inputs.extend(jsonl_inputs)
+        problems.extend(jsonl_problems)
+    file_inputs, file_problems = read_files(paths)
+    inputs.extend(file_inputs)
+    problems.extend(file_problems)
+    any_errors = False
+    for query, diagnostics in check_inputs(inputs):
+        any_errors = any_errors or bool(diagnostics)
+        if output_format == "jsonl":
+            errors = [{"code": d.code, "message": d.message, "line": d.line, "column": d.column} for d in diagnostics]
+            click.echo(json.dumps({"id": query.id, "errors": errors}, ensure_ascii=False))
+        else:
+            for diagnostic in diagnostics:
+                where = f"{query.label}:{diagnostic.line}:{diagnostic.column}"
+                click.echo(f"{where}: error {diagnostic.code}: {diagnostic.message}")
+    for problem in problems:
+        click.echo(f"dac: error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_FINDINGS if any_errors else EXIT_OK)

@@ -1,0 +1,7 @@
+"""The KQL front end: lexer, lossless syntax tree, parser. Knows nothing of YAML or deployment."""
+
+from .lexer import T, Token, tokenize
+from .parser import ParseResult, parse
+from .syntax import LineIndex, Node, SyntaxDiagnostic
+
+__all__ = ["LineIndex", "Node", "ParseResult", "SyntaxDiagnostic", "T", "Token", "parse", "tokenize"]

@@ -151,7 +151,9 @@ def tokenize(text: str) -> list[Token]:
                     kind = T.STRING
                     bad_escape = _BAD_ESCAPE.search(match.group())
                     if bad_escape:
-                        error = f"unknown escape sequence '{bad_escape.group(1)}' in a string (write '\\\\' or use @'...')"
+                        error = (
+                            f"unknown escape sequence '{bad_escape.group(1)}' in a string (write '\\\\' or use @'...')"
+                        )
                 elif group == "number":
                     kind = T.TIMESPAN if match.group("unit") else T.NUMBER
                 elif group == "bang":

@@ -16,9 +16,11 @@ from .syntax import LineIndex, Node, SyntaxDiagnostic
 
 # Binary operators by precedence (higher binds tighter).
 _OR, _AND, _COMPARE, _ADD, _MUL = 1, 2, 3, 4, 5
+# `=` compares too: Kusto accepts `where x = 1` (assignments are recognised before expressions).
 PUNCT_BINARY = {
     "==": _COMPARE, "!=": _COMPARE, "<>": _COMPARE, "<": _COMPARE, "<=": _COMPARE, ">": _COMPARE,
-    ">=": _COMPARE, "=": _COMPARE, "=~": _COMPARE, "!~": _COMPARE, "+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "%": _MUL,
+    ">=": _COMPARE, "=": _COMPARE, "=~": _COMPARE, "!~": _COMPARE,
+    "+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "%": _MUL,
 }  # fmt: skip
 WORD_BINARY = {
     "or": _OR, "and": _AND,
@@ -211,7 +213,7 @@ class Parser:
         return {"LetStatement": "let", "SetStatement": "set", "DeclareStatement": "declare"}.get(statement.kind, "")
 
     def parse_statement(self) -> Node:
-        if self.at_word("let") and self.peek().kind is T.IDENT or self.at_word("let") and self.peek().is_punct("["):
+        if self.at_word("let") and (self.peek().kind is T.IDENT or self.peek().is_punct("[")):
             return self.parse_let()
         if self.at_word("set") and self.peek().kind is T.IDENT and not self.peek().is_word("by"):
             return self.parse_set()
@@ -384,7 +386,12 @@ class Parser:
             word = self.tok.text
             if word in names and self.peek().is_punct("="):
                 parts = [self.advance(), self.advance()]
-            elif word == "hint" and self.peek().is_punct(".") and self.peek(2).kind is T.IDENT and self.peek(3).is_punct("="):
+            elif (
+                word == "hint"
+                and self.peek().is_punct(".")
+                and self.peek(2).kind is T.IDENT
+                and self.peek(3).is_punct("=")
+            ):
                 parts = [self.advance(), self.advance(), self.advance(), self.advance()]
             else:
                 break
@@ -487,9 +494,12 @@ class Parser:
             equals = self.advance()
             value = self.parse_pipe_argument()
             return Node("Assignment", [name, equals, value], name=name, value=value)
-        if token.is_punct("[") and self.peek().kind is T.STRING and self.peek(2).is_punct("]") and self.peek(
-            3
-        ).is_punct("="):
+        if (
+            token.is_punct("[")
+            and self.peek().kind is T.STRING
+            and self.peek(2).is_punct("]")
+            and self.peek(3).is_punct("=")
+        ):
             name = self.parse_name()
             equals = self.advance()
             value = self.parse_pipe_argument()
@@ -897,9 +907,7 @@ class Parser:
             if token.kind is T.PUNCT:
                 precedence = PUNCT_BINARY.get(token.text, 0)
             elif token.kind is T.IDENT:
-                if token.text in LIST_OPERATORS:
-                    precedence = _COMPARE
-                elif token.text in BETWEEN_OPERATORS:
+                if token.text in LIST_OPERATORS or token.text in BETWEEN_OPERATORS:
                     precedence = _COMPARE
                 else:
                     precedence = WORD_BINARY.get(token.text, 0)
