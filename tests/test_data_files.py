@@ -51,6 +51,6 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
-    paths = ["tooling", "tests", "scripts"]
+    paths = ["tooling", "tests", "scripts", "bench"]
     result = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
