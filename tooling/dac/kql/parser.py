@@ -492,7 +492,7 @@ class Parser:
         if token.kind is T.IDENT and self.peek().is_punct("="):
             name = self.parse_name()
             equals = self.advance()
-            value = self.parse_pipe_argument()
+            value = self.parse_expression()
             return Node("Assignment", [name, equals, value], name=name, value=value)
         if (
             token.is_punct("[")
@@ -502,7 +502,7 @@ class Parser:
         ):
             name = self.parse_name()
             equals = self.advance()
-            value = self.parse_pipe_argument()
+            value = self.parse_expression()
             return Node("Assignment", [name, equals, value], name=name, value=value)
         if token.is_punct("(") and self._tuple_assignment_ahead():
             open_paren = self.advance()
@@ -515,9 +515,9 @@ class Parser:
                     break
             names.append(self.expect_punct(")", opened=open_paren))
             equals = self.expect_punct("=")
-            value = self.parse_pipe_argument()
+            value = self.parse_expression()
             return Node("Assignment", [Node("NameTuple", names), equals, value], value=value)
-        return self.parse_pipe_argument()
+        return self.parse_expression()
 
     def _tuple_assignment_ahead(self) -> bool:
         index = self.i + 1
@@ -530,7 +530,7 @@ class Parser:
         return False
 
     def parse_sort_expression(self, plain: bool = False) -> Node:
-        expression = self.parse_pipe_argument()
+        expression = self.parse_expression()
         if plain:
             return expression
         children: list = [expression]
@@ -553,7 +553,7 @@ class Parser:
     # ----------------------------------------------------------------- operators
     def op_where(self) -> Node:
         head = self.advance()
-        predicate = self.parse_pipe_argument()
+        predicate = self.parse_expression()
         return Node("Where", [head, predicate], predicate=predicate)
 
     def op_extend(self) -> Node:
