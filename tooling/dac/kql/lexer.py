@@ -62,7 +62,7 @@ HYPHENATED = frozenset(
         "mv-expand", "mv-apply", "project-away", "project-keep", "project-rename", "project-reorder",
         "project-smart", "parse-where", "parse-kv", "make-series", "make-graph", "top-nested",
         "top-hitters", "graph-match", "graph-merge", "graph-to-table", "graph-shortest-paths",
-        "graph-mark-components", "sample-distinct", "execute-show-command",
+        "graph-mark-components", "sample-distinct", "execute-show-command", "granny-asc", "granny-desc",
     }
 )  # fmt: skip
 
@@ -73,7 +73,7 @@ TYPED_LITERAL_WORDS = frozenset(
 
 _STRING_OPERATORS = (
     "has_cs|hasprefix_cs|hasprefix|hassuffix_cs|hassuffix|has|contains_cs|contains|"
-    "startswith_cs|startswith|endswith_cs|endswith|in|between|matches|like|likecs"
+    "startswith_cs|startswith|endswith_cs|endswith|in|between"
 )
 
 _TIMESPAN_UNITS = (
@@ -85,14 +85,14 @@ _TOKEN = re.compile(
     r"""
     (?P<multiline>```.*?```|~~~.*?~~~)
   | (?P<string>[hH]?"(?:[^"\\\n]|\\.)*"|[hH]?'(?:[^'\\\n]|\\.)*')
-  | (?P<number>(?:0[xX][0-9a-fA-F]+|(?:\d+(?:\.(?!\.)\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?P<unit>(?:"""
+  | (?P<number>(?:0[xX][0-9a-fA-F]+|\d+(?:\.(?!\.)\d*)?(?:[eE][+-]?\d+)?)(?P<unit>(?:"""
     + _TIMESPAN_UNITS
     + r""")(?![A-Za-z0-9_]))?(?![A-Za-z0-9_]))
   | (?P<bang>!(?:in~|(?:"""
     + _STRING_OPERATORS
     + r""")(?![A-Za-z0-9_])))
   | (?P<ident>[A-Za-z_$][A-Za-z0-9_]*|\d+[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<punct>==|!=|<>|<=|>=|=~|!~|=>|\.\.|<\||-->|<--|--|->|<-|[|()\[\]{},;:.=<>+\-*/%?@!~#])
+  | (?P<punct>==|!=|<>|<=|>=|=~|!~|=>|\.\.|<\||[|()\[\]{},;:.=<>+\-*/%?@!~#])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -100,7 +100,7 @@ _TOKEN = re.compile(
 _VERBATIM = re.compile(r"""[hH]?@(?:"(?:[^"\n]|"")*"|'(?:[^'\n]|'')*')""")
 # Unicode spaces (no-break, narrow no-break, ...) are whitespace too: pasted queries carry them.
 # Escapes a regular string may use; anything else after a backslash is an error in Kusto.
-_BAD_ESCAPE = re.compile(r"""(?<!\\)(?:\\\\)*(\\[^\\'"ntr0abfvux/])""")
+_BAD_ESCAPE = re.compile(r"""(?<!\\)(?:\\\\)*(\\[^\\'"ntr0abfvux])""")
 _TRIVIA = re.compile(r"(?:[\s\ufeff\u200b]+|//[^\n]*)*")
 _LINE_TRIVIA = re.compile(r"(?:[^\S\n]+|[\ufeff\u200b]+|//[^\n]*)*\n?")
 _TYPED_BODY = re.compile(r"\s*\([^()\n]*\)")

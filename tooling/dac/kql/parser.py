@@ -28,7 +28,7 @@ WORD_BINARY = {
     "hassuffix": _COMPARE, "hassuffix_cs": _COMPARE, "contains": _COMPARE, "contains_cs": _COMPARE,
     "startswith": _COMPARE, "startswith_cs": _COMPARE, "endswith": _COMPARE, "endswith_cs": _COMPARE,
     "like": _COMPARE, "notlike": _COMPARE, "likecs": _COMPARE, "notlikecs": _COMPARE,
-    "matches": _COMPARE, "notcontains": _COMPARE, "notcontainscs": _COMPARE, "nothas": _COMPARE,
+    "matches": _COMPARE, "notcontains": _COMPARE, "notcontainscs": _COMPARE,
 }  # fmt: skip
 # Operators whose right side is a parenthesised list: x in ("a", "b"), x has_any (T)
 LIST_OPERATORS = frozenset({"in", "in~", "!in", "!in~", "has_any", "has_all", "has_any_cs", "has_all_cs"})
@@ -46,7 +46,7 @@ CLAUSE_WORDS = frozenset({"by", "on", "with", "to", "step", "from", "of", "limit
 LOOSE_OPERATORS = frozenset(
     {"scan", "partition", "fork", "facet", "consume", "project-smart", "make-graph", "graph-match",
      "graph-merge", "graph-to-table", "graph-shortest-paths", "graph-mark-components", "assert-schema",
-     "execute-show-command", "macro-expand", "top-hitters", "sample", "sample-distinct", "reduce", "getschema"}
+     "execute-show-command", "macro-expand", "top-hitters", "reduce", "getschema"}
 )  # fmt: skip
 
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -179,15 +179,15 @@ class Parser:
     def parse_query(self) -> Node:
         children: list = []
         statements: list[Node] = []
-        if self.at_eof():
-            self.report("KQL007", "the query is empty", self.tok)
         while not self.at_eof():
             start = self.i
             statement = self.parse_statement()
             children.append(statement)
             statements.append(statement)
             if self.at_punct(";"):
+                children.append(self.advance())
                 while self.at_punct(";"):
+                    self.report("KQL004", "unexpected ';': an empty statement between two ';'", self.tok)
                     children.append(self.advance())
                 continue
             if self.at_eof():
@@ -213,9 +213,9 @@ class Parser:
         return {"LetStatement": "let", "SetStatement": "set", "DeclareStatement": "declare"}.get(statement.kind, "")
 
     def parse_statement(self) -> Node:
-        if self.at_word("let") and (self.peek().kind is T.IDENT or self.peek().is_punct("[")):
+        if self.at_word("let") and not self.peek().is_punct("|", ".", "("):
             return self.parse_let()
-        if self.at_word("set") and self.peek().kind is T.IDENT and not self.peek().is_word("by"):
+        if self.at_word("set") and not self.peek().is_punct("|", ".", "(", ";") and self.peek().kind is not T.EOF:
             return self.parse_set()
         if self.at_word("declare") and self.peek().is_word("query_parameters", "pattern"):
             return self.parse_declare()
@@ -290,7 +290,7 @@ class Parser:
                 if self.at_punct("("):
                     children.append(self.parse_schema(allow_star=True))
                 else:
-                    children.append(self.parse_type())
+                    children.append(self.parse_declared_type())
             if self.at_punct("="):
                 children.append(self.advance())
                 children.append(self.parse_expression())
@@ -398,6 +398,8 @@ class Parser:
             value = self.tok
             if value.kind in (T.IDENT, T.STRING, T.NUMBER, T.TIMESPAN, T.TYPED_LITERAL):
                 parts.append(self.advance())
+            elif value.is_punct("[") and self.peek().kind is T.STRING:
+                parts.append(self.parse_name())
             elif value.is_punct("-") and self.peek().kind is T.NUMBER:
                 parts.extend([self.advance(), self.advance()])
             else:
@@ -438,15 +440,20 @@ class Parser:
 
     def parse_type(self) -> Node:
         token = self.tok
-        if token.kind is T.IDENT:
-            if token.text not in TYPE_NAMES:
-                self.report("KQL008", f"unknown type '{token.text}'", token)
+        if token.kind is T.IDENT:  # whether the name is a known type is the binder's question
             return Node("Type", [self.advance()])
         if token.kind is T.TYPED_LITERAL:  # `int(...)` cannot be a type; report and move on
             self.report("KQL008", f"expected a type name, found {self.describe(token)}", token)
             return Node("Type", [self.advance()])
         self.report("KQL006", f"expected a type name, found {self.describe(token)}", token)
         return Node("Type", [self.missing(T.IDENT)])
+
+    def parse_declared_type(self) -> Node:
+        """A type in a column or parameter declaration, where Kusto's grammar knows the type names."""
+        token = self.tok
+        if token.kind is T.IDENT and token.text not in TYPE_NAMES:
+            self.report("KQL008", f"unknown type '{token.text}'", token)
+        return self.parse_type()
 
     def parse_schema(self, allow_star: bool = False) -> Node:
         """(name:type, ...) of datatable, externaldata and tabular parameters."""
@@ -456,10 +463,12 @@ class Parser:
         while not self.at_punct(")") and not self.at_eof():
             if allow_star and self.at_punct("*"):
                 children.append(self.advance())
+                if not self.at_punct(")"):
+                    self.report("KQL002", f"expected ')' after '*', found {self.describe(self.tok)}", self.tok)
             else:
                 name = self.parse_name()
                 colon = self.expect_punct(":", "between a column name and its type")
-                column = Node("ColumnDeclaration", [name, colon, self.parse_type()], name=name)
+                column = Node("ColumnDeclaration", [name, colon, self.parse_declared_type()], name=name)
                 children.append(column)
                 columns.append(column)
             if self.at_punct(","):
@@ -475,8 +484,12 @@ class Parser:
         items: list[Node] = []
         while True:
             if self.at_operator_end() or (self.tok.kind is T.IDENT and self.tok.text in stop_words and items):
-                if not items:
-                    self.report("KQL006", f"expected an expression, found {self.describe(self.tok)}", self.tok)
+                after = " after ','" if items else ""
+                self.report(
+                    "KQL006",
+                    f"expected an expression{after}, found {self.describe(self.tok)}",
+                    self.tok,
+                )
                 break
             item = self.parse_assignment() if assignments else self.parse_sort_expression(plain=True)
             children.append(item)
@@ -558,6 +571,8 @@ class Parser:
 
     def op_extend(self) -> Node:
         head = self.advance()
+        if head.text == "project" and self.at_operator_end():  # `project` alone is valid (and useless)
+            return Node("Project", [head], columns=Node("List", [], items=[]))
         columns = self.parse_expression_list(assignments=True)
         return Node("Extend" if head.text == "extend" else "Project", [head, columns], columns=columns)
 
@@ -576,12 +591,16 @@ class Parser:
     def op_name_patterns(self) -> Node:
         head = self.advance()
         children: list = [head]
-        while True:
+        while not self.at_operator_end():
             children.append(self.parse_name_pattern())
             if head.text == "project-reorder" and self.at_word("asc", "desc", "granny-asc", "granny-desc"):
                 children.append(self.advance())
             if self.at_punct(","):
                 children.append(self.advance())
+                if self.at_operator_end():
+                    self.report(
+                        "KQL006", f"expected a column name after ',', found {self.describe(self.tok)}", self.tok
+                    )
                 continue
             break
         return Node("ProjectNames", children, operator=head.text)
@@ -641,8 +660,8 @@ class Parser:
         elif self.at_word("where") and head.text == "join":
             children.append(self.advance())
             children.append(self.parse_expression())
-        elif head.text in ("join", "lookup"):
-            self.report("KQL002", f"expected 'on' and the join condition, found {self.describe(self.tok)}", self.tok)
+        elif head.text == "lookup":  # a join without `on` is the binder's to report; lookup's grammar needs it
+            self.report("KQL002", f"expected 'on' and the lookup columns, found {self.describe(self.tok)}", self.tok)
         return Node("Join" if head.text == "join" else "Lookup", children, right=right)
 
     def parse_join_right(self) -> Node:
@@ -707,7 +726,9 @@ class Parser:
             children.append(self.parse_operator())
             while self.at_punct("|"):
                 children.extend([self.advance(), self.parse_operator()])
-        elif not self.at_punct(")"):
+        elif self.at_punct(")"):
+            self.report("KQL006", "expected a query operator inside the sub-query '( )'", self.tok)
+        else:
             children.append(self.parse_pipe_expression())
         children.append(self.expect_punct(")", opened=open_paren if not open_paren.missing else None))
         return Node("SubQuery", children)
@@ -807,7 +828,14 @@ class Parser:
 
     def op_invoke(self) -> Node:
         head = self.advance()
-        return Node("Invoke", [head, self.parse_unary()])
+        target = self.parse_unary()
+        if target.kind != "Call":
+            self.report(
+                "KQL002",
+                f"expected a function call after 'invoke', such as f(), found {self.describe(self.tok)}",
+                self.tok,
+            )
+        return Node("Invoke", [head, target])
 
     def op_as(self) -> Node:
         head = self.advance()
@@ -820,16 +848,7 @@ class Parser:
         children: list = [head, *self.parse_params(frozenset({"kind"}))]
         if self.at_word("in") and self.peek().is_punct("("):
             children.append(self.advance())
-            open_paren = self.advance()
-            tables: list = [open_paren]
-            while not self.at_punct(")") and not self.at_eof():
-                tables.append(self.parse_name_pattern() if not self.peek().is_punct("(", ".") else self.parse_unary())
-                if self.at_punct(","):
-                    tables.append(self.advance())
-                else:
-                    break
-            tables.append(self.expect_punct(")", opened=open_paren))
-            children.append(Node("Tables", tables))
+            children.append(self.parse_table_list())
         if self.at_punct("*") and self.at_operator_end_after(1):
             children.append(self.advance())
         else:
@@ -849,9 +868,38 @@ class Parser:
         return token.kind is T.EOF or token.is_punct("|", ";", ")")
 
     def op_find(self) -> Node:
+        """find [withsource=C] [in (T, ...)] where predicate [project-smart | project a, b]"""
         head = self.advance()
-        rest = self.skip_until(self.at_operator_end, "Body")
-        return Node("Find", [head, *([rest] if rest else [])])
+        children: list = [head, *self.parse_params(frozenset({"withsource", "datascope", "hint"}))]
+        if self.at_word("in") and self.peek().is_punct("("):
+            children.append(self.advance())
+            children.append(self.parse_table_list())
+        children.append(self.expect_word("where", "in 'find'"))
+        children.append(self.parse_expression())
+        if self.at_word("project-smart"):
+            children.append(self.advance())
+        elif self.at_word("project"):
+            children.extend([self.advance(), self.parse_expression_list()])
+        return Node("Find", children)
+
+    def parse_table_list(self) -> Node:
+        open_paren = self.advance()
+        tables: list = [open_paren]
+        while not self.at_punct(")") and not self.at_eof():
+            tables.append(self.parse_name_pattern() if not self.peek().is_punct("(", ".") else self.parse_unary())
+            if self.at_punct(","):
+                tables.append(self.advance())
+            else:
+                break
+        tables.append(self.expect_punct(")", opened=open_paren))
+        return Node("Tables", tables)
+
+    def op_sample(self) -> Node:
+        head = self.advance()
+        children: list = [head, self.parse_expression()]
+        if head.text == "sample-distinct":
+            children.extend([self.expect_word("of", "in 'sample-distinct'"), self.parse_expression()])
+        return Node("Sample", children)
 
     def op_range(self) -> Node:
         head = self.advance()
@@ -943,10 +991,14 @@ class Parser:
             return Node("MissingExpression", [])
         open_paren = self.advance()
         children: list = [open_paren]
+        if self.at_punct(")"):
+            self.report("KQL006", f"expected at least one value inside '{operator.text} ( )'", self.tok)
         while not self.at_punct(")") and not self.at_eof():
             children.append(self.parse_pipe_argument())
             if self.at_punct(","):
                 children.append(self.advance())
+                if self.at_punct(")"):
+                    self.report("KQL006", "expected a value after ',', found ')'", self.tok)
             else:
                 break
         children.append(self.expect_punct(")", opened=open_paren))
@@ -961,7 +1013,7 @@ class Parser:
         return Node("Range", [open_paren, low, dots, high, close], low=low, high=high)
 
     def parse_unary(self) -> Node:
-        if self.at_punct("-", "+", "!"):
+        if self.at_punct("-", "+"):
             operator = self.advance()
             operand = self.parse_unary()
             return Node("UnaryExpression", [operator, operand], op=operator, operand=operand)
@@ -1016,6 +1068,8 @@ class Parser:
             items.append(item)
             if self.at_punct(","):
                 children.append(self.advance())
+                if self.at_punct(")"):
+                    self.report("KQL006", "expected an argument after ',', found ')'", self.tok)
                 continue
             if self.i == start:
                 break
@@ -1040,7 +1094,10 @@ class Parser:
                 if word in ("typeof",):
                     head = self.advance()
                     open_paren = self.advance()
-                    inner = self.parse_type() if self.tok.kind is T.IDENT else self.parse_expression()
+                    inner = (
+                        self.parse_type() if self.tok.kind is T.IDENT
+                        else Node("Empty", []) if self.at_punct(")") else self.parse_expression()
+                    )  # fmt: skip
                     close = self.expect_punct(")", opened=open_paren)
                     return Node("TypeOf", [head, open_paren, inner, close])
                 name = Node("Name", [self.advance()])
@@ -1114,7 +1171,7 @@ class Parser:
             start = self.i
             if keyed:
                 key = self.tok
-                if key.kind in (T.STRING, T.IDENT):
+                if key.kind is T.STRING:
                     children.append(self.advance())
                 else:
                     self.report("KQL009", f"expected a property name, found {self.describe(key)}", key)
@@ -1201,4 +1258,6 @@ OPERATORS: dict[str, Callable[[Parser], Node]] = {
     "find": Parser.op_find,
     "top-nested": Parser.op_top_nested,
     "print": Parser.op_print,
+    "sample": Parser.op_sample,
+    "sample-distinct": Parser.op_sample,
 }
