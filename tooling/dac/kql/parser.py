@@ -1190,24 +1190,20 @@ class Parser:
     def parse_datatable(self) -> Node:
         head = self.advance()
         schema = self.parse_schema()
-        open_bracket = self.expect_punct("[", "before the rows of datatable")
-        children: list = [head, schema, open_bracket]
-        while not self.at_punct("]") and not self.at_eof():
-            start = self.i
-            children.append(self.parse_expression())
-            if self.at_punct(","):
-                children.append(self.advance())
-                continue
-            if self.i == start or not self.at_punct("]"):
-                break
-        children.append(self.expect_punct("]", opened=open_bracket if not open_bracket.missing else None))
-        return Node("DataTable", children, schema=schema)
+        return Node("DataTable", [head, schema, *self.parse_bracketed_values("the rows of datatable")], schema=schema)
 
     def parse_externaldata(self) -> Node:
         head = self.advance()
         schema = self.parse_schema()
-        open_bracket = self.expect_punct("[", "before the URLs of externaldata")
-        children: list = [head, schema, open_bracket]
+        children: list = [head, schema, *self.parse_bracketed_values("the URLs of externaldata")]
+        if self.at_word("with"):
+            children.extend([self.advance(), self.parse_property_list()])
+        return Node("ExternalData", children, schema=schema)
+
+    def parse_bracketed_values(self, what: str) -> list:
+        """[ value, value, ... ] (a trailing comma is allowed, as in Kusto)."""
+        open_bracket = self.expect_punct("[", f"before {what}")
+        children: list = [open_bracket]
         while not self.at_punct("]") and not self.at_eof():
             start = self.i
             children.append(self.parse_expression())
@@ -1217,9 +1213,7 @@ class Parser:
             if self.i == start or not self.at_punct("]"):
                 break
         children.append(self.expect_punct("]", opened=open_bracket if not open_bracket.missing else None))
-        if self.at_word("with"):
-            children.extend([self.advance(), self.parse_property_list()])
-        return Node("ExternalData", children, schema=schema)
+        return children
 
 
 OPERATORS: dict[str, Callable[[Parser], Node]] = {
