@@ -338,12 +338,11 @@ class _Builder:
 
 
 def _block_start(text: str, node: ScalarNode) -> Position:
-    """First content line of a block scalar and its indentation column (1-based)."""
+    """Where line 1 of a block scalar's content sits (the line after `|`) and its indentation column."""
     lines = text.split("\n")
-    index = node.start_mark.line + 1
+    first = node.start_mark.line + 1
+    index = first
     while index < len(lines) and not lines[index].strip():
         index += 1
-    if index >= len(lines):
-        return Position(node.start_mark.line + 2, 1)
-    indent = len(lines[index]) - len(lines[index].lstrip(" "))
-    return Position(index + 1, indent + 1)
+    indent = len(lines[index]) - len(lines[index].lstrip(" ")) if index < len(lines) else 0
+    return Position(first + 1, indent + 1)

@@ -2,6 +2,6 @@
 
 from .lexer import T, Token, tokenize
 from .parser import ParseResult, parse
-from .syntax import LineIndex, Node, SyntaxDiagnostic
+from .syntax import KqlDiagnostic, LineIndex, Node, SyntaxDiagnostic
 
-__all__ = ["LineIndex", "Node", "ParseResult", "SyntaxDiagnostic", "T", "Token", "parse", "tokenize"]
+__all__ = ["KqlDiagnostic", "LineIndex", "Node", "ParseResult", "SyntaxDiagnostic", "T", "Token", "parse", "tokenize"]

@@ -59,11 +59,15 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
-class SyntaxDiagnostic:
+class KqlDiagnostic:
     code: str
     message: str
     start: int  # offset in the query text
     end: int
+    severity: str = "error"  # error | warning
+
+
+SyntaxDiagnostic = KqlDiagnostic  # the parser's findings; the binder adds semantic ones
 
 
 class LineIndex:
