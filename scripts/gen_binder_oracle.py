@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,8 +133,18 @@ def select(rows: list[dict], schemas: dict[str, dict]) -> list[dict]:
     return chosen
 
 
+# The Defender portal quotes the column named as FileProfile's first argument before it runs a query
+# (`invoke FileProfile(SHA1, 1000)` becomes `invoke FileProfile('SHA1', 1000)`); do the same here, or
+# Kusto's binder reports the column as an unknown name.
+_FILE_PROFILE_COLUMN = re.compile(r"(invoke\s+FileProfile\s*\(\s*)([A-Za-z_][A-Za-z0-9_]*)(?=\s*[,)])")
+
+
+def as_the_portal_runs_it(query: str) -> str:
+    return _FILE_PROFILE_COLUMN.sub(lambda m: f"{m.group(1)}'{m.group(2)}'", query)
+
+
 def run_kqlcheck(schema_path: Path, rows: list[dict], node_modules: Path) -> dict[str, dict]:
-    stdin = "".join(json.dumps({"id": row["id"], "query": row["query"]}) + "\n" for row in rows)
+    stdin = "".join(json.dumps({"id": row["id"], "query": as_the_portal_runs_it(row["query"])}) + "\n" for row in rows)
     env = {**os.environ, "NODE_PATH": str(node_modules)}
     done = subprocess.run(
         ["node", str(KQLCHECK / "check.js"), str(schema_path)],

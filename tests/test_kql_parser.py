@@ -102,7 +102,7 @@ def test_recovery_reports_more_than_one_error():
     [
         ("| where x", "KQL007", 1, 1),
         ("T | where s == 'C:\\Windows'", "KQL001", 1, 16),
-        ("T | where s == \"open", "KQL001", 1, 16),
+        ('T | where s == "open', "KQL001", 1, 16),
         ("let x = 1\nT", "KQL002", 2, 1),
         ("T\nU", "KQL004", 2, 1),
         ("T | where a !has_any ('x')", "KQL004", 1, 13),

@@ -37,7 +37,7 @@ PLATFORM_FUNCTIONS: dict[str, dict[str, RowSchema]] = {
                 "NetworkAdapterType": "string",
                 "ConnectedNetworks": "dynamic",
             }
-        ),  # fmt: skip
+        ),
         "SeenBy": RowSchema({"DeviceId": "string"}),
     },
     "sentinel": {
@@ -50,7 +50,7 @@ PLATFORM_FUNCTIONS: dict[str, dict[str, RowSchema]] = {
                 "WatchlistItem": "dynamic",
             },
             open=True,
-        ),  # fmt: skip
+        ),
     },
 }
 

@@ -321,7 +321,7 @@ class Binder:
         if kind == "Parenthesized":
             inner = [c for c in node.children if isinstance(c, Node)]
             return self.bind_tabular(inner[0], scope) if inner else RowSchema.unknown()
-        if kind == "Name":
+        if kind in ("Name", "NamePattern"):
             return self.bind_table_name(node, scope)
         if kind in ("DataTable", "ExternalData"):
             for child in node.children:
@@ -344,7 +344,16 @@ class Binder:
             return self.op_search(node, None, scope)
         if kind == "Evaluate":
             return self.op_evaluate(node, RowSchema(), scope)
-        if kind == "MemberAccess":
+        if kind == "MemberAccess":  # cluster('c').database('d').T, workspace('w').T, arg('').Resources
+            root = node
+            while root.kind == "MemberAccess":
+                root = root["target"]
+            while root.kind == "Call" and root["callee"].kind == "MemberAccess":
+                root = root["callee"]["target"]
+            if root.kind == "Call" and root["callee"].kind == "Name":
+                name = _name_text(root["callee"])
+                if catalog.lookup(name, self.env.dialect) is None and scope.lookup(name) is None:
+                    self.report_unknown_function(name, root["callee"], scope)
             return RowSchema.unknown()
         return RowSchema.unknown()
 
@@ -824,8 +833,11 @@ class Binder:
                 self.bind_scalar(item["value"], schema, scope)
                 result.columns[_name_text(item["name"])] = to_type
             else:
-                self.bind_scalar(item, schema, scope)
-                name = _path_name(item) or "Column1"
+                item_type = self.bind_scalar(item, schema, scope)
+                if item_type not in (DYNAMIC, UNKNOWN):
+                    self.report("KQL213", f"mv-expand needs a dynamic array or bag; '{item.text().strip()}' is "
+                                f"{item_type} (wrap it in parse_json())", item)  # fmt: skip
+                name = _subject_name(item) or _expanded_call_name(item) or "Column1"
                 result.columns[name] = to_type
         return result
 
@@ -1121,14 +1133,20 @@ class Binder:
         return self.bind_scalar(node["operand"], schema, scope)
 
     def s_member(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
-        side, name = _side_reference(node)
+        side, _name = _side_reference(node)
         if side is not None:
             return UNKNOWN
         target = node["target"]
         if target.kind == "Call" and _name_text(target["callee"]) in ("cluster", "database"):
             return UNKNOWN
         target_type = self.bind_scalar(target, schema, scope)
-        return DYNAMIC if target_type in (DYNAMIC, UNKNOWN) else UNKNOWN
+        if target_type in (DYNAMIC, UNKNOWN):
+            return DYNAMIC
+        member = _name_text(node["member"])
+        hint = f"; parse it first: parse_json({target.text().strip()}).{member}" if target_type == STRING else ""
+        self.report("KQL212", f"'{target.text().strip()}' is {target_type}, not dynamic: it has no property "
+                    f"'{member}'{hint}", node["member"])  # fmt: skip
+        return UNKNOWN
 
     def s_element(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
         self.bind_scalar(node["target"], schema, scope)
@@ -1401,3 +1419,12 @@ _SCALAR: dict[str, Callable[[Binder, Node, RowSchema | None, _Scope], str]] = {
     "MissingExpression": Binder.s_star,
     "Error": Binder.s_star,
 }
+
+
+def _expanded_call_name(node: Node) -> str:
+    """mv-expand parse_json(Col) expands into a column named Col."""
+    if node.kind == "Call":
+        arguments = node["arguments"]["items"] or []
+        if len(arguments) == 1:
+            return _path_name(arguments[0])
+    return ""

@@ -30,8 +30,11 @@ Data, not code: `_CATALOG` below has one function a line, parsed once at import 
 - @dialect: the function exists on that platform only (defender = Defender XDR advanced hunting, sentinel =
   Microsoft Sentinel / Log Analytics). Without it the function is standard KQL, available on both.
 
-Names are case-sensitive, as in KQL. Where the catalog and Microsoft's Kusto.Language binder (the kqlcheck oracle)
-disagree on arity, scripts/verify_function_arity.py reports it.
+Sources: the KQL reference on learn.microsoft.com, and the function symbols of Microsoft's Kusto.Language
+(@kusto/language-service-next 12.4.1, the binder behind kqlcheck) for arity and result kinds. The catalog follows
+the docs where the two differ (bag_unpack takes up to 4 arguments; Kusto.Language stops at 2). The platform
+functions come from the Defender XDR advanced hunting and Microsoft Sentinel docs. scripts/verify_function_arity.py
+checks every arity against Kusto.Language again. Names are case-sensitive, as in KQL.
 
 Not in the catalog because the parser reads them as syntax, not calls: see SYNTAX_FORMS. User-defined functions
 (`let f = (...) {...}`) and saved workspace functions (e.g. a tenant's own parsers) are the binder's business.
@@ -550,7 +553,9 @@ activity_counts_metrics              plugin    5..*   unknown
 activity_engagement                  plugin    4..*   unknown
 activity_metrics                     plugin    2..*   unknown
 autocluster                          plugin    0..*   unknown
-bag_unpack                           plugin    1..2   unknown
+# bag_unpack(Column [, OutputColumnPrefix] [, columnsConflict] [, ignoredProperties]) per the docs; Kusto.Language
+# 12.4.1 stops at 2 arguments.
+bag_unpack                           plugin    1..4   unknown
 basket                               plugin    0..*   unknown
 dcount_intersect                     plugin    2..*   unknown
 diffpatterns                         plugin    3..*   unknown

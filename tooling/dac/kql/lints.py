@@ -46,7 +46,7 @@ def lint(tree: Node, bound: BindResult, *, hunting: bool) -> list[KqlDiagnostic]
                     head.start,
                     head.end,
                     "warning",
-                )  # fmt: skip
+                )
             )
     large = sorted(bound.tables_read & LARGE_TABLES)
     if hunting and large and not _has_time_filter(tree):
@@ -59,7 +59,7 @@ def lint(tree: Node, bound: BindResult, *, hunting: bool) -> list[KqlDiagnostic]
                 first.start if first else 0,
                 first.end if first else 0,
                 "warning",
-            )  # fmt: skip
+            )
         )
     return findings
 
@@ -79,13 +79,17 @@ def _has_time_filter(tree: Node) -> bool:
         if token.kind is T.TYPED_LITERAL and token.text.startswith("datetime"):
             return True
     for node in tree.walk():
-        if node.kind in ("BinaryExpression", "BetweenExpression") and node["op"].text in (
-            ">",
-            ">=",
-            "<",
-            "<=",
-            "between",
+        if (
+            node.kind in ("BinaryExpression", "BetweenExpression")
+            and node["op"].text
+            in (
+                ">",
+                ">=",
+                "<",
+                "<=",
+                "between",
+            )
+            and any(t.kind is T.IDENT and t.text in _TIME_COLUMNS for t in node.tokens())
         ):
-            if any(t.kind is T.IDENT and t.text in _TIME_COLUMNS for t in node.tokens()):
-                return True
+            return True
     return False
