@@ -55,5 +55,6 @@ def detection_text(
     return (
         f"{head}id: {id_}\nname: {name}\ndescription: A sample.\nkind: hunting\nstatus: test\n"
         "authors: [dac tests]\ncreated: 2024-01-01\nmodified: 2024-01-02\nversion: 1.0.0\n"
-        f"{mitre}query:\n  dialect: defender\n  text: |\n    DeviceProcessEvents\n    | take 10\n{extra}"
+        f"{mitre}query:\n  dialect: defender\n  text: |\n    DeviceProcessEvents | where Timestamp > ago(1d)\n"
+        f"    | take 10\n{extra}"
     )

@@ -18,9 +18,15 @@ from conftest import ROOT, run_dac
 ID_A = "11111111-1111-4111-8111-111111111111"
 ID_B = "22222222-2222-4222-8222-222222222222"
 ID_C = "33333333-3333-4333-8333-333333333333"
-QUERY_A = "DeviceProcessEvents\n| where FileName =~ 'rundll32.exe'\n| project Timestamp, DeviceName"
-VARIANT = "variants:\n  sentinel:\n    text: DeviceProcessEvents | take {}\n"
-QUERY_B = "EmailEvents\n| where ThreatTypes has 'Phish'\n| summarize count() by RecipientEmailAddress"
+QUERY_A = (
+    "DeviceProcessEvents | where Timestamp > ago(1d)\n| where FileName =~ 'rundll32.exe'\n"
+    "| project Timestamp, DeviceName"
+)
+VARIANT = "variants:\n  sentinel:\n    text: DeviceProcessEvents | where TimeGenerated > ago({}d)\n"
+QUERY_B = (
+    "EmailEvents | where Timestamp > ago(1d)\n| where ThreatTypes has 'Phish'\n"
+    "| summarize count() by RecipientEmailAddress"
+)
 
 
 def detection_yaml(

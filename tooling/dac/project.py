@@ -29,6 +29,7 @@ class Project:
     root: Path
     config_file: Path | None
     detections_dir: Path
+    tables_dir: Path | None = None  # the project's own table schemas (custom logs, watchlists)
 
     @property
     def schema_path(self) -> Path:
@@ -66,4 +67,5 @@ def _load(root: Path, config_file: Path) -> Project:
             error(str(config_file), loaded.position(path), "DAC120", f"{field_name(path)}: {problem.message}")
         )
     detections = root / data.get("detections", "detections")
-    return Project(root=root, config_file=config_file, detections_dir=detections)
+    tables = root / data["tables"] if "tables" in data else None
+    return Project(root=root, config_file=config_file, detections_dir=detections, tables_dir=tables)

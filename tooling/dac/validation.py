@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gitref
-from .checks import history, metadata, mitre, repository
+from .checks import history, kql, metadata, mitre, repository
 from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
 from .diagnostics import Diagnostic, Severity
 from .project import Project
@@ -62,6 +62,7 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
         if result.detection is not None:
             for check in DETECTION_CHECKS:
                 report.diagnostics.extend(check(result.detection))
+            report.diagnostics.extend(kql.check(result.detection, project.tables_dir))
 
     checked = report.detections
     checked_files = {f.resolve() for f in files}

@@ -48,7 +48,7 @@ def lint(tree: Node, bound: BindResult, *, hunting: bool) -> list[KqlDiagnostic]
                     "warning",
                 )
             )
-    large = sorted(bound.tables_read & LARGE_TABLES)
+    large = sorted(bound.tables & LARGE_TABLES)
     if hunting and large and not _has_time_filter(tree):
         first = tree.first_token()
         findings.append(
