@@ -287,22 +287,17 @@ def kql_group() -> None:
     """Work with bare KQL queries (outside detection files)."""
 
 
-@kql_group.command("check")
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
-    help="text: path:line:col lines; jsonl: one {id, errors} object per query.",
+DIALECT_OPTION = click.option(
+    "--dialect", type=click.Choice(["defender", "sentinel"]),
+    help="Also check tables, columns, functions and types against this platform's schemas.",
 )  # fmt: skip
-@_guarded
-def kql_check_command(files: tuple[Path, ...], output_format: str) -> None:
-    """Check the syntax of KQL queries.
 
-    FILES are .kql files; '-' (or no FILES) reads JSON lines {"id": ..., "query": ...} from
-    standard input. Exit code 1 when any query has an error, 2 for unreadable input.
-    """
-    from .kqlcheck import QueryInput, check_inputs, read_files, read_jsonl
 
-    inputs: list[QueryInput] = []
+def _read_queries(files: tuple[Path, ...]) -> tuple[list, list[str]]:
+    """Queries from .kql files, or JSON lines on standard input for '-' (or no files)."""
+    from .kqlcheck import read_files, read_jsonl
+
+    inputs: list = []
     problems: list[str] = []
     paths = [p for p in files if str(p) != "-"]
     if not files or len(paths) < len(files):
@@ -312,18 +307,82 @@ def kql_check_command(files: tuple[Path, ...], output_format: str) -> None:
     file_inputs, file_problems = read_files(paths)
     inputs.extend(file_inputs)
     problems.extend(file_problems)
+    return inputs, problems
+
+
+@kql_group.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@DIALECT_OPTION
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
+    help="text: path:line:col lines; jsonl: one {id, errors, warnings} object per query.",
+)  # fmt: skip
+@_guarded
+def kql_check_command(files: tuple[Path, ...], dialect: str | None, output_format: str) -> None:
+    """Check KQL queries: syntax, and with --dialect also tables, columns, functions and types.
+
+    FILES are .kql files; '-' (or no FILES) reads JSON lines {"id": ..., "query": ...} from
+    standard input. Exit code 1 when any query has an error, 2 for unreadable input.
+    """
+    from .kqlcheck import check_inputs
+
+    inputs, problems = _read_queries(files)
     any_errors = False
-    for query, diagnostics in check_inputs(inputs):
-        any_errors = any_errors or bool(diagnostics)
+    tables = find_project().tables_dir
+    for query, diagnostics in check_inputs(inputs, dialect, tables):
+        errors = [d for d in diagnostics if d.severity == "error"]
+        any_errors = any_errors or bool(errors)
         if output_format == "jsonl":
-            errors = [{"code": d.code, "message": d.message, "line": d.line, "column": d.column} for d in diagnostics]
-            click.echo(json.dumps({"id": query.id, "errors": errors}, ensure_ascii=False))
+            as_dicts = {
+                key: [{"code": d.code, "message": d.message, "line": d.line, "column": d.column} for d in group]
+                for key, group in (("errors", errors), ("warnings", [d for d in diagnostics if d not in errors]))
+            }
+            click.echo(json.dumps({"id": query.id, **as_dicts}, ensure_ascii=False))
         else:
             for diagnostic in diagnostics:
                 where = f"{query.label}:{diagnostic.line}:{diagnostic.column}"
-                click.echo(f"{where}: error {diagnostic.code}: {diagnostic.message}")
+                click.echo(f"{where}: {diagnostic.severity} {diagnostic.code}: {diagnostic.message}")
     for problem in problems:
         click.echo(f"dac: error: {problem}", err=True)
     if problems:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FINDINGS if any_errors else EXIT_OK)
+
+
+@kql_group.command("columns")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--dialect", type=click.Choice(["defender", "sentinel"]), default="defender", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def kql_columns_command(file: Path | None, dialect: str, output_format: str) -> None:
+    """Print the output columns (name and type) of the query in FILE ('-' or none: standard input).
+
+    Exit code 1 when the query has errors (they are printed instead).
+    """
+    from .kqlcheck import analyse
+
+    text = sys.stdin.read() if file is None or str(file) == "-" else file.read_text(encoding="utf-8")
+    label = "<stdin>" if file is None or str(file) == "-" else str(file)
+    diagnostics, bound = analyse(text, dialect, find_project().tables_dir)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors or bound is None:
+        from .kql import LineIndex
+
+        index = LineIndex(text)
+        for diagnostic in errors:
+            line, column = index.position(diagnostic.start)
+            click.echo(f"{label}:{line}:{column}: error {diagnostic.code}: {diagnostic.message}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    output = bound.output
+    if output is None:
+        click.echo("dac: error: the query does not end in a table (its last statement is a let or set)", err=True)
+        sys.exit(EXIT_FINDINGS)
+    if output_format == "json":
+        columns = [{"name": name, "type": type_} for name, type_ in output.items()]
+        click.echo(json.dumps({"columns": columns, "complete": not output.open}, ensure_ascii=False))
+    else:
+        width = max((len(name) for name in output.columns), default=0)
+        for name, type_ in output.items():
+            click.echo(f"{name.ljust(width)}  {type_}")
+        if output.open:
+            click.echo("(more columns depend on the data, e.g. after bag_unpack or pivot)")

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .kql import LineIndex, parse
+from .kql.binder import BindResult, bind
+from .kql.lints import lint
+from .tables import environment
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class PositionedError:
     message: str
     line: int
     column: int
+    severity: str = "error"
 
 
 def read_jsonl(stream: TextIO, name: str = "<stdin>") -> tuple[list[QueryInput], list[str]]:
@@ -59,16 +63,29 @@ def read_files(paths: Iterable[Path]) -> tuple[list[QueryInput], list[str]]:
     return inputs, problems
 
 
-def check_text(text: str) -> list[PositionedError]:
+def analyse(text: str, dialect: str | None = None, tables_folder: Path | None = None) -> tuple[list, BindResult | None]:
+    """Syntax diagnostics, and with a dialect the binder's and the lints' too (on a clean parse)."""
     result = parse(text)
+    diagnostics = list(result.diagnostics)
+    bound = None
+    if dialect is not None and not result.diagnostics:
+        bound = bind(result, environment(dialect, tables_folder))
+        diagnostics += bound.diagnostics + lint(result.tree, bound, hunting=True)
+    return diagnostics, bound
+
+
+def check_text(text: str, dialect: str | None = None, tables_folder: Path | None = None) -> list[PositionedError]:
+    diagnostics, _ = analyse(text, dialect, tables_folder)
     index = LineIndex(text)
     errors = []
-    for diagnostic in sorted(result.diagnostics, key=lambda d: d.start):
+    for diagnostic in sorted(diagnostics, key=lambda d: d.start):
         line, column = index.position(diagnostic.start)
-        errors.append(PositionedError(diagnostic.code, diagnostic.message, line, column))
+        errors.append(PositionedError(diagnostic.code, diagnostic.message, line, column, diagnostic.severity))
     return errors
 
 
-def check_inputs(inputs: Iterable[QueryInput]) -> Iterator[tuple[QueryInput, list[PositionedError]]]:
+def check_inputs(
+    inputs: Iterable[QueryInput], dialect: str | None = None, tables_folder: Path | None = None
+) -> Iterator[tuple[QueryInput, list[PositionedError]]]:
     for query in inputs:
-        yield query, check_text(query.text)
+        yield query, check_text(query.text, dialect, tables_folder)
