@@ -315,7 +315,7 @@ def _read_queries(files: tuple[Path, ...]) -> tuple[list, list[str]]:
 @DIALECT_OPTION
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
-    help="text: path:line:col lines; jsonl: one {id, errors, warnings} object per query.",
+    help="text: path:line:col lines; jsonl: one {id, errors} object per query (with --dialect also warnings).",
 )  # fmt: skip
 @_guarded
 def kql_check_command(files: tuple[Path, ...], dialect: str | None, output_format: str) -> None:
@@ -333,9 +333,12 @@ def kql_check_command(files: tuple[Path, ...], dialect: str | None, output_forma
         errors = [d for d in diagnostics if d.severity == "error"]
         any_errors = any_errors or bool(errors)
         if output_format == "jsonl":
+            groups = [("errors", errors)]
+            if dialect is not None:  # warnings come from the binder's lints, which need a dialect
+                groups.append(("warnings", [d for d in diagnostics if d not in errors]))
             as_dicts = {
                 key: [{"code": d.code, "message": d.message, "line": d.line, "column": d.column} for d in group]
-                for key, group in (("errors", errors), ("warnings", [d for d in diagnostics if d not in errors]))
+                for key, group in groups
             }
             click.echo(json.dumps({"id": query.id, **as_dicts}, ensure_ascii=False))
         else:
