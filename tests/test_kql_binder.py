@@ -94,12 +94,12 @@ def test_let_functions_and_materialize():
 
 
 def test_seed_detections_bind_clean_in_both_dialects():
-    from dac.checks.kql import check, variants
+    from dac.checks.kql import build_variants, check
 
     for file in sorted((ROOT / "detections").rglob("*.yml")):
         detection = load_detection(file).detection
         assert detection is not None
-        assert [v.dialect for v in variants(detection)] == ["defender", "sentinel"]
+        assert [v.dialect for v in build_variants(detection)] == ["defender", "sentinel"]
         assert check(detection) == [], file.name
 
 
@@ -147,9 +147,7 @@ def test_custom_tables_from_dac_yml(tmp_path: Path):
     query.write_text("MyLog_CL | where Msg_s has 'x' | where Nope == 1\n")
     result = run_dac("kql", "check", "--dialect", "sentinel", str(query), cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
-        f"{query}:1:40: error KQL202: unknown column or name 'Nope'"
-    ]
+    assert result.stdout.splitlines() == [f"{query}:1:40: error KQL202: unknown column or name 'Nope'"]
 
 
 def test_kql_columns_command(tmp_path: Path):

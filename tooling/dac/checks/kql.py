@@ -1,45 +1,94 @@
 """KQL checks on each dialect variant of a detection, positioned in the YAML file.
 
-Each enabled dialect's query (its hand-written `variants.<dialect>.text`, else `query.text`) is
-parsed and bound against that dialect's table schemas. Syntax errors are reported once; a
-semantic finding that both dialects share is reported once, naming both.
+Each enabled dialect's query is its hand-written `variants.<dialect>.text`, or `query.text`
+rendered from the query's dialect into that dialect. Jinja2 parameters are filled in first.
+Every variant is parsed, bound against its dialect's schemas and linted; findings map back
+through the rendering to the token in the YAML file. Syntax errors are reported once; a finding
+that both dialects share is reported once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..detection import Detection
-from ..diagnostics import Diagnostic, Position, Severity
+from ..diagnostics import Diagnostic, Position, Severity, error
 from ..kql import KqlDiagnostic, LineIndex, parse
-from ..kql.binder import BindResult, bind
+from ..kql.binder import Binder, BindResult
 from ..kql.lints import lint
+from ..kql.render import render
+from ..kql.types import RowSchema
 from ..tables import environment
+from ..templating import ParameterError, render_parameters
 from ..yamlsource import JsonPath
 
 
-@dataclass(frozen=True)
-class QueryVariant:
+@dataclass
+class Variant:
+    """One dialect's query of a detection, as rendered and bound."""
+
     dialect: str
-    text: str
-    path: JsonPath  # where the text sits in the YAML document
+    source_text: str  # the text in the YAML file (after parameters)
+    path: JsonPath  # where the source text sits in the YAML document
+    text: str = ""  # the query for this dialect
+    diagnostics: list[KqlDiagnostic] = field(default_factory=list)  # offsets in source_text
+    output: RowSchema | None = None
+    tables: set[str] = field(default_factory=set)
+    parameter_error: ParameterError | None = None
 
 
-def variants(detection: Detection) -> list[QueryVariant]:
-    result = []
+def build_variants(
+    detection: Detection, tables_folder: Path | None = None, parameters: dict[str, Any] | None = None
+) -> list[Variant]:
+    """Render and bind every enabled dialect of a detection (`parameters` override the defaults)."""
+    values = {**(detection.data.get("parameters") or {}), **(parameters or {})}
+    query = detection.data["query"]
+    hunting = detection.kind == "hunting"
+    variants = []
     for dialect in detection.enabled_dialects():
         override = detection.variant(dialect).get("text")
-        if override:
-            result.append(QueryVariant(dialect, override, ("variants", dialect, "text")))
+        path: JsonPath = ("variants", dialect, "text") if override else ("query", "text")
+        raw = override or query["text"]
+        variant = Variant(dialect, raw, path)
+        try:
+            variant.source_text = render_parameters(raw, values)
+        except ParameterError as exc:
+            variant.parameter_error = exc
+            variants.append(variant)
+            continue
+        target = environment(dialect, tables_folder)
+        if override or query["dialect"] == dialect:
+            variant.text = variant.source_text
+            parsed = parse(variant.text)
+            variant.diagnostics = list(parsed.diagnostics)
+            if not parsed.diagnostics:
+                binder = Binder(target)
+                variant.output = binder.bind_query(parsed.tree)
+                variant.tables = binder.tables_read
+                variant.diagnostics += binder.diagnostics
+                bound = BindResult(binder.diagnostics, variant.output, binder.tables_read)
+                variant.diagnostics += lint(parsed.tree, bound, hunting=hunting)
         else:
-            result.append(QueryVariant(dialect, detection.data["query"]["text"], ("query", "text")))
-    return result
+            rendered = render(variant.source_text, environment(query["dialect"], tables_folder), target)
+            variant.text, variant.output, variant.tables = rendered.text, rendered.output, rendered.tables
+            variant.diagnostics = list(rendered.diagnostics)
+            parsed = parse(rendered.text)
+            if not parsed.diagnostics:
+                bound = BindResult([], rendered.output, rendered.tables)
+                for finding in lint(parsed.tree, bound, hunting=hunting):
+                    start = rendered.source_offset(finding.start)
+                    variant.diagnostics.append(
+                        KqlDiagnostic(finding.code, finding.message, start, start, finding.severity)
+                    )
+        variants.append(variant)
+    return variants
 
 
-def query_position(detection: Detection, variant: QueryVariant, offset: int, index: LineIndex) -> Position:
-    """Map an offset in the query text to line:col in the YAML file."""
-    line, column = index.position(offset)
+def query_position(detection: Detection, variant: Variant, offset: int) -> Position:
+    """Map an offset in a variant's source text to line:col in the YAML file."""
+    line, column = LineIndex(variant.source_text).position(offset)
     block = detection.source.block_starts.get(variant.path)
     if block is not None:  # literal block scalar: lines map one to one, shifted by the indentation
         return Position(block.line + line - 1, block.column + column - 1)
@@ -47,33 +96,34 @@ def query_position(detection: Detection, variant: QueryVariant, offset: int, ind
     return Position(start.line + line - 1, (start.column + column) if line == 1 else column)
 
 
-def check(detection: Detection, tables_folder: Path | None = None) -> list[Diagnostic]:
+def check(
+    detection: Detection, tables_folder: Path | None = None, variants: list[Variant] | None = None
+) -> list[Diagnostic]:
+    variants = variants if variants is not None else build_variants(detection, tables_folder)
     suppressed = set(detection.data.get("suppress") or [])
-    hunting = detection.kind == "hunting"
     findings: dict[tuple[Position, str, str], tuple[Diagnostic, list[str]]] = {}
-    for variant in variants(detection):
-        parsed = parse(variant.text)
-        index = LineIndex(variant.text)
-        raw: list[KqlDiagnostic] = list(parsed.diagnostics)
-        if not parsed.diagnostics:  # binding a broken tree would only add noise
-            bound: BindResult = bind(parsed, environment(variant.dialect, tables_folder))
-            raw.extend(bound.diagnostics)
-            raw.extend(lint(parsed.tree, bound, hunting=hunting))
-        for finding in raw:
+    results: list[Diagnostic] = []
+    for variant in variants:
+        if variant.parameter_error is not None:
+            block = detection.source.block_starts.get(variant.path) or detection.position(variant.path)
+            position = Position(block.line + variant.parameter_error.line - 1, block.column)
+            results.append(error(detection.display, position, "DAC130", str(variant.parameter_error)))
+            continue
+        for finding in variant.diagnostics:
             if finding.severity == "warning" and finding.code in suppressed:
                 continue
-            position = query_position(detection, variant, finding.start, index)
+            position = query_position(detection, variant, finding.start)
             key = (position, finding.code, finding.message)
             if key in findings:
                 findings[key][1].append(variant.dialect)
                 continue
             severity = Severity.ERROR if finding.severity == "error" else Severity.WARNING
-            diagnostic = Diagnostic(detection.display, position, severity, finding.code, finding.message)
-            findings[key] = (diagnostic, [variant.dialect])
-    results = []
+            findings[key] = (Diagnostic(detection.display, position, severity, finding.code, finding.message),
+                             [variant.dialect])  # fmt: skip
+    dialect_count = len([v for v in variants if v.parameter_error is None])
     for diagnostic, dialects in findings.values():
         syntax = diagnostic.code < "KQL100"
-        if not syntax and len(dialects) < len(detection.enabled_dialects()):
+        if not syntax and len(dialects) < dialect_count:
             diagnostic = Diagnostic(
                 diagnostic.path, diagnostic.position, diagnostic.severity, diagnostic.code,
                 f"{diagnostic.message} (in {', '.join(d.title() for d in dialects)})", diagnostic.notes,

@@ -150,9 +150,20 @@ class Binder:
         self.env = environment
         self.diagnostics: list[KqlDiagnostic] = []
         self.tables_read: set[str] = set()
+        # Name tokens that refer to or declare a column: the renderer renames among these only.
+        self.column_tokens: list[Token] = []
+        # Name tokens of string columns used with `.property`: the renderer wraps them in parse_json().
+        self.string_member_targets: list[Token] = []
         self._reported: set[tuple[int, str]] = set()
 
     # ----------------------------------------------------------------- reporting
+    def note_column(self, node: Node | None) -> None:
+        if node is None:
+            return
+        token = next((t for t in node.tokens() if t.kind in (T.IDENT, T.STRING) and not t.missing), None)
+        if token is not None:
+            self.column_tokens.append(token)
+
     def report(self, code: str, message: str, node: Node | Token, severity: str = "error") -> None:
         if isinstance(node, Token):
             start, end = node.start, node.end
@@ -507,6 +518,7 @@ class Binder:
                     return [(_name_text(item["name"]), special[0][1]), *special]
             type_ = self.bind_scalar(value, schema, scope)
             if item["name"] is not None:
+                self.note_column(item["name"])
                 return [(_name_text(item["name"]), type_)]
             tuple_node = item.children[0]
             names = [_name_text(c) for c in tuple_node.children if isinstance(c, Node) and c.kind == "Name"]
@@ -604,7 +616,10 @@ class Binder:
             regex = re.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$")
             return [n for n in schema.columns if regex.match(n)]
         if text in schema.columns:
+            self.note_column(pattern)
             return [text]
+        if schema.open and text:
+            self.note_column(pattern)
         if not schema.open and text:
             self.report("KQL202", f"unknown column '{text}'{self._suggest(text, schema.columns)}", pattern)
         return []
@@ -617,6 +632,9 @@ class Binder:
                 continue
             new, old = _name_text(item["name"]), item["value"]
             old_name = _name_text(old) if old.kind == "Name" else ""
+            self.note_column(item["name"])
+            if old_name in result.columns or result.open:
+                self.note_column(old)
             if old_name in result.columns:  # the renamed column keeps its place
                 result.columns = {(new if name == old_name else name): t for name, t in result.columns.items()}
                 continue
@@ -745,6 +763,7 @@ class Binder:
         """Check `Key`, `$left.A == $right.B` (and `and` of those); return the shared key names."""
         if condition.kind == "Name":
             name = _name_text(condition)
+            self.note_column(condition)
             for side, schema in (("left", left), ("right", right)):
                 if name not in schema.columns and not schema.open:
                     suggestion = self._suggest(name, schema.columns)
@@ -764,6 +783,7 @@ class Binder:
                     self.bind_scalar(side_node, RowSchema({**left.columns, **right.columns}, True), scope)
                     continue
                 schema = left if side == "$left" else right
+                self.note_column(side_node["member"])
                 if name not in schema.columns and not schema.open:
                     where = "left" if side == "$left" else "right"
                     suggestion = self._suggest(name, schema.columns)
@@ -1096,12 +1116,15 @@ class Binder:
         if not name:
             return UNKNOWN
         if schema is not None and name in schema.columns:
+            self.note_column(node)
             return schema.columns[name]
         symbol = scope.lookup(name)
         if symbol is not None:
             if symbol.kind == "scalar":
                 return symbol.type
             return UNKNOWN  # a table or function name used as a value (e.g. `in (T)`)
+        if schema is not None and schema.open and name not in ("true", "false", "null"):
+            self.note_column(node)  # most likely a column we cannot see
         if name in ("true", "false"):
             return BOOL
         if name == "null":
@@ -1143,6 +1166,8 @@ class Binder:
         if target_type in (DYNAMIC, UNKNOWN):
             return DYNAMIC
         member = _name_text(node["member"])
+        if target.kind == "Name" and target_type == STRING:
+            self.string_member_targets.append(target.first_token())
         hint = f"; parse it first: parse_json({target.text().strip()}).{member}" if target_type == STRING else ""
         self.report("KQL212", f"'{target.text().strip()}' is {target_type}, not dynamic: it has no property "
                     f"'{member}'{hint}", node["member"])  # fmt: skip
