@@ -20,7 +20,7 @@ ID_B = "22222222-2222-4222-8222-222222222222"
 ID_C = "33333333-3333-4333-8333-333333333333"
 QUERY_A = (
     "DeviceProcessEvents | where Timestamp > ago(1d)\n| where FileName =~ 'rundll32.exe'\n"
-    "| project Timestamp, DeviceName"
+    "| project Timestamp, DeviceName, ReportId"
 )
 VARIANT = "variants:\n  sentinel:\n    text: DeviceProcessEvents | where TimeGenerated > ago({}d)\n"
 QUERY_B = (
@@ -59,7 +59,7 @@ def detection_yaml(
             f"severity: {severity}",
             "schedule: {frequency: 1h, lookback: 1h}",
             f"trigger: {{operator: gt, threshold: {threshold}}}",
-            "alert: {title: Something happened}",
+            "alert: {title: Something happened, entities: [{type: host, column: DeviceName}]}",
         ]
     lines += ["query:", f"  dialect: {dialect}", "  text: |", *(f"    {line}" for line in query.splitlines())]
     return "\n".join(lines) + "\n" + extra
@@ -106,7 +106,8 @@ def findings(repo: Path, ref: str = "HEAD") -> set[tuple[str, str, int]]:
     diagnostics = json.loads(result.stdout)["diagnostics"]
     errors = any(d["severity"] == "error" for d in diagnostics)
     assert result.returncode == (1 if errors else 0), (result.stdout, result.stderr)
-    return {(d["code"], d["path"], d["line"]) for d in diagnostics}
+    # Only the history rules: other checks (platform rules on the sample rules) are tested elsewhere.
+    return {(d["code"], d["path"], d["line"]) for d in diagnostics if d["code"].startswith("DAC30")}
 
 
 def based(repo: Path, **files: str) -> None:

@@ -139,7 +139,7 @@ def test_nrt_frequency_may_be_written_as_a_number(tmp_path: Path):
     make_project(tmp_path)
     rule = detection_text().replace("kind: hunting", "kind: detection") + (
         "severity: low\nschedule: {frequency: 0, lookback: 1h}\ntrigger: {operator: gt, threshold: 0}\n"
-        "alert: {title: NRT rule}\n"
+        "alert: {title: NRT rule, entities: [{type: host, column: DeviceName}]}\n"
     )
     (tmp_path / "detections" / "a.yml").write_text(rule)
     assert run_dac("validate", cwd=tmp_path).returncode == 0

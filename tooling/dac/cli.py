@@ -389,3 +389,64 @@ def kql_columns_command(file: Path | None, dialect: str, output_format: str) -> 
             click.echo(f"{name.ljust(width)}  {type_}")
         if output.open:
             click.echo("(more columns depend on the data, e.g. after bag_unpack or pivot)")
+
+
+@kql_group.command("render")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--to", "target", type=click.Choice(["defender", "sentinel"]), required=True,
+              help="Dialect to render into; the query is read as the other one.")  # fmt: skip
+@_guarded
+def kql_render_command(file: Path | None, target: str) -> None:
+    """Render a bare query into the other dialect (FILE, or standard input with '-' or none).
+
+    The result goes to standard output; what has no counterpart in the target dialect (a table,
+    a function, a column) is reported on standard error with exit code 1.
+    """
+    from .kql import LineIndex
+    from .kql.render import render
+    from .tables import environment
+
+    reading_stdin = file is None or str(file) == "-"
+    if not reading_stdin and not file.is_file():
+        _fail(f"{file}: no such file")
+    text = sys.stdin.read() if reading_stdin else file.read_text(encoding="utf-8")
+    label = "<stdin>" if reading_stdin else str(file)
+    source = "defender" if target == "sentinel" else "sentinel"
+    tables = find_project().tables_dir
+    result = render(text, environment(source, tables), environment(target, tables))
+    click.echo(result.text, nl=False)
+    index = LineIndex(text)
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    for diagnostic in errors:
+        line, column = index.position(diagnostic.start)
+        click.echo(f"{label}:{line}:{column}: error {diagnostic.code}: {diagnostic.message}", err=True)
+    sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+@main.command("render")
+@PATHS_ARGUMENT
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build"),
+              show_default=True, help="Folder for build/<dialect>/<id>.kql and .json.")  # fmt: skip
+@FORMAT_OPTION
+@_guarded
+def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -> None:
+    """Render every detection for each enabled dialect into OUT.
+
+    Writes <dialect>/<id>.kql for every detection, and for `kind: detection` the rule bodies:
+    defender/<id>.json (Microsoft Graph detectionRule) and sentinel/<id>.json (ARM alertRule).
+    Detections with errors are reported and not written (exit code 1). Output is deterministic.
+    """
+    from .build import outputs, write
+
+    project = find_project()
+    report = validate(_paths_or_default(paths, project), project)
+    _print_report(report, output_format)
+    failed = report.files_with_errors()
+    written = 0
+    for result in report.results:
+        if result.detection is None or result.display in failed:
+            continue
+        written += len(write(out_dir, outputs(result.detection, report.variants[result.path])))
+    if output_format == "text":
+        click.echo(f"rendered {written} files into {display_path(out_dir)}; {_summary_line(report)}", err=True)
+    sys.exit(_exit_code(report, "error"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gitref
-from .checks import history, kql, metadata, mitre, repository
+from .checks import history, kql, metadata, mitre, platform, repository
 from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
 from .diagnostics import Diagnostic, Severity
 from .project import Project
@@ -24,6 +24,8 @@ DETECTION_CHECKS: tuple[PerDetectionCheck, ...] = (metadata.check, mitre.check)
 class ValidationReport:
     results: list[LoadResult]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Each valid detection's rendered and bound query per dialect, by file.
+    variants: dict[Path, list[kql.Variant]] = field(default_factory=dict)
 
     @property
     def detections(self) -> list[Detection]:
@@ -62,7 +64,11 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
         if result.detection is not None:
             for check in DETECTION_CHECKS:
                 report.diagnostics.extend(check(result.detection))
-            report.diagnostics.extend(kql.check(result.detection, project.tables_dir))
+            variants = kql.build_variants(result.detection, project.tables_dir)
+            report.variants[result.path] = variants
+            report.diagnostics.extend(kql.check(result.detection, variants=variants))
+            for variant in variants:
+                report.diagnostics.extend(platform.check_variant(result.detection, variant))
 
     checked = report.detections
     checked_files = {f.resolve() for f in files}

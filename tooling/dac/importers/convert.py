@@ -9,6 +9,8 @@ from typing import Any
 
 from ..attack import load_catalog
 from ..diagnostics import Diagnostic, Position, error
+from ..kql.render import render
+from ..tables import environment
 from .markdown import ImportedQuery, MarkdownImportError, parse_markdown_hunting
 
 
@@ -75,6 +77,13 @@ def to_detection(imported: ImportedQuery, fallback_date: dt.date) -> dict[str, A
     if imported.techniques:
         data["mitre"] = {"tactics": _tactics_for(imported.techniques), "techniques": imported.techniques}
     data["query"] = {"dialect": query_dialect, "text": query_text}
-    if query_dialect == "defender" and imported.sentinel_query and imported.sentinel_query != query_text:
-        data["variants"] = {"sentinel": {"text": imported.sentinel_query}}
+    sentinel = imported.sentinel_query
+    if query_dialect == "defender" and sentinel and not _renders_to(query_text, sentinel):
+        data["variants"] = {"sentinel": {"text": sentinel}}
     return data
+
+
+def _renders_to(defender_text: str, sentinel_text: str) -> bool:
+    """Whether dac's rendering of the Defender block gives the Sentinel block (an override is then noise)."""
+    rendered = render(defender_text, environment("defender"), environment("sentinel")).text
+    return rendered.strip() == sentinel_text.strip()
