@@ -126,3 +126,43 @@ def test_kql_render_command(tmp_path: Path):
     query.write_text("ExposureGraphNodes | take 1\n")
     result = run_dac("kql", "render", "--to", "sentinel", str(query))
     assert result.returncode == 1 and "KQL201" in result.stderr
+
+
+def test_render_command_writes_deterministic_files_and_valid_rule_bodies(tmp_path: Path):
+    from jsonschema import Draft202012Validator
+
+    from dac.detection import discover, load_detection
+
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert run_dac("render", "--out", str(first)).returncode == 0
+    assert run_dac("render", "--out", str(second)).returncode == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    schemas = {
+        "defender": Draft202012Validator(
+            json.loads((ROOT / "schemas/api/defender-detection-rule.schema.json").read_text())
+        ),
+        "sentinel": Draft202012Validator(
+            json.loads((ROOT / "schemas/api/sentinel-alert-rule.schema.json").read_text())
+        ),
+    }
+    rules = 0
+    for file in discover([ROOT / "detections"]):
+        detection = load_detection(file).detection
+        for dialect in ("defender", "sentinel"):
+            assert (first / dialect / f"{detection.id}.kql").is_file()
+            body = first / dialect / f"{detection.id}.json"
+            assert body.is_file() == (detection.kind == "detection")
+            if body.is_file():
+                errors = list(schemas[dialect].iter_errors(json.loads(body.read_text())))
+                assert errors == [], (body, [e.message for e in errors])
+                rules += 1
+    assert rules >= 2
+    sentinel_query = (first / "sentinel" / f"{_winscp_id()}.kql").read_text()
+    assert "project TimeGenerated, ReportId" in sentinel_query
+
+
+def _winscp_id() -> str:
+    text = (ROOT / "detections/network/winscp-connections-to-public-addresses.yml").read_text()
+    return next(line.split(": ")[1] for line in text.splitlines() if line.startswith("id: "))
