@@ -166,3 +166,24 @@ def test_render_command_writes_deterministic_files_and_valid_rule_bodies(tmp_pat
 def _winscp_id() -> str:
     text = (ROOT / "detections/network/winscp-connections-to-public-addresses.yml").read_text()
     return next(line.split(": ")[1] for line in text.splitlines() if line.startswith("id: "))
+
+
+def test_parameters_are_filled_in_before_checking(tmp_path: Path):
+    from conftest import detection_text, make_project
+
+    make_project(tmp_path)
+    text = (
+        detection_text().replace(
+            "    | take 10\n", "    | where FileName in ({{ names }}) and DeviceName == {{ host | kql }}\n"
+        )
+        + "parameters:\n  names: [a.exe, b.exe]\n  host: ws1\n"
+    )
+    (tmp_path / "detections" / "a.yml").write_text(text)
+    assert json.loads(run_dac("validate", "--format", "json", cwd=tmp_path).stdout)["diagnostics"] == []
+    assert run_dac("render", "--out", "build", cwd=tmp_path).returncode == 0
+    rendered = (tmp_path / "build" / "sentinel" / "5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11.kql").read_text()
+    assert 'where FileName in (dynamic(["a.exe", "b.exe"])) and DeviceName == "ws1"' in rendered
+    assert "TimeGenerated > ago(1d)" in rendered
+    (tmp_path / "detections" / "a.yml").write_text(text.replace("{{ host | kql }}", "{{ hots }}"))
+    [finding] = json.loads(run_dac("validate", "--format", "json", cwd=tmp_path).stdout)["diagnostics"]
+    assert finding["code"] == "DAC130" and "'hots' is undefined" in finding["message"]

@@ -107,7 +107,9 @@ def check(
         if variant.parameter_error is not None:
             block = detection.source.block_starts.get(variant.path) or detection.position(variant.path)
             position = Position(block.line + variant.parameter_error.line - 1, block.column)
-            results.append(error(detection.display, position, "DAC130", str(variant.parameter_error)))
+            problem = error(detection.display, position, "DAC130", str(variant.parameter_error))
+            if problem not in results:  # the same template fails the same way in every dialect
+                results.append(problem)
             continue
         for finding in variant.diagnostics:
             if finding.severity == "warning" and finding.code in suppressed:
