@@ -1,0 +1,1180 @@
+"""KQL syntax tree -> DuckDB SQL, one nested SELECT per pipe step, with KQL's semantics.
+
+Column lists come from DuckDB itself (DESCRIBE of the step so far), so every step knows the
+exact columns and types it works on. Anything without an exact translation raises
+EmulatorError("EMU001", "the emulator does not support ...") at the construct's offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..kql import parse
+from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_value
+from ..kql.lexer import T, Token
+from ..kql.syntax import Node
+from .engine import DUCK_TYPES, EmulatorError, _q
+
+if TYPE_CHECKING:
+    from .engine import Emulator
+
+Columns = list[tuple[str, str]]
+_NAME_KEEPING = {"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth", "startofyear"}
+
+
+def compile_query(engine: Emulator, text: str) -> str:
+    result = parse(text)
+    if result.diagnostics:
+        first = result.diagnostics[0]
+        raise EmulatorError("EMU004", f"syntax error: {first.message}", first.start)
+    return Compiler(engine).query(result.tree)
+
+
+def _offset(node: Node | Token | None) -> int:
+    if isinstance(node, Token):
+        return node.start
+    token = node.first_token() if node is not None else None
+    return token.start if token is not None else 0
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parse_timespan(text: str) -> dt.timedelta:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]+)", text)
+    if not match:
+        raise ValueError(text)
+    number, unit = float(match.group(1)), match.group(2)
+    seconds = {
+        "d": 86400, "day": 86400, "days": 86400, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+        "m": 60, "min": 60, "minute": 60, "minutes": 60, "s": 1, "sec": 1, "second": 1, "seconds": 1,
+        "ms": 0.001, "milli": 0.001, "millisecond": 0.001, "milliseconds": 0.001, "microsecond": 1e-6,
+        "microseconds": 1e-6, "micro": 1e-6, "tick": 1e-7, "ticks": 1e-7,
+    }.get(unit)  # fmt: skip
+    if seconds is None:
+        raise ValueError(text)
+    return dt.timedelta(seconds=number * seconds)
+
+
+def _interval(delta: dt.timedelta) -> str:
+    return f"to_microseconds(CAST({round(delta / dt.timedelta(microseconds=1))} AS BIGINT))"
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    cleaned = text.strip().strip("'\"").replace("Z", "").replace("z", "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", cleaned) or re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}", cleaned
+    ):
+        cleaned = re.sub(r"(\.\d{6})\d+$", r"\1", cleaned)
+        value = dt.datetime.fromisoformat(cleaned)
+        return value.replace(tzinfo=None)
+    raise ValueError(text)
+
+
+class Compiler:
+    def __init__(self, engine: Emulator):
+        self.engine = engine
+        self.counter = 0
+        self.scalars: dict[str, tuple[str, str]] = {}  # let name -> (sql, type)
+        self.tables: dict[str, str] = {}  # let name -> SQL of the relation
+
+    def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
+        return EmulatorError("EMU001", f"the emulator does not support {what}", _offset(node))
+
+    def alias(self) -> str:
+        self.counter += 1
+        return f"_t{self.counter}"
+
+    def columns(self, sql: str) -> Columns:
+        return self.engine.describe(sql)
+
+    # ----------------------------------------------------------------- statements
+    def query(self, tree: Node) -> str:
+        last: str | None = None
+        for statement in tree["statements"] or []:
+            if statement.kind == "LetStatement":
+                self.let(statement)
+            elif statement.kind in ("SetStatement",):
+                continue
+            elif statement.kind in ("DeclareStatement", "OtherStatement"):
+                raise self.unsupported("declare/alias statements", statement)
+            else:
+                last = self.tabular(statement)
+        if last is None:
+            raise EmulatorError("EMU005", "the query has no tabular result to run", 0)
+        return last
+
+    def let(self, statement: Node) -> None:
+        name = _name_text(statement["name"])
+        value: Node = statement["value"]
+        if value.kind == "FunctionDeclaration":
+            raise self.unsupported("user-defined functions (let name = (...) { ... })", value)
+        if self.is_tabular(value):
+            sql = self.tabular(value)
+            view = f"let_{self.counter}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+            self.counter += 1
+            self.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {_q(view)} AS {sql}")
+            self.tables[name] = f"SELECT * FROM {_q(view)}"
+        else:
+            self.scalars[name] = self.expr(value, [])
+
+    def is_tabular(self, node: Node) -> bool:
+        kind = node.kind
+        if kind in ("Pipe", "DataTable", "ExternalData", "Union", "Range", "Print", "Search", "Evaluate"):
+            return True
+        if kind == "Parenthesized":
+            inner = [c for c in node.children if isinstance(c, Node)]
+            return bool(inner) and self.is_tabular(inner[0])
+        if kind == "Name":
+            name = _name_text(node)
+            return name in self.tables or (name not in self.scalars and name in self.engine.environment.tables)
+        if kind == "Call" and node["callee"].kind == "Name":
+            return _name_text(node["callee"]) in ("materialize", "view")
+        return False
+
+    # ----------------------------------------------------------------- tabular expressions
+    def tabular(self, node: Node) -> str:
+        kind = node.kind
+        if kind == "Pipe":
+            if node["source"].kind == "MissingSource":
+                raise self.unsupported("a query without a source", node)
+            sql = self.tabular(node["source"])
+            for operator in node["operators"] or []:
+                sql = self.operator(operator, sql)
+            return sql
+        if kind == "Parenthesized":
+            return self.tabular(next(c for c in node.children if isinstance(c, Node)))
+        if kind in ("Name", "NamePattern"):
+            name = _name_text(node) if kind == "Name" else "".join(t.text for t in node.tokens())
+            if name in self.tables:
+                return self.tables[name]
+            if self.engine.ensure_table(name):
+                return f"SELECT * FROM {_q(name)}"
+            raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", _offset(node))
+        if kind == "DataTable":
+            return self.datatable(node)
+        if kind == "ExternalData":
+            return self.externaldata(node)
+        if kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in ("materialize", "view"):
+            arguments = node["arguments"]["items"] or []
+            inner = self.tabular(arguments[0])
+            table = f"materialized_{self.counter}"
+            self.counter += 1
+            self.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_q(table)} AS {inner}")
+            return f"SELECT * FROM {_q(table)}"
+        if kind == "Union":
+            return self.union(node, None)
+        if kind == "Print":
+            return self.project(node, None)
+        if kind == "Range":
+            return self.range(node)
+        if kind == "Search":
+            return self.search(node, None)
+        raise self.unsupported(f"'{node.text().strip()[:40]}' as a table", node)
+
+    def datatable(self, node: Node) -> str:
+        columns = self.declared(node["schema"])
+        values = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Schema",)]
+        if len(columns) == 0:
+            raise self.unsupported("a datatable without columns", node)
+        if len(values) % len(columns):
+            raise EmulatorError("EMU006", "datatable: the number of values is not a multiple of the columns",
+                                _offset(node))  # fmt: skip
+        rows = []
+        for start in range(0, len(values), len(columns)):
+            cells = []
+            for (name, kind), value in zip(columns, values[start : start + len(columns)], strict=True):
+                sql, _ = self.expr(value, [])
+                cells.append(f"CAST({sql} AS {DUCK_TYPES[kind]}) AS {_q(name)}")
+            rows.append("SELECT " + ", ".join(cells))
+        if not rows:
+            empty = ", ".join(f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {_q(name)}" for name, kind in columns)
+            return f"SELECT {empty} WHERE false"
+        return " UNION ALL ".join(rows)
+
+    def declared(self, schema: Node | None) -> Columns:
+        columns = []
+        for column in (schema["columns"] if schema is not None else []) or []:
+            from ..kql.types import normalize_type
+
+            kind = normalize_type(_name_text(column.children[-1]))
+            columns.append((_name_text(column["name"]), "string" if kind == "unknown" else kind))
+        return columns
+
+    def externaldata(self, node: Node) -> str:
+        columns = self.declared(node["schema"])
+        urls = [c for c in node.children if isinstance(c, Node) and c.kind == "Literal"]
+        properties = {}
+        for child in node.children:
+            if isinstance(child, Node) and child.kind == "Properties":
+                for item in child.children:
+                    if isinstance(item, Node) and item.kind == "Assignment":
+                        properties[_name_text(item["name"]).lower()] = item["value"].text().strip().strip("'\"")
+        rows: list[list[Any]] = []
+        for url_node in urls:
+            url = "".join(_string_value(t.text) for t in url_node.children if isinstance(t, Token))
+            path = self.engine.externaldata.get(url)
+            if path is None:
+                raise EmulatorError(
+                    "EMU007", f"externaldata URL '{url}' is not mapped to a local file in this test "
+                    "(add it under the test's externaldata:); the emulator never uses the network", _offset(url_node)
+                )  # fmt: skip
+            rows.extend(self._read_external(path, columns, properties))
+        table = f"external_{self.counter}"
+        self.counter += 1
+        typed = [{name: _typed(value, kind) for (name, kind), value in zip(columns, row, strict=False)} for row in rows]
+        self.engine._create_table(table, dict(columns), typed)
+        return f"SELECT * FROM {_q(table)}"
+
+    def _read_external(self, path, columns: Columns, properties: dict[str, str]) -> list[list[str]]:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise EmulatorError("EMU007", f"cannot read externaldata file {path}: {exc.strerror}") from None
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                raw = archive.read(archive.namelist()[0])
+        text = raw.decode("utf-8-sig")
+        fmt = properties.get("format", "csv").lower()
+        if fmt == "txt":
+            rows = [[line] for line in text.splitlines()]
+        else:
+            rows = list(csv.reader(io.StringIO(text), delimiter="\t" if fmt in ("tsv", "tsve") else ","))
+        if properties.get("ignorefirstrecord", "false").lower() == "true":
+            rows = rows[1:]
+        return rows
+
+    def range(self, node: Node) -> str:
+        name = _name_text(node.children[1])
+        expressions = [c for c in node.children if isinstance(c, Node) and c.kind != "Name"]
+        start, _ = self.expr(expressions[0], [])
+        stop, _ = self.expr(expressions[1], [])
+        step, _ = self.expr(expressions[2], [])
+        return f"SELECT unnest(generate_series({start}, {stop}, {step})) AS {_q(name)}"
+
+    # ----------------------------------------------------------------- operators
+    def operator(self, node: Node, sql: str) -> str:
+        handler = _OPERATORS.get(node.kind)
+        if handler is None:
+            word = node.first_token().text if node.first_token() else node.kind
+            raise self.unsupported(f"the '{word}' operator", node)
+        return handler(self, node, sql)
+
+    def where(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        condition, _ = self.expr(node["predicate"], columns)
+        return f"SELECT * FROM ({sql}) AS {self.alias()} WHERE {condition}"
+
+    def extend(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        names = [name for name, _ in columns]
+        items = self._items(node)
+        selects = {name: _q(name) for name in names}
+        added: list[str] = []
+        counter = [0]
+        for item in items:
+            name, value = self.named(item, columns, counter)
+            if name in selects:
+                selects[name] = f"{value} AS {_q(name)}"
+            else:
+                selects[name] = f"{value} AS {_q(name)}"
+                added.append(name)
+        select = [selects[name] if selects[name] != _q(name) else _q(name) for name in names] + [
+            selects[n] for n in added
+        ]
+        return f"SELECT {', '.join(select)} FROM ({sql}) AS {self.alias()}"
+
+    def project(self, node: Node, sql: str | None) -> str:
+        columns = self.columns(sql) if sql is not None else []
+        counter = [0]
+        selects = []
+        for item in self._items(node):
+            name, value = self.named(item, columns, counter)
+            selects.append(f"{value} AS {_q(name)}")
+        source = f" FROM ({sql}) AS {self.alias()}" if sql is not None else ""
+        return f"SELECT {', '.join(selects) or '*'}{source}"
+
+    def _items(self, node: Node) -> list[Node]:
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        return list(lists[0]["items"] or []) if lists else []
+
+    def named(self, item: Node, columns: Columns, counter: list[int]) -> tuple[str, str]:
+        if item.kind == "Assignment":
+            if item["name"] is None:
+                raise self.unsupported("tuple assignments", item)
+            sql, _ = self.expr(item["value"], columns)
+            return _name_text(item["name"]), sql
+        sql, _ = self.expr(item, columns)
+        return self.column_name(item, counter), sql
+
+    def column_name(self, expression: Node, counter: list[int]) -> str:
+        path = _path_name(expression)
+        if path:
+            return path
+        if expression.kind == "Call" and expression["callee"].kind == "Name":
+            function = _name_text(expression["callee"])
+            arguments = expression["arguments"]["items"] or []
+            inner = _path_name(arguments[0]) if arguments else ""
+            if inner and (function.startswith("to") or function in _NAME_KEEPING):
+                return inner
+        counter[0] += 1
+        return f"Column{counter[0]}"
+
+    def project_names(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        names = [name for name, _ in columns]
+        operator = node["operator"]
+        patterns = [c for c in node.children if isinstance(c, Node)]
+        matched: list[str] = []
+        for pattern in patterns:
+            text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else _name_text(pattern)
+            regex = re.compile("^" + ".*".join(re.escape(p) for p in text.split("*")) + "$")
+            matched += [n for n in names if regex.match(n) and n not in matched]
+        if operator == "project-away":
+            keep = [n for n in names if n not in matched]
+        elif operator == "project-keep":
+            keep = [n for n in names if n in matched]
+        else:
+            keep = matched + [n for n in names if n not in matched]
+        return f"SELECT {', '.join(_q(n) for n in keep)} FROM ({sql}) AS {self.alias()}"
+
+    def project_rename(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        renames = {}
+        for item in self._items(node):
+            if item.kind == "Assignment" and item["name"] is not None:
+                renames[_name_text(item["value"])] = _name_text(item["name"])
+        select = [f"{_q(n)} AS {_q(renames.get(n, n))}" for n, _ in columns]
+        return f"SELECT {', '.join(select)} FROM ({sql}) AS {self.alias()}"
+
+    def take(self, node: Node, sql: str) -> str:
+        count, _ = self.expr(next(c for c in node.children if isinstance(c, Node)), [])
+        return f"SELECT * FROM ({sql}) AS {self.alias()} LIMIT {count}"
+
+    def order(self, items: list[Node], columns: Columns) -> str:
+        parts = []
+        for item in items:
+            expression, direction, nulls = item, "DESC", None
+            if item.kind == "SortExpression":
+                expression = item.children[0]
+                words = [t.text for t in item.children[1:] if isinstance(t, Token)]
+                if "asc" in words:
+                    direction = "ASC"
+                if "nulls" in words:
+                    nulls = words[words.index("nulls") + 1].upper()
+            sql, _ = self.expr(expression, columns)
+            nulls = nulls or ("LAST" if direction == "DESC" else "FIRST")
+            parts.append(f"{sql} {direction} NULLS {nulls}")
+        return ", ".join(parts)
+
+    def sort(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        items = [c for c in node.children[-1].children if isinstance(c, Node)]
+        return f"SELECT * FROM ({sql}) AS {self.alias()} ORDER BY {self.order(items, columns)}"
+
+    def top(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        parts = [c for c in node.children if isinstance(c, Node)]
+        count, _ = self.expr(parts[0], columns)
+        return f"SELECT * FROM ({sql}) AS {self.alias()} ORDER BY {self.order([parts[-1]], columns)} LIMIT {count}"
+
+    def count(self, node: Node, sql: str) -> str:
+        return f"SELECT count(*) AS {_q('Count')} FROM ({sql}) AS {self.alias()}"
+
+    def distinct(self, node: Node, sql: str) -> str:
+        if any(isinstance(c, Token) and c.text == "*" for c in node.children):
+            return f"SELECT DISTINCT * FROM ({sql}) AS {self.alias()}"
+        columns = self.columns(sql)
+        counter = [0]
+        selects = [
+            f"{value} AS {_q(name)}" for name, value in (self.named(i, columns, counter) for i in self._items(node))
+        ]
+        return f"SELECT DISTINCT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
+
+    def summarize(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        has_by = any(isinstance(c, Token) and c.text == "by" for c in node.children)
+        by_first = has_by and all(
+            not (isinstance(c, Node) and c.kind == "List") for c in node.children[1 : _index_of_by(node)]
+        )
+        aggregates = [] if by_first or not lists else list(lists[0]["items"] or [])
+        groups = list(lists[-1]["items"] or []) if has_by and lists else []
+        counter = [0]
+        group_selects, group_exprs, group_names = [], [], []
+        for item in groups:
+            name, value = self.named(item, columns, counter)
+            group_selects.append(f"{value} AS {_q(name)}")
+            group_exprs.append(value)
+            group_names.append(name)
+        aggregate_selects: list[str] = []
+        taken = set(group_names)
+        for item in aggregates:
+            for name, value in self.aggregate(item, columns, counter, group_names):
+                if name in taken:
+                    continue
+                taken.add(name)
+                aggregate_selects.append(f"{value} AS {_q(name)}")
+        select = ", ".join(group_selects + aggregate_selects)
+        group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
+        return f"SELECT {select} FROM ({sql}) AS {self.alias()}{group_by}"
+
+    def aggregate(self, item: Node, columns: Columns, counter: list[int], groups: list[str]) -> list[tuple[str, str]]:
+        name = None
+        call = item
+        if item.kind == "Assignment":
+            name, call = _name_text(item["name"]), item["value"]
+        if call.kind != "Call" or call["callee"].kind != "Name":
+            raise self.unsupported("aggregates that are not a function call", call)
+        function = _name_text(call["callee"])
+        arguments = call["arguments"]["items"] or []
+        if function in ("arg_max", "arg_min", "argmax", "argmin"):
+            order_sql, _ = self.expr(arguments[0], columns)
+            which = "arg_max" if "max" in function else "arg_min"
+            first_name = name or (_path_name(arguments[0]) or "Column1")
+            result = [(first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
+            if name and _path_name(arguments[0]):
+                result.append((_path_name(arguments[0]), f"{'max' if which == 'arg_max' else 'min'}({order_sql})"))
+            wanted: list[tuple[str, str]] = []
+            for argument in arguments[1:]:
+                if argument.kind == "Star":
+                    wanted += [(n, _q(n)) for n, _ in columns if n not in groups]
+                else:
+                    value, _ = self.expr(argument, columns)
+                    wanted.append((_path_name(argument) or "Column1", value))
+            result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
+            return result
+        sql = self.aggregate_sql(function, arguments, columns, call)
+        return [(name or _aggregate_name(function, arguments), sql)]
+
+    def aggregate_sql(self, function: str, arguments: list[Node], columns: Columns, call: Node) -> str:
+        values = [self.expr(a, columns)[0] for a in arguments if a.kind != "Star"]
+        if function == "count":
+            return "count(*)" if not values else f"count({values[0]})"
+        if function == "countif":
+            return f"count_if({values[0]})"
+        if function in ("dcount", "count_distinct"):
+            return f"count(DISTINCT {values[0]})"
+        if function in ("dcountif", "count_distinctif"):
+            return f"count(DISTINCT CASE WHEN {values[1]} THEN {values[0]} END)"
+        if function in ("sum", "min", "max", "avg"):
+            return f"{function}({values[0]})"
+        if function in ("sumif", "minif", "maxif", "avgif"):
+            return f"{function[:-2]}(CASE WHEN {values[1]} THEN {values[0]} END)"
+        if function in ("any", "take_any") and values:
+            return f"any_value({values[0]})"
+        if function in ("make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"):
+            distinct = "DISTINCT " if "set" in function else ""
+            condition = f" AND ({values[1]})" if function.endswith("_if") else ""
+            listed = f"list({distinct}{values[0]}) FILTER (WHERE {values[0]} IS NOT NULL{condition})"
+            return f"coalesce(to_json({listed}), '[]')"
+        raise self.unsupported(f"the aggregate '{function}'", call)
+
+    def join(self, node: Node, sql: str) -> str:
+        left_columns = self.columns(sql)
+        right_sql = self.tabular(node["right"])
+        right_columns = self.columns(right_sql)
+        kind = "innerunique"
+        for child in node.children:
+            if isinstance(child, Node) and child.kind == "Parameter":
+                tokens = list(child.tokens())
+                if tokens[0].text == "kind":
+                    kind = tokens[2].text.lower()
+        conditions = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        if not conditions:
+            raise self.unsupported("join without 'on' keys", node)
+        pairs: list[tuple[str, str]] = []
+        for condition in conditions[0]["items"] or []:
+            pairs += self.join_keys(condition)
+        lookup = node.kind == "Lookup"
+        if lookup and kind == "innerunique":
+            kind = "leftouter"
+        left_alias, right_alias = self.alias(), self.alias()
+        on = " AND ".join(f"{left_alias}.{_q(l)} = {right_alias}.{_q(r)}" for l, r in pairs)  # noqa: E741
+        left_source = sql
+        if kind == "innerunique":  # Kusto de-duplicates the left side on the join keys
+            keys = ", ".join(_q(l) for l, _ in pairs)  # noqa: E741
+            left_source = f"SELECT * FROM ({sql}) AS {self.alias()} QUALIFY row_number() OVER (PARTITION BY {keys}) = 1"
+            kind = "inner"
+        if kind in ("leftsemi", "leftanti", "semi", "anti", "leftantisemi"):
+            negate = "NOT " if "anti" in kind else ""
+            return (f"SELECT {left_alias}.* FROM ({left_source}) AS {left_alias} WHERE {negate}EXISTS "
+                    f"(SELECT 1 FROM ({right_sql}) AS {right_alias} WHERE {on})")  # fmt: skip
+        if kind in ("rightsemi", "rightanti", "rightantisemi"):
+            negate = "NOT " if "anti" in kind else ""
+            return (f"SELECT {right_alias}.* FROM ({right_sql}) AS {right_alias} WHERE {negate}EXISTS "
+                    f"(SELECT 1 FROM ({left_source}) AS {left_alias} WHERE {on})")  # fmt: skip
+        sql_kind = {
+            "inner": "JOIN",
+            "leftouter": "LEFT JOIN",
+            "rightouter": "RIGHT JOIN",
+            "fullouter": "FULL JOIN",
+        }.get(kind)
+        if sql_kind is None:
+            raise self.unsupported(f"join kind={kind}", node)
+        left_nullable = kind in ("rightouter", "fullouter")
+        right_nullable = kind in ("leftouter", "fullouter")
+        selects, names = [], set()
+        for name, type_ in left_columns:
+            selects.append(f"{_nonnull(f'{left_alias}.{_q(name)}', type_, left_nullable)} AS {_q(name)}")
+            names.add(name)
+        right_keys = {r for _, r in pairs}
+        for name, type_ in right_columns:
+            if lookup and name in right_keys:
+                continue
+            target = name
+            suffix = 1
+            while target in names:
+                target = f"{name}{suffix}"
+                suffix += 1
+            names.add(target)
+            selects.append(f"{_nonnull(f'{right_alias}.{_q(name)}', type_, right_nullable)} AS {_q(target)}")
+        return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
+                f"AS {right_alias} ON {on}")  # fmt: skip
+
+    def join_keys(self, condition: Node) -> list[tuple[str, str]]:
+        if condition.kind == "Name":
+            name = _name_text(condition)
+            return [(name, name)]
+        if condition.kind == "BinaryExpression":
+            op = condition["op"].text
+            if op == "and":
+                return self.join_keys(condition["left"]) + self.join_keys(condition["right"])
+            if op == "==":
+                sides = {}
+                for side in (condition["left"], condition["right"]):
+                    if side.kind == "MemberAccess" and _name_text(side["target"]) in ("$left", "$right"):
+                        sides[_name_text(side["target"])] = _name_text(side["member"])
+                if len(sides) == 2:
+                    return [(sides["$left"], sides["$right"])]
+        raise self.unsupported("this join condition (use Key or $left.A == $right.B)", condition)
+
+    def union(self, node: Node, sql: str | None) -> str:
+        parts = [sql] if sql is not None else []
+        withsource = None
+        for child in node.children[1:]:
+            if not isinstance(child, Node):
+                continue
+            if child.kind == "Parameter":
+                tokens = [t for t in child.tokens() if not t.missing]
+                if tokens[0].text == "withsource":
+                    withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else _string_value(tokens[-2].text)
+                elif tokens[0].text == "kind" and tokens[2].text == "inner":
+                    raise self.unsupported("union kind=inner", child)
+                continue
+            if child.kind == "NamePattern" and "*" in child.text():
+                raise self.unsupported("union with wildcards", child)
+            part = self.tabular(child)
+            if withsource:
+                name = child.text().strip()
+                part = f"SELECT {_string(name)} AS {_q(withsource)}, * FROM ({part}) AS {self.alias()}"
+            parts.append(part)
+        joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({p}) AS {self.alias()}" for p in parts)
+        return self._strings_not_null(joined)
+
+    def _strings_not_null(self, sql: str) -> str:
+        columns = self.columns(sql)
+        selects = [f"{_nonnull(_q(n), t, True)} AS {_q(n)}" for n, t in columns]
+        return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
+
+    def union_operator(self, node: Node, sql: str) -> str:
+        return self.union(node, sql)
+
+    def search(self, node: Node, sql: str | None) -> str:
+        tables = next((c for c in node.children if isinstance(c, Node) and c.kind == "Tables"), None)
+        parts = []
+        if tables is not None:
+            for child in tables.children:
+                if isinstance(child, Node):
+                    name = child.text().strip()
+                    parts.append(
+                        f'SELECT {_string(name)} AS "$table", * FROM ({self.tabular(child)}) AS {self.alias()}'
+                    )
+            source = " UNION ALL BY NAME ".join(parts)
+        elif sql is not None:
+            source = sql
+        else:
+            raise self.unsupported("search without 'in (Table, ...)'", node)
+        columns = self.columns(source)
+        predicate = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")][-1]
+        condition = self.search_predicate(predicate, columns)
+        return f"SELECT * FROM ({source}) AS {self.alias()} WHERE {condition}"
+
+    def search_predicate(self, node: Node, columns: Columns) -> str:
+        if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
+            op = node["op"].text.upper()
+            return (
+                f"({self.search_predicate(node['left'], columns)} {op} {self.search_predicate(node['right'], columns)})"
+            )
+        if node.kind == "Literal" and node["literal"] == "string":
+            term = "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
+            if "*" in term:
+                raise self.unsupported("wildcards in search terms", node)
+            checks = [f"kql_has(CAST({_q(n)} AS VARCHAR), {_string(term)})" for n, _ in columns if n != "$table"]
+            return "(" + (" OR ".join(checks) or "false") + ")"
+        if node.kind == "BinaryExpression" and node["op"].text == ":":
+            column, _ = self.expr(node["left"], columns)
+            value, _ = self.expr(node["right"], columns)
+            return f"kql_has(CAST({column} AS VARCHAR), {value})"
+        sql, _ = self.expr(node, columns)
+        return sql
+
+    def search_operator(self, node: Node, sql: str) -> str:
+        return self.search(node, sql)
+
+    def evaluate(self, node: Node, sql: str) -> str:
+        call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
+        name = _name_text(call["callee"]) if call is not None else ""
+        if name != "ipv4_lookup":
+            raise self.unsupported(f"the plugin '{name or '?'}'", call or node)
+        arguments = call["arguments"]["items"] or []
+        positional = [a for a in arguments if a.kind != "Assignment"]
+        options = {_name_text(a["name"]): a["value"].text().strip() for a in arguments if a.kind == "Assignment"}
+        lookup_sql = self.tabular(positional[0])
+        left_columns, lookup_columns = self.columns(sql), self.columns(lookup_sql)
+        left, right = self.alias(), self.alias()
+        ip_sql, _ = self.expr(positional[1], left_columns)
+        ip_sql = ip_sql.replace(_q(_path_name(positional[1])), f"{left}.{_q(_path_name(positional[1]))}", 1)
+        range_column = _q(_path_name(positional[2]))
+        keep_unmatched = options.get("return_unmatched", "false").lower() == "true"
+        selects = [f"{left}.{_q(n)} AS {_q(n)}" for n, _ in left_columns]
+        names = {n for n, _ in left_columns}
+        for name, type_ in lookup_columns:
+            target, suffix = name, 1
+            while target in names:
+                target, suffix = f"{name}{suffix}", suffix + 1
+            names.add(target)
+            selects.append(f"{_nonnull(f'{right}.{_q(name)}', type_, True)} AS {_q(target)}")
+        join = "LEFT JOIN" if keep_unmatched else "JOIN"
+        numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {self.alias()}"
+        return (
+            f"SELECT {', '.join(selects)} FROM ({numbered}) AS {left} {join} ({lookup_sql}) AS {right} "
+            f"ON kql_ipv4_in_range({ip_sql}, {right}.{range_column}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {left}.__rid ORDER BY kql_cidr_prefix({right}.{range_column}) "
+            f"DESC NULLS LAST) = 1"
+        )
+
+    def mv_expand(self, node: Node, sql: str) -> str:
+        columns = self.columns(sql)
+        items = [c for c in node.children if isinstance(c, Node) and c.kind == "ExpandItem"]
+        if len(items) != 1 or any(isinstance(c, Node) and c.kind == "Parameter" for c in node.children):
+            raise self.unsupported("mv-expand of several columns or with parameters", node)
+        item = items[0].children[0]
+        target = _path_name(item) if item.kind != "Assignment" else _name_text(item["name"])
+        value, _ = self.expr(item if item.kind != "Assignment" else item["value"], columns)
+        array = f"CASE WHEN json_type({value}) = 'ARRAY' THEN CAST({value} AS JSON[]) ELSE [CAST({value} AS JSON)] END"
+        selects = [(f"unnest({array}) AS {_q(n)}" if n == target else _q(n)) for n, _ in columns]
+        if target not in [n for n, _ in columns]:
+            selects.append(f"unnest({array}) AS {_q(target)}")
+        return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
+
+    # ----------------------------------------------------------------- expressions
+    def expr(self, node: Node, columns: Columns) -> tuple[str, str]:
+        method = _EXPRESSIONS.get(node.kind)
+        if method is None:
+            raise self.unsupported(f"the expression '{node.text().strip()[:40]}'", node)
+        return method(self, node, columns)
+
+    def e_literal(self, node: Node, columns: Columns) -> tuple[str, str]:
+        literal = node["literal"]
+        tokens = [t for t in node.children if isinstance(t, Token)]
+        if literal == "string":
+            return _string("".join(_string_value(t.text) for t in tokens)), "string"
+        if literal == "number":
+            text = tokens[0].text
+            if text.lower().startswith("0x"):
+                return f"CAST({int(text, 16)} AS BIGINT)", "long"
+            if any(c in text for c in ".eE"):
+                return f"CAST({text} AS DOUBLE)", "real"
+            return f"CAST({text} AS BIGINT)", "long"
+        if literal == "timespan":
+            return _interval(parse_timespan(tokens[0].text)), "timespan"
+        if literal == "typed_literal":
+            return self.typed_literal(tokens[0], node)
+        if literal == "dynamic":
+            value = self.json_value(next(c for c in node.children if isinstance(c, Node)))
+            return f"CAST({_string(json.dumps(value))} AS JSON)", "dynamic"
+        raise self.unsupported("this literal", node)
+
+    def typed_literal(self, token: Token, node: Node) -> tuple[str, str]:
+        word, _, rest = token.text.partition("(")
+        word, inner = word.strip(), rest.rsplit(")", 1)[0].strip()
+        kind = {"date": "datetime", "time": "timespan", "double": "real", "boolean": "bool"}.get(word, word)
+        if inner == "null":
+            return f"CAST(NULL AS {DUCK_TYPES.get(kind, 'VARCHAR')})", kind
+        try:
+            if kind == "datetime":
+                return _timestamp(parse_datetime(inner)), "datetime"
+            if kind == "timespan":
+                if re.fullmatch(r"\d+(\.\d+)?[a-z]+", inner):
+                    return _interval(parse_timespan(inner)), "timespan"
+                match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", inner)
+                if match:
+                    days, hours, minutes, seconds = match.groups()
+                    delta = dt.timedelta(
+                        days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds)
+                    )
+                    return _interval(delta), "timespan"
+            if kind in ("int", "long"):
+                return f"CAST({int(inner)} AS {DUCK_TYPES[kind]})", kind
+            if kind in ("real", "decimal"):
+                return f"CAST({float(inner)} AS DOUBLE)", "real"
+            if kind == "bool":
+                return ("true" if inner.lower() == "true" else "false"), "bool"
+            if kind == "guid":
+                return _string(inner.lower()), "guid"
+        except ValueError:
+            pass
+        raise EmulatorError("EMU006", f"cannot read the literal {token.text}", token.start)
+
+    def json_value(self, node: Node) -> Any:
+        if node.kind == "JsonContainer":
+            opener = node.children[0].text
+            values = [c for c in node.children if isinstance(c, Node)]
+            if opener == "[":
+                return [self.json_value(v) for v in values]
+            keys = [_string_value(t.text) for t in node.children if isinstance(t, Token) and t.kind is T.STRING]
+            return {k: self.json_value(v) for k, v in zip(keys, values, strict=True)}
+        tokens = [t for t in node.tokens()]
+        text = "".join(t.text for t in tokens)
+        if tokens and tokens[0].kind is T.STRING:
+            return "".join(_string_value(t.text) for t in tokens)
+        if text in ("true", "false"):
+            return text == "true"
+        if text == "null":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                raise self.unsupported(f"'{text}' inside dynamic()", node) from None
+
+    def e_name(self, node: Node, columns: Columns) -> tuple[str, str]:
+        name = _name_text(node)
+        for column, type_ in columns:
+            if column == name:
+                return _q(name), type_
+        if name in self.scalars:
+            return self.scalars[name]
+        if name in ("true", "false"):
+            return name, "bool"
+        if name == "null":
+            return "NULL", "unknown"
+        raise EmulatorError("EMU003", f"unknown name '{name}' in the emulator", _offset(node))
+
+    def e_parenthesized(self, node: Node, columns: Columns) -> tuple[str, str]:
+        inner = next(c for c in node.children if isinstance(c, Node))
+        if self.is_tabular(inner):
+            return self.scalar_subquery(inner)
+        sql, kind = self.expr(inner, columns)
+        return f"({sql})", kind
+
+    def scalar_subquery(self, node: Node) -> tuple[str, str]:
+        sql = self.tabular(node)
+        columns = self.columns(sql)
+        return f"(SELECT {_q(columns[0][0])} FROM ({sql}) AS {self.alias()} LIMIT 1)", columns[0][1]
+
+    def e_unary(self, node: Node, columns: Columns) -> tuple[str, str]:
+        sql, kind = self.expr(node["operand"], columns)
+        return (f"(-{sql})" if node["op"].text == "-" else sql), kind
+
+    def e_member(self, node: Node, columns: Columns) -> tuple[str, str]:
+        base, kind = self.expr(node["target"], columns)
+        if kind != "dynamic":
+            base = f"kql_parse_json({base})" if kind == "string" else base
+        member = _name_text(node["member"]).replace('"', '\\"')
+        return f"json_extract({base}, '$.\"{member}\"')", "dynamic"
+
+    def e_element(self, node: Node, columns: Columns) -> tuple[str, str]:
+        base, kind = self.expr(node["target"], columns)
+        if kind == "string":
+            base = f"kql_parse_json({base})"
+        index, index_kind = self.expr(node["index"], columns)
+        if index_kind == "string":
+            return f"json_extract({base}, '$.\"' || {index} || '\"')", "dynamic"
+        return (f"json_extract({base}, CASE WHEN {index} < 0 THEN '$[#' || {index} || ']' "
+                f"ELSE '$[' || {index} || ']' END)"), "dynamic"  # fmt: skip
+
+    def as_string(self, sql: str, kind: str) -> str:
+        if kind == "dynamic":
+            return f"kql_json_str({sql})"
+        if kind == "string":
+            return sql
+        return f"kql_str({sql})"
+
+    def e_binary(self, node: Node, columns: Columns) -> tuple[str, str]:
+        op = node["op"].text
+        left, left_kind = self.expr(node["left"], columns)
+        right, right_kind = self.expr(node["right"], columns)
+        if op in ("and", "or"):
+            return f"({left} {op.upper()} {right})", "bool"
+        if op in ("==", "!=", "<>", "="):
+            left, right = self.comparable(left, left_kind, right, right_kind)
+            return f"({left} {'=' if op in ('==', '=') else '<>'} {right})", "bool"
+        if op in ("<", "<=", ">", ">="):
+            left, right = self.comparable(left, left_kind, right, right_kind)
+            return f"({left} {op} {right})", "bool"
+        if op in ("=~", "!~"):
+            sql = f"(lower({self.as_string(left, left_kind)}) = lower({self.as_string(right, right_kind)}))"
+            return (sql if op == "=~" else f"(NOT {sql})"), "bool"
+        string_ops = _STRING_OPERATORS.get(op.lstrip("!"))
+        if string_ops is not None:
+            sql = string_ops(self.as_string(left, left_kind), self.as_string(right, right_kind))
+            return (f"(NOT {sql})" if op.startswith("!") else sql), "bool"
+        if op == "matches":
+            return f"regexp_matches({self.as_string(left, left_kind)}, {right})", "bool"
+        if op in ("+", "-", "*", "/", "%"):
+            return self.arithmetic(op, left, left_kind, right, right_kind)
+        raise self.unsupported(f"the operator '{op}'", node["op"])
+
+    def comparable(self, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
+        if left_kind == "dynamic" and right_kind != "dynamic":
+            left = self.from_dynamic(left, right_kind)
+        elif right_kind == "dynamic" and left_kind != "dynamic":
+            right = self.from_dynamic(right, left_kind)
+        elif left_kind == "string" and right_kind in ("long", "int", "real"):
+            left = f"TRY_CAST({left} AS DOUBLE)"
+        elif right_kind == "string" and left_kind in ("long", "int", "real"):
+            right = f"TRY_CAST({right} AS DOUBLE)"
+        return left, right
+
+    def from_dynamic(self, sql: str, kind: str) -> str:
+        if kind in ("string", "guid", "unknown"):
+            return f"kql_json_str({sql})"
+        return f"TRY_CAST(kql_json_str({sql}) AS {DUCK_TYPES.get(kind, 'VARCHAR')})"
+
+    def arithmetic(self, op: str, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
+        integers = ("long", "int")
+        if op == "/" and left_kind in integers and right_kind in integers:
+            return f"({left} // {right})", "long"  # KQL divides longs as longs
+        if left_kind == "datetime" and right_kind == "datetime" and op == "-":
+            return f"({left} - {right})", "timespan"
+        kind = left_kind if left_kind in ("datetime", "timespan") else right_kind if right_kind in (
+            "datetime", "timespan") else ("real" if "real" in (left_kind, right_kind) else left_kind)  # fmt: skip
+        return f"({left} {op} {right})", kind
+
+    def e_in(self, node: Node, columns: Columns) -> tuple[str, str]:
+        op = node["op"].text
+        left, left_kind = self.expr(node["left"], columns)
+        items = (
+            [c for c in node["right"].children if isinstance(c, Node)]
+            if node["right"].kind == "ExpressionList"
+            else [node["right"]]
+        )
+        negate = op.startswith("!")
+        base = op.lstrip("!")
+        left_text = self.as_string(left, left_kind)
+        if base in ("has_any", "has_all"):
+            checks = []
+            for item in items:
+                checks.append(self.term_check(left_text, item, columns, base))
+            joiner = " OR " if base == "has_any" else " AND "
+            sql = "(" + joiner.join(checks) + ")"
+            return (f"(NOT {sql})" if negate else sql), "bool"
+        insensitive = base == "in~"
+        values = []
+        for item in items:
+            if self.is_tabular(item):
+                sub = self.tabular(item)
+                first = self.columns(sub)[0][0]
+                column = f"lower(kql_str({_q(first)}))" if insensitive else _q(first)
+                values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
+                continue
+            sql, kind = self.expr(item, columns)
+            if kind == "dynamic":
+                array = f"from_json({sql}, '[\"VARCHAR\"]')"
+                values.append(
+                    f"SELECT unnest({array if not insensitive else f'list_transform({array}, x -> lower(x))'})"
+                )
+            else:
+                values.append(f"SELECT {('lower(' + self.as_string(sql, kind) + ')') if insensitive else sql}")
+        target = (
+            f"lower({left_text})" if insensitive else (left_text if any("from_json" in v for v in values) else left)
+        )
+        sql = f"({target} IN ({' UNION ALL '.join(values)}))"
+        return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
+
+    def term_check(self, left_text: str, item: Node, columns: Columns, mode: str) -> str:
+        if self.is_tabular(item) or (item.kind == "Name" and _name_text(item) in self.tables):
+            sub = self.tabular(item)
+            first = self.columns(sub)[0][0]
+            quantifier = "EXISTS" if mode == "has_any" else "NOT EXISTS"
+            test = f"kql_has({left_text}, kql_str({_q(first)}))"
+            if mode == "has_all":
+                test = f"NOT ({test})"
+            return f"{quantifier} (SELECT 1 FROM ({sub}) AS {self.alias()} WHERE {test})"
+        sql, kind = self.expr(item, columns)
+        if kind == "dynamic":
+            aggregate = "list_bool_or" if mode == "has_any" else "list_bool_and"
+            each = f"list_transform(from_json({sql}, '[\"VARCHAR\"]'), x -> kql_has({left_text}, x))"
+            return f"coalesce({aggregate}({each}), false)"
+        return f"kql_has({left_text}, {self.as_string(sql, kind)})"
+
+    def e_between(self, node: Node, columns: Columns) -> tuple[str, str]:
+        value, _kind = self.expr(node["left"], columns)
+        low, _ = self.expr(node["right"]["low"], columns)
+        high, _ = self.expr(node["right"]["high"], columns)
+        sql = f"({value} BETWEEN {low} AND {high})"
+        return (f"(NOT {sql})" if node["op"].text.startswith("!") else sql), "bool"
+
+    def e_call(self, node: Node, columns: Columns) -> tuple[str, str]:
+        callee = node["callee"]
+        if callee.kind != "Name":
+            raise self.unsupported("calls on expressions", node)
+        name = _name_text(callee)
+        arguments = node["arguments"]["items"] or []
+        if name == "toscalar":
+            return self.scalar_subquery(arguments[0])
+        handler = _FUNCTIONS.get(name)
+        if handler is None:
+            raise self.unsupported(f"the function '{name}'", callee)
+        return handler(self, arguments, columns, node)
+
+    def e_typeof(self, node: Node, columns: Columns) -> tuple[str, str]:
+        raise self.unsupported("typeof() outside extractjson/mv-expand", node)
+
+
+def _nonnull(sql: str, kind: str, nullable: bool) -> str:
+    """Strings are never null in KQL: rows an outer join or union filled in get ""."""
+    return f"coalesce({sql}, '')" if nullable and kind == "string" else sql
+
+
+def _index_of_by(node: Node) -> int:
+    for index, child in enumerate(node.children):
+        if isinstance(child, Token) and child.text == "by":
+            return index
+    return len(node.children)
+
+
+def _typed(value: str, kind: str) -> Any:
+    if kind == "string":
+        return value
+    if value == "":
+        return None
+    try:
+        if kind in ("long", "int"):
+            return int(value)
+        if kind == "real":
+            return float(value)
+        if kind == "bool":
+            return value.strip().lower() == "true"
+        if kind == "datetime":
+            return parse_datetime(value)
+        if kind == "dynamic":
+            return json.loads(value)
+    except ValueError:
+        return None
+    return value
+
+
+_STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
+    "has": lambda a, b: f"kql_has({a}, {b})",
+    "has_cs": lambda a, b: f"kql_has_cs({a}, {b})",
+    "hasprefix": lambda a, b: f"kql_hasprefix({a}, {b})",
+    "hassuffix": lambda a, b: f"kql_hassuffix({a}, {b})",
+    "contains": lambda a, b: f"contains(lower({a}), lower({b}))",
+    "contains_cs": lambda a, b: f"contains({a}, {b})",
+    "startswith": lambda a, b: f"starts_with(lower({a}), lower({b}))",
+    "startswith_cs": lambda a, b: f"starts_with({a}, {b})",
+    "endswith": lambda a, b: f"ends_with(lower({a}), lower({b}))",
+    "endswith_cs": lambda a, b: f"ends_with({a}, {b})",
+}
+
+
+def _f(sql: Callable[..., str], kind: str | Callable[..., str]) -> Callable:
+    """A function whose arguments are compiled first: sql(*argument_sql), result kind (or from kinds)."""
+
+    def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+        compiled = [compiler.expr(a, columns) for a in arguments]
+        texts = [s for s, _ in compiled]
+        kinds = [k for _, k in compiled]
+        try:
+            text = sql(*texts) if not getattr(sql, "wants_kinds", False) else sql(compiler, texts, kinds)
+        except TypeError:
+            raise EmulatorError("EMU006", f"wrong number of arguments for '{_name_text(node['callee'])}'",
+                                _offset(node)) from None  # fmt: skip
+        return text, (kind(kinds) if callable(kind) else kind)
+
+    return handler
+
+
+def _with_kinds(function: Callable) -> Callable:
+    function.wants_kinds = True  # type: ignore[attr-defined]
+    return function
+
+
+@_with_kinds
+def _tostring(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    return compiler.as_string(texts[0], kinds[0])
+
+
+@_with_kinds
+def _isempty(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    if kinds[0] in ("string", "dynamic"):
+        return f"({compiler.as_string(texts[0], kinds[0])} = '')"
+    return f"({texts[0]} IS NULL)"
+
+
+@_with_kinds
+def _parse_json(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    return texts[0] if kinds[0] == "dynamic" else f"kql_parse_json({compiler.as_string(texts[0], kinds[0])})"
+
+
+@_with_kinds
+def _to_number(compiler: Compiler, texts: list[str], kinds: list[str], duck: str = "BIGINT") -> str:
+    value = compiler.as_string(texts[0], kinds[0]) if kinds[0] == "dynamic" else texts[0]
+    return f"TRY_CAST({value} AS {duck})"
+
+
+@_with_kinds
+def _ago(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    return f"({_timestamp(compiler.engine.now)} - {texts[0]})"
+
+
+@_with_kinds
+def _now(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    now = _timestamp(compiler.engine.now)
+    return f"({now} + {texts[0]})" if texts else now
+
+
+@_with_kinds
+def _bin(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    if kinds[0] == "datetime":
+        return f"time_bucket({texts[1]}, {texts[0]}, TIMESTAMP '1970-01-01')"
+    return f"(floor({texts[0]} / {texts[1]}) * {texts[1]})"
+
+
+@_with_kinds
+def _strcat(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    return "concat(" + ", ".join(compiler.as_string(t, k) for t, k in zip(texts, kinds, strict=True)) + ")"
+
+
+@_with_kinds
+def _iff(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    return f"(CASE WHEN {texts[0]} THEN {texts[1]} ELSE {texts[2]} END)"
+
+
+@_with_kinds
+def _case(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
+    pairs = " ".join(f"WHEN {texts[i]} THEN {texts[i + 1]}" for i in range(0, len(texts) - 1, 2))
+    return f"(CASE {pairs} ELSE {texts[-1]} END)"
+
+
+def _extractjson(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    path, _ = compiler.expr(arguments[0], columns)
+    text, kind = compiler.expr(arguments[1], columns)
+    source = f"CAST({text} AS VARCHAR)" if kind == "dynamic" else text
+    result_kind = "string"
+    if len(arguments) > 2 and arguments[2].kind == "TypeOf":
+        from ..kql.types import normalize_type
+
+        inner = [c for c in arguments[2].children if isinstance(c, Node)]
+        result_kind = normalize_type(_name_text(inner[0])) if inner else "string"
+    value = f"json_extract_string(CASE WHEN json_valid({source}) THEN {source} END, {path})"
+    if result_kind == "string":
+        return f"coalesce({value}, '')", "string"
+    return f"TRY_CAST({value} AS {DUCK_TYPES.get(result_kind, 'VARCHAR')})", result_kind
+
+
+def _geo(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    ip, kind = compiler.expr(arguments[0], columns)
+    return f"CAST(kql_geo_info({compiler.as_string(ip, kind)}) AS JSON)", "dynamic"
+
+
+def _not(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    value, _ = compiler.expr(arguments[0], columns)
+    return f"(NOT {value})", "bool"
+
+
+_FUNCTIONS: dict[str, Callable] = {
+    "tostring": _f(_tostring, "string"),
+    "tolower": _f(lambda a: f"lower({a})", "string"),
+    "toupper": _f(lambda a: f"upper({a})", "string"),
+    "strlen": _f(lambda a: f"length({a})", "long"),
+    "isempty": _f(_isempty, "bool"),
+    "isnotempty": _f(_with_kinds(lambda c, t, k: f"(NOT {_isempty(c, t, k)})"), "bool"),
+    "isnull": _f(lambda a: f"({a} IS NULL)", "bool"),
+    "isnotnull": _f(lambda a: f"({a} IS NOT NULL)", "bool"),
+    "parse_json": _f(_parse_json, "dynamic"),
+    "parsejson": _f(_parse_json, "dynamic"),
+    "todynamic": _f(_parse_json, "dynamic"),
+    "toint": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "INTEGER")), "int"),
+    "tolong": _f(_to_number, "long"),
+    "toreal": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
+    "todouble": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
+    "todatetime": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "TIMESTAMP")), "datetime"),
+    "tobool": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "BOOLEAN")), "bool"),
+    "ago": _f(_ago, "datetime"),
+    "now": _f(_now, "datetime"),
+    "bin": _f(_bin, lambda kinds: kinds[0]),
+    "floor": _f(_bin, lambda kinds: kinds[0]),
+    "startofday": _f(lambda a: f"date_trunc('day', {a})", "datetime"),
+    "strcat": _f(_strcat, "string"),
+    "iff": _f(_iff, lambda kinds: kinds[1]),
+    "iif": _f(_iff, lambda kinds: kinds[1]),
+    "case": _f(_case, lambda kinds: kinds[1] if len(kinds) > 1 else "unknown"),
+    "coalesce": _f(lambda *a: f"coalesce({', '.join(a)})", lambda kinds: kinds[0]),
+    "extract": _f(lambda regex, group, text: f"regexp_extract({text}, {regex}, CAST({group} AS INTEGER))", "string"),
+    "ipv4_is_private": _f(lambda ip: f"kql_ipv4_is_private({ip})", "bool"),
+    "ipv4_is_in_range": _f(lambda ip, cidr: f"kql_ipv4_in_range({ip}, {cidr})", "bool"),
+    "extractjson": _extractjson,
+    "extract_json": _extractjson,
+    "geo_info_from_ip_address": _geo,
+    "not": _not,
+    "array_length": _f(lambda a: f"json_array_length({a})", "long"),
+    "split": _f(lambda s, d: f"to_json(string_split({s}, {d}))", "dynamic"),
+    "trim": _f(
+        lambda r, s: f"regexp_replace(regexp_replace({s}, '^(' || {r} || ')+', ''), '(' || {r} || ')+$', '')", "string"
+    ),
+    "replace_string": _f(lambda s, a, b: f"replace({s}, {a}, {b})", "string"),
+    "abs": _f(lambda a: f"abs({a})", lambda kinds: kinds[0]),
+    "datetime_diff": _f(lambda part, a, b: f"date_diff({part}, {b}, {a})", "long"),
+}
+
+_OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
+    "Where": Compiler.where,
+    "Extend": Compiler.extend,
+    "Project": Compiler.project,
+    "ProjectNames": Compiler.project_names,
+    "ProjectRename": Compiler.project_rename,
+    "Take": Compiler.take,
+    "Sort": Compiler.sort,
+    "Top": Compiler.top,
+    "Count": Compiler.count,
+    "Distinct": Compiler.distinct,
+    "Summarize": Compiler.summarize,
+    "Join": Compiler.join,
+    "Lookup": Compiler.join,
+    "Union": Compiler.union_operator,
+    "Search": Compiler.search_operator,
+    "Evaluate": Compiler.evaluate,
+    "MvExpand": Compiler.mv_expand,
+}
+
+_EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = {
+    "Literal": Compiler.e_literal,
+    "Name": Compiler.e_name,
+    "Parenthesized": Compiler.e_parenthesized,
+    "UnaryExpression": Compiler.e_unary,
+    "MemberAccess": Compiler.e_member,
+    "ElementAccess": Compiler.e_element,
+    "BinaryExpression": Compiler.e_binary,
+    "InExpression": Compiler.e_in,
+    "BetweenExpression": Compiler.e_between,
+    "Call": Compiler.e_call,
+    "TypeOf": Compiler.e_typeof,
+}

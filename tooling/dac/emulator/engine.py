@@ -1,0 +1,224 @@
+"""The emulator: a DuckDB connection with KQL's functions as SQL macros, fixture tables, and a
+runner that compiles a query (compiler.py) and converts the result back to KQL values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..kql.binder import Environment
+from .geo import register_geo
+
+DUCK_TYPES = {
+    "string": "VARCHAR", "long": "BIGINT", "int": "INTEGER", "real": "DOUBLE", "decimal": "DOUBLE",
+    "bool": "BOOLEAN", "datetime": "TIMESTAMP", "timespan": "INTERVAL", "dynamic": "JSON", "guid": "VARCHAR",
+    "unknown": "VARCHAR",
+}  # fmt: skip
+
+
+def kql_type_of(duck_type: str) -> str:
+    duck = duck_type.upper()
+    if duck == "JSON" or duck.endswith("[]") or duck.startswith(("STRUCT", "MAP")):
+        return "dynamic"
+    for prefix, kql in (
+        ("VARCHAR", "string"), ("BIGINT", "long"), ("HUGEINT", "long"), ("UBIGINT", "long"), ("INTEGER", "int"),
+        ("SMALLINT", "int"), ("TINYINT", "int"), ("DOUBLE", "real"), ("FLOAT", "real"), ("DECIMAL", "real"),
+        ("BOOLEAN", "bool"), ("TIMESTAMP", "datetime"), ("DATE", "datetime"), ("INTERVAL", "timespan"),
+        ("UUID", "guid"), ("NULL", "string"),
+    ):  # fmt: skip
+        if duck.startswith(prefix):
+            return kql
+    return "dynamic"
+
+
+class EmulatorError(Exception):
+    """A construct the emulator cannot run exactly, or a runtime failure, at an offset in the query."""
+
+    def __init__(self, code: str, message: str, offset: int = 0):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.offset = offset
+
+
+@dataclass
+class QueryResult:
+    columns: list[tuple[str, str]]
+    rows: list[list[Any]]
+
+
+# KQL functions that are plain SQL expressions; compiler.py calls them by name.
+_MACROS = [
+    "CREATE MACRO kql_str(x) AS coalesce(CAST(x AS VARCHAR), '')",
+    # KQL term match (has): the needle is a whole run of letters/digits, case-insensitively.
+    "CREATE MACRO kql_has(hay, needle) AS "
+    "needle = '' OR regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)) "
+    "|| '($|[^[:alnum:]])')",
+    "CREATE MACRO kql_has_cs(hay, needle) AS "
+    "needle = '' OR regexp_matches(coalesce(hay, ''), '(^|[^[:alnum:]])' || regexp_escape(needle) "
+    "|| '($|[^[:alnum:]])')",
+    "CREATE MACRO kql_hasprefix(hay, needle) AS "
+    "regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)))",
+    "CREATE MACRO kql_hassuffix(hay, needle) AS "
+    "regexp_matches(lower(coalesce(hay, '')), regexp_escape(lower(needle)) || '($|[^[:alnum:]])')",
+    # dynamic -> string the way tostring() does it: strings unquoted, null -> "".
+    "CREATE MACRO kql_json_str(j) AS CASE WHEN j IS NULL THEN '' WHEN json_type(j) = 'VARCHAR' "
+    "THEN json_extract_string(j, '$') WHEN json_type(j) = 'NULL' THEN '' ELSE CAST(j AS VARCHAR) END",
+    "CREATE MACRO kql_parse_json(s) AS CASE WHEN s IS NULL THEN NULL WHEN json_valid(s) THEN CAST(s AS JSON) "
+    "ELSE to_json(s) END",
+    "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
+    "'(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}') THEN "
+    "CAST(split_part(ip, '.', 1) AS BIGINT) * 16777216 + CAST(split_part(ip, '.', 2) AS BIGINT) * 65536 "
+    "+ CAST(split_part(ip, '.', 3) AS BIGINT) * 256 + CAST(split_part(ip, '.', 4) AS BIGINT) ELSE NULL END",
+    # CIDR 'a.b.c.d/n' (or a bare address) -> first and last address as numbers
+    "CREATE MACRO kql_cidr_prefix(c) AS CASE WHEN contains(c, '/') THEN CAST(split_part(c, '/', 2) AS BIGINT) "
+    "ELSE 32 END",
+    "CREATE MACRO kql_cidr_start(c) AS kql_ipv4(split_part(c, '/', 1)) // CAST(pow(2, 32 - kql_cidr_prefix(c)) "
+    "AS BIGINT) * CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT)",
+    "CREATE MACRO kql_cidr_end(c) AS kql_cidr_start(c) + CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT) - 1",
+    "CREATE MACRO kql_ipv4_is_private(ip) AS CASE WHEN kql_ipv4(ip) IS NULL THEN NULL ELSE "
+    "(kql_ipv4(ip) BETWEEN 167772160 AND 184549375 OR kql_ipv4(ip) BETWEEN 2886729728 AND 2887778303 "
+    "OR kql_ipv4(ip) BETWEEN 3232235520 AND 3232301055) END",
+    "CREATE MACRO kql_ipv4_in_range(ip, c) AS kql_ipv4(ip) BETWEEN kql_cidr_start(c) AND kql_cidr_end(c)",
+]
+
+
+class Emulator:
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        now: dt.datetime | None = None,
+        externaldata: dict[str, Path] | None = None,
+    ):
+        self.environment = environment
+        self.now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None) if now is None or now.tzinfo else now
+        if self.now.tzinfo is not None:
+            self.now = self.now.astimezone(dt.UTC).replace(tzinfo=None)
+        self.externaldata = dict(externaldata or {})
+        self.connection = duckdb.connect(":memory:")
+        self.connection.execute("SET TimeZone = 'UTC'")
+        for macro in _MACROS:
+            self.connection.execute(macro)
+        register_geo(self.connection)
+        self.loaded: set[str] = set()
+
+    # ----------------------------------------------------------------- tables
+    def table_columns(self, name: str) -> dict[str, str]:
+        return self.environment.tables.get(name, {})
+
+    def load_table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        columns = self.table_columns(name)
+        if not columns and rows:
+            columns = {column: _guess_type(value) for column, value in rows[0].items()}
+        self._create_table(name, columns, rows)
+
+    def ensure_table(self, name: str) -> bool:
+        """Create an empty table for a platform table the query reads and no fixture gave."""
+        if name in self.loaded:
+            return True
+        if name not in self.environment.tables:
+            return False
+        self._create_table(name, self.table_columns(name), [])
+        return True
+
+    def _create_table(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        quoted = _q(name)
+        self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
+        definition = ", ".join(f"{_q(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items())
+        self.connection.execute(f"CREATE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
+        if rows and columns:
+            placeholders = ", ".join(_placeholder(kind) for kind in columns.values())
+            values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
+            self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
+        self.loaded.add(name)
+
+    # ----------------------------------------------------------------- queries
+    def run(self, query_text: str) -> QueryResult:
+        from .compiler import compile_query
+
+        sql = compile_query(self, query_text)
+        try:
+            relation = self.connection.execute(sql)
+            description = relation.description
+            rows = relation.fetchall()
+        except duckdb.Error as exc:
+            raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
+        columns = [(column[0], self.describe_type(sql, index)) for index, column in enumerate(description)]
+        return QueryResult(
+            columns, [[_from_duck(v, t) for v, (_, t) in zip(row, columns, strict=True)] for row in rows]
+        )
+
+    def describe(self, sql: str) -> list[tuple[str, str]]:
+        try:
+            described = self.connection.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error as exc:
+            raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
+        return [(row[0], kql_type_of(row[1])) for row in described]
+
+    def describe_type(self, sql: str, index: int) -> str:
+        if not hasattr(self, "_last_described") or self._last_described[0] != sql:
+            self._last_described = (sql, self.describe(sql))
+        return self._last_described[1][index][1]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _placeholder(kind: str) -> str:
+    return "CAST(? AS JSON)" if kind == "dynamic" else "?"
+
+
+def _guess_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "real"
+    if isinstance(value, dt.datetime):
+        return "datetime"
+    if isinstance(value, dt.timedelta):
+        return "timespan"
+    if isinstance(value, dict | list):
+        return "dynamic"
+    return "string"
+
+
+def _to_duck(value: Any, kind: str) -> Any:
+    if kind == "string":
+        return "" if value is None else str(value)
+    if value is None:
+        return None
+    if kind == "dynamic":
+        return json.dumps(value)
+    if kind == "datetime" and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _from_duck(value: Any, kind: str) -> Any:
+    if kind == "string":
+        return "" if value is None else str(value)
+    if value is None:
+        return None
+    if kind == "dynamic":
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+    if kind == "guid":
+        return str(value)
+    return value
