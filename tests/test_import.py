@@ -13,11 +13,14 @@ COMMITTED = ROOT / "detections" / "network"
 
 def without_id_and_schema_line(text: str) -> str:
     """The file minus what differs between imports (id, $schema path) and curation added afterwards
-    (warnings a detection silences on purpose, with their comment)."""
+    (warnings a detection silences on purpose, with their comment, and the tests)."""
     lines = text.splitlines()
     assert lines[0].startswith("# yaml-language-server: $schema=")
     assert re.fullmatch(r"id: [0-9a-f-]{36}", lines[1])
-    kept = [line for line in lines[2:] if not line.startswith("suppress: ")]
+    body = lines[2:]
+    if "tests:" in body:  # tests are written after import, by people
+        body = body[: body.index("tests:")]
+    kept = [line for line in body if not line.startswith("suppress: ")]
     return "\n".join(
         line
         for i, line in enumerate(kept)
