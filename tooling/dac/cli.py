@@ -35,7 +35,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # logs and CI: room for the summary table instead of 80 columns
+        console.width = 120
+    return console
 
 
 def _fail(message: str) -> None:
@@ -160,27 +163,49 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
 
     Runs over the project's detections folder unless PATHS are given.
     """
+    from .cli_test import print_test_results
+    from .testing import run_detection_tests, summarize, summary_line
+
     project = find_project()
     report = validate(_paths_or_default(paths, project), project, base_ref)
     _print_report(report, output_format)
+    failed_files = report.files_with_errors()
+    results = []
+    for loaded in report.results:  # detection tests run on the emulator, for detections without errors
+        if loaded.detection is not None and loaded.display not in failed_files:
+            results += run_detection_tests(
+                loaded.detection, project.tables_dir, variants=report.variants.get(loaded.path)
+            )
+    tests = summarize(results)
+    code = _exit_code(report, fail_on)
+    if tests["passed"] != tests["tests"]:
+        code = EXIT_FINDINGS
     if output_format == "text":
         console = _console()
         if report.diagnostics:
             console.print()
-        console.print(_detection_table(report))
-        verdict = "[bold green]passed[/]" if _exit_code(report, fail_on) == EXIT_OK else "[bold red]failed[/]"
-        console.print(f"dac check {verdict}: {_summary_line(report)}")
-    sys.exit(_exit_code(report, fail_on))
+        print_test_results(results, tests, [])
+        console.print(_detection_table(report, results))
+        verdict = "[bold green]passed[/]" if code == EXIT_OK else "[bold red]failed[/]"
+        console.print(f"dac check {verdict}: {_summary_line(report)}; {summary_line(tests)}")
+    elif output_format == "github":
+        for result in results:
+            for line in github_report.render(result.diagnostics):
+                click.echo(line)
+    sys.exit(code)
 
 
-def _detection_table(report: ValidationReport) -> Table:
+def _detection_table(report: ValidationReport, test_results: list | None = None) -> Table:
     table = Table(title="Detections", title_justify="left")
     table.add_column("detection", ratio=1, overflow="fold")
-    for column in ("kind", "status", "ATT&CK", "result"):
+    for column in ("kind", "status", "ATT&CK", "tests", "result"):
         table.add_column(column, no_wrap=True)
     per_file: dict[str, list[Severity]] = {}
     for diagnostic in report.diagnostics:
         per_file.setdefault(diagnostic.path, []).append(diagnostic.severity)
+    tests_per_file: dict[str, list[str]] = {}
+    for test in test_results or []:
+        tests_per_file.setdefault(test.file, []).append(test.status)
     for result in report.results:
         severities = per_file.get(result.display, [])
         if Severity.ERROR in severities:
@@ -192,11 +217,16 @@ def _detection_table(report: ValidationReport) -> Table:
         detection = result.detection
         label = Text(detection.name if detection else "(not loaded)")
         label.append(f"\n{result.display}", style="dim")
+        statuses = tests_per_file.get(result.display, [])
+        passed = statuses.count("passed")
+        tests = f"{passed}/{len(statuses)}" if statuses else "-"
+        if statuses and passed != len(statuses) and Severity.ERROR not in severities:
+            outcome = f"[red]{len(statuses) - passed} test(s) failed[/]"
         if detection is None:
-            table.add_row(label, "-", "-", "-", outcome)
+            table.add_row(label, "-", "-", "-", "-", outcome)
             continue
         techniques = "\n".join(detection.mitre.get("techniques") or []) or "-"
-        table.add_row(label, detection.kind, detection.data["status"], techniques, outcome)
+        table.add_row(label, detection.kind, detection.data["status"], techniques, tests, outcome)
     return table
 
 
@@ -450,3 +480,13 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
     if output_format == "text":
         click.echo(f"rendered {written} files into {display_path(out_dir)}; {_summary_line(report)}", err=True)
     sys.exit(_exit_code(report, "error"))
+
+
+def _register_emulator_commands() -> None:
+    from .cli_test import kql_run_command, test_command
+
+    main.add_command(test_command)
+    kql_group.add_command(kql_run_command)
+
+
+_register_emulator_commands()

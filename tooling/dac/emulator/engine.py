@@ -127,7 +127,14 @@ class Emulator:
         self._create_table(name, self.table_columns(name), [])
         return True
 
+    def close(self) -> None:
+        self.connection.close()
+
     def _create_table(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        # DuckDB names are case-insensitive; a few platform tables list the same column twice in
+        # different case (LogonId/LogonID): the first spelling is kept.
+        seen: set[str] = set()
+        columns = {c: k for c, k in columns.items() if not (c.lower() in seen or seen.add(c.lower()))}
         quoted = _q(name)
         self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
         definition = ", ".join(f"{_q(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items())

@@ -1,0 +1,688 @@
+"""Runs the tests of detections on the local emulator and checks their expectations.
+
+Each test runs once per dialect: every enabled dialect of the detection, narrowed by the test's
+`dialects` (and by the caller, e.g. `dac test --dialect`). A run builds an emulator for the
+dialect's tables, pins `now`, maps `externaldata` URLs to local files, loads the test's tables
+(typed by emulator/fixtures.py), runs that dialect's query text and compares the result with
+`expect`. Every problem is a positioned Diagnostic in the detection file (or fixture file):
+
+- status `error`: the test could not run: bad test data (DAC701-DAC706), a `now` that is no
+  date (DAC707), an expected value that is not of its column's type (DAC708), a query the
+  emulator cannot run (its EMUxxx code, positioned in the query), a parameter that does not fill in;
+- status `failed`: the query ran and an expectation does not hold (DAC709, at the expectation).
+
+Also here: the shapes `dac test` prints (a small expected-vs-actual table, JSON, JUnit XML).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import os
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from .checks.kql import Variant, build_variants, query_position
+from .detection import Detection
+from .diagnostics import Diagnostic, Position, error
+from .emulator.fixtures import (
+    FixtureError,
+    format_datetime,
+    format_string,
+    format_timespan,
+    parse_datetime,
+    parse_value,
+    tables_for_test,
+)
+from .kql import parse
+from .kql.binder import Environment, _name_text
+from .tables import environment
+
+BAD_NOW = "DAC707"
+BAD_EXPECTED = "DAC708"
+FAILED = "DAC709"
+
+PASSED, FAILED_STATUS, ERROR = "passed", "failed", "error"
+MAX_SHOWN_ROWS = 20
+MAX_SHOWN_COLUMNS = 8
+MAX_CELL = 60
+
+
+class Engine(Protocol):
+    def load_table(self, name: str, rows: list[dict[str, Any]]) -> None: ...
+    def run(self, query_text: str) -> Any: ...  # QueryResult: .columns [(name, type)], .rows [[value]]
+
+
+EngineFactory = Callable[..., Engine]  # (environment, *, now, externaldata) -> Engine
+
+
+@dataclass
+class TestResult:
+    """One test in one dialect."""
+
+    __test__ = False  # not a pytest test class
+
+    detection: str  # the detection's name
+    file: str  # the detection file, as displayed
+    test: str  # the test's name
+    index: int  # its position in `tests`
+    dialect: str
+    status: str  # passed | failed | error
+    message: str = ""
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # where and why (empty when passed)
+    details: str = ""  # expected vs actual, as a small text table
+    duration: float = 0.0  # seconds
+
+    @property
+    def label(self) -> str:
+        return f"{self.test} [{self.dialect}]"
+
+
+class _TestError(Exception):
+    """The test cannot be run or judged; carries the diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+# --------------------------------------------------------------------------------------- planning
+
+
+def planned(detection: Detection, dialect: str | None = None) -> list[tuple[int, dict[str, Any], str]]:
+    """(test index, test, dialect) for every run of the detection's tests, in order."""
+    enabled = detection.enabled_dialects()
+    runs = []
+    for index, test in enumerate(detection.data.get("tests") or []):
+        wanted = test.get("dialects") or enabled
+        for name in enabled:
+            if name in wanted and (dialect is None or name == dialect):
+                runs.append((index, test, name))
+    return runs
+
+
+def _default_engine(environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path]) -> Engine:
+    from .emulator import Emulator
+
+    return Emulator(environment, now=now, externaldata=externaldata)
+
+
+def run_detection_tests(
+    detection: Detection,
+    tables_folder: Path | None = None,
+    *,
+    dialect: str | None = None,
+    variants: Sequence[Variant] | None = None,
+    engine_factory: EngineFactory | None = None,
+    on_result: Callable[[TestResult], None] | None = None,
+) -> list[TestResult]:
+    """Run every test of `detection` in each of its dialects (or only `dialect`).
+
+    `variants` are the detection's rendered queries with default parameters (from validation);
+    a test with its own `parameters` gets its variants rendered again.
+    """
+    factory = engine_factory or _default_engine
+    default_variants = {v.dialect: v for v in (variants or [])}
+    results: list[TestResult] = []
+    runs = planned(detection, dialect)
+    if not runs:
+        return results
+    if not default_variants:
+        default_variants = {v.dialect: v for v in build_variants(detection, tables_folder)}
+    per_test: dict[int, dict[str, Variant]] = {}
+    for index, test, name in runs:
+        started = time.perf_counter()
+        if test.get("parameters"):
+            if index not in per_test:
+                rendered = build_variants(detection, tables_folder, test["parameters"])
+                per_test[index] = {v.dialect: v for v in rendered}
+            variant = per_test[index][name]
+        else:
+            variant = default_variants[name]
+        dialects_of_test = [d for i, _, d in runs if i == index]
+        result = TestResult(detection.name, detection.display, test["name"], index, name, PASSED)
+        try:
+            failures, details = _run_one(detection, index, test, variant, dialects_of_test, tables_folder, factory)
+        except _TestError as exc:
+            result.status, result.diagnostics = ERROR, [exc.diagnostic]
+        except FixtureError as exc:
+            result.status, result.diagnostics = ERROR, [exc.diagnostic]
+        except Exception as exc:  # a bug in the emulator must not stop the other tests
+            if os.environ.get("DAC_DEBUG"):
+                raise
+            position = detection.position(("tests", index))
+            problem = f"internal error in the emulator: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details)"
+            result.status, result.diagnostics = ERROR, [error(detection.display, position, "DAC700", problem)]
+        else:
+            if failures:
+                result.status, result.diagnostics, result.details = FAILED_STATUS, failures, details
+        result.message = "; ".join(d.message for d in result.diagnostics)
+        result.duration = time.perf_counter() - started
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def _run_one(
+    detection: Detection,
+    index: int,
+    test: Mapping[str, Any],
+    variant: Variant,
+    dialects_of_test: list[str],
+    tables_folder: Path | None,
+    factory: EngineFactory,
+) -> tuple[list[Diagnostic], str]:
+    display = detection.display
+    if variant.parameter_error is not None:
+        where = detection.position(("tests", index, "parameters"))
+        raise _TestError(error(display, where, "DAC130", str(variant.parameter_error)))
+    problem = next((d for d in variant.diagnostics if d.severity == "error"), None)
+    if problem is not None:
+        where = query_position(detection, variant, problem.start)
+        suffix = " (with this test's parameters)" if test.get("parameters") else ""
+        raise _TestError(error(display, where, problem.code, problem.message + suffix))
+
+    now = None
+    if test.get("now") is not None:
+        try:
+            now = parse_datetime(str(test["now"]))
+        except ValueError as exc:
+            raise _TestError(
+                error(display, detection.position(("tests", index, "now")), BAD_NOW, f"now: {exc}")
+            ) from None
+
+    externaldata: dict[str, Path] = {}
+    for url, relative in (test.get("externaldata") or {}).items():
+        file = detection.file.parent / relative
+        if not file.is_file():
+            where = detection.position(("tests", index, "externaldata", url))
+            raise _TestError(
+                error(display, where, "DAC704", f"externaldata file '{relative}' not found", f"looked for {file}")
+            )
+        externaldata[url] = file
+
+    env = environment(variant.dialect, tables_folder)
+    also_known: set[str] = set()
+    for other in dialects_of_test:
+        if other != variant.dialect:
+            also_known |= set(environment(other, tables_folder).tables)
+    tables = tables_for_test(
+        test, detection.file, detection.source, index, env, query_tables=let_names(variant.text), also_known=also_known
+    )
+    from .emulator import EmulatorError
+
+    engine = factory(env, now=now, externaldata=externaldata)
+    try:
+        for name, rows in tables.items():
+            engine.load_table(name, rows)
+        try:
+            result = engine.run(variant.text)
+        except EmulatorError as exc:
+            where = _query_position(detection, variant, exc.offset, tables_folder)
+            raise _TestError(error(display, where, exc.code, exc.message)) from None
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
+    return check_expectations(detection, index, test.get("expect") or {}, result)
+
+
+def let_names(text: str) -> set[str]:
+    """Names the query defines with top-level let statements."""
+    statements = parse(text).tree["statements"] or []
+    return {_name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
+
+
+def _query_position(detection: Detection, variant: Variant, offset: int, tables_folder: Path | None) -> Position:
+    """An offset in the text that ran -> line:col in the YAML file (through the rendering, if any)."""
+    if variant.text != variant.source_text:
+        from .kql.render import render
+
+        source_dialect = detection.data["query"]["dialect"]
+        rendered = render(
+            variant.source_text, environment(source_dialect, tables_folder), environment(variant.dialect, tables_folder)
+        )
+        if rendered.text == variant.text:
+            offset = rendered.source_offset(offset)
+        else:
+            offset = min(offset, len(variant.source_text))
+    return query_position(detection, variant, offset)
+
+
+# --------------------------------------------------------------------------------------- expectations
+
+
+def check_expectations(
+    detection: Detection, index: int, expect: Mapping[str, Any], result: Any
+) -> tuple[list[Diagnostic], str]:
+    """Failures (DAC709) of one result against a test's `expect`, and the expected-vs-actual text.
+
+    Raises _TestError (DAC708) when an expected value is not of its result column's type.
+    """
+    display = detection.display
+    base = ("tests", index, "expect")
+    names = [name for name, _ in result.columns]
+    types = dict(result.columns)
+    failures: list[Diagnostic] = []
+    details: list[str] = []
+
+    def fail(path: tuple[Any, ...], message: str, *notes: str, key: bool = False) -> None:
+        where = detection.key_position((*base, *path)) if key else detection.position((*base, *path))
+        failures.append(error(display, where, FAILED, message, *notes))
+
+    if "columns" in expect and [_result_column(c, types) or c for c in expect["columns"]] != names:
+        expected = [_result_column(c, types) or c for c in expect["columns"]]
+        missing = [c for c in expected if c not in names]
+        extra = [c for c in names if c not in expected]
+        hint = []
+        if missing:
+            hint.append(f"missing {', '.join(missing)}")
+        if extra:
+            hint.append(f"not expected {', '.join(extra)}")
+        fail(("columns",), f"expect.columns: the result's columns differ ({'; '.join(hint) or 'order differs'})")
+        details.append(
+            _table_text(
+                "columns (expect.columns vs the result):",
+                ["#", "expected", "actual"],
+                [
+                    [str(i + 1), expected[i] if i < len(expected) else "", names[i] if i < len(names) else ""]
+                    for i in range(max(len(expected), len(names)))
+                ],
+            )
+        )
+
+    count_failed = "count" in expect and expect["count"] != len(result.rows)
+    if count_failed:
+        fail(("count",), f"expect.count: expected {_rows(expect['count'])}, the query returned {len(result.rows)}")
+
+    rows_expected = expect.get("rows")
+    if rows_expected is None and expect.get("exact"):
+        rows_expected = []  # exact: true and no rows: the result must be empty
+    rows_failed = False
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if rows_expected is not None:
+        parsed: list[dict[str, Any]] = []
+        unknown = False
+        for number, row in enumerate(rows_expected):
+            values = {}
+            for written, value in row.items():
+                column = _result_column(written, types)
+                if column is None:
+                    unknown = True
+                    fail(("rows", number, written), f"expect.rows[{number}]: the result has no column '{written}'",
+                         f"the result's columns: {', '.join(names) or '(none)'}", key=True)  # fmt: skip
+                    continue
+                values[column] = _expected_value(detection, (*base, "rows", number, written), value, types[column])
+            parsed.append(values)
+        if not unknown:
+            problems = _match_rows(parsed, result, bool(expect.get("ordered")), bool(expect.get("exact")))
+            for path, message in problems:
+                fail(path, message)
+            rows_failed = bool(problems)
+        if rows_failed or unknown:
+            details.append(_expected_table(rows_expected, problems, matched=not unknown))
+            listed = (_result_column(c, types) for row in rows_expected for c in row)
+            shown = [c for c in dict.fromkeys(listed) if c is not None] or names
+            details.append(_result_table(result, shown))
+    if count_failed and not rows_failed:
+        details.append(_result_table(result, names))
+    return failures, "\n".join(details)
+
+
+_TIME_PAIR = {"Timestamp": "TimeGenerated", "TimeGenerated": "Timestamp"}
+
+
+def _result_column(column: str, types: Mapping[str, str]) -> str | None:
+    """The result column an expectation names: the time column rule applies as in fixtures."""
+    if column in types:
+        return column
+    other = _TIME_PAIR.get(column)
+    return other if other in types else None
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _expected_value(detection: Detection, path: tuple[Any, ...], value: Any, kql_type: str) -> Any:
+    if kql_type == "dynamic":
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+    try:
+        return parse_value(value, kql_type)
+    except ValueError as exc:
+        column = path[-1]
+        raise _TestError(
+            error(
+                detection.display, detection.position(path), BAD_EXPECTED, f"expect.rows: {column} ({kql_type}): {exc}"
+            )
+        ) from None
+
+
+def _match_rows(
+    expected: list[dict[str, Any]], result: Any, ordered: bool, exact: bool
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(path under expect, message) for each expectation on rows that does not hold."""
+    columns = {name: position for position, (name, _) in enumerate(result.columns)}
+    types = dict(result.columns)
+    actual = result.rows
+
+    def matches(want: dict[str, Any], row: list[Any]) -> bool:
+        return all(values_equal(value, row[columns[c]], types[c]) for c, value in want.items())
+
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    if exact and len(actual) != len(expected):
+        problems.append(
+            (("rows",), f"expect.rows (exact): the query returned {_rows(len(actual))}, rows lists {len(expected)}")
+        )
+    if ordered and exact:
+        for number, want in enumerate(expected):
+            if number < len(actual) and not matches(want, actual[number]):
+                problems.append(
+                    (("rows", number), f"expect.rows[{number}] {_brief(want)} is not result row {number + 1}")
+                )
+        return problems
+    if ordered:
+        position = 0
+        for number, want in enumerate(expected):
+            found = next((j for j in range(position, len(actual)) if matches(want, actual[j])), None)
+            if found is None:
+                after = " after the rows before it" if number and any(matches(want, row) for row in actual) else ""
+                problems.append(
+                    (("rows", number), f"expect.rows[{number}] {_brief(want)} matches no result row{after}")
+                )
+            else:
+                position = found + 1
+        return problems
+    candidates = [[j for j, row in enumerate(actual) if matches(want, row)] for want in expected]
+    assigned = _bipartite(candidates)
+    for number, want in enumerate(expected):
+        if number not in assigned:
+            problems.append(
+                (("rows", number), f"expect.rows[{number}] {_brief(want)} matches no result row"
+                 + (" (its matches are taken by other expected rows)" if candidates[number] else ""))
+            )  # fmt: skip
+    return problems
+
+
+def _bipartite(candidates: list[list[int]]) -> dict[int, int]:
+    """A maximum matching of expected rows to distinct result rows (augmenting paths)."""
+    owner: dict[int, int] = {}  # result row -> expected row
+
+    def augment(number: int, seen: set[int]) -> bool:
+        for row in candidates[number]:
+            if row in seen:
+                continue
+            seen.add(row)
+            if row not in owner or augment(owner[row], seen):
+                owner[row] = number
+                return True
+        return False
+
+    for number in range(len(candidates)):
+        augment(number, set())
+    return {number: row for row, number in owner.items()}
+
+
+def values_equal(expected: Any, actual: Any, kql_type: str) -> bool:
+    """KQL-typed comparison of an expected (parsed) value with a result value."""
+    if expected is None or actual is None:
+        if kql_type == "string":
+            return (expected or "") == (actual or "")
+        return expected is None and actual is None
+    if kql_type in ("real", "decimal"):
+        try:
+            want, got = float(expected), float(actual)
+        except (TypeError, ValueError):
+            return False
+        if math.isnan(want) or math.isnan(got):
+            return math.isnan(want) and math.isnan(got)
+        return math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-9)
+    if kql_type in ("long", "int"):
+        return not isinstance(actual, bool) and isinstance(actual, (int, float)) and expected == actual
+    if kql_type == "datetime":
+        if isinstance(actual, dt.datetime) and actual.tzinfo is not None:
+            actual = actual.astimezone(dt.UTC).replace(tzinfo=None)
+        return isinstance(actual, dt.datetime) and expected == actual
+    if kql_type == "bool":
+        return isinstance(actual, bool) and expected == actual
+    if kql_type == "dynamic":
+        return json_equal(expected, actual)
+    if kql_type == "guid":
+        return str(expected).lower() == str(actual).lower()
+    if kql_type == "string":
+        return expected == actual
+    return format_string(expected) == format_string(actual)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: numbers by value, but true is not 1; mappings without regard to key order."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+# --------------------------------------------------------------------------------------- values as text
+
+
+def display_value(value: Any, kql_type: str, null: str = "null") -> str:
+    """A result value as one table cell."""
+    if value is None:
+        return "" if kql_type == "string" else null
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return format_timespan(value)
+    if kql_type == "dynamic" or isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return format_string(value)
+
+
+def json_value(value: Any, kql_type: str) -> Any:
+    """A result value for JSON output: datetimes ISO 8601 with Z, timespans d.hh:mm:ss, dynamic as JSON."""
+    if value is None:
+        return "" if kql_type == "string" else None
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return format_timespan(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return format_string(value)
+    if kql_type == "dynamic":
+        return json.loads(json.dumps(value, default=str))
+    if isinstance(value, (str, int, float, bool, dict, list)):
+        return value
+    return str(value)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
+
+
+def _brief(row: Mapping[str, Any]) -> str:
+    inner = ", ".join(f"{k}: {_clip(display_value(v, 'dynamic' if isinstance(v, (dict, list)) else ''))}"
+                      for k, v in row.items())  # fmt: skip
+    return "{" + inner + "}"
+
+
+def _table_text(title: str, headers: list[str], rows: Iterable[list[str]], note: str | None = None) -> str:
+    table = Table(box=box.ASCII)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(_clip(cell) for cell in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=240, color_system=None, highlight=False, emoji=False, markup=False).print(table)
+    lines = [title, *(line.rstrip() for line in buffer.getvalue().splitlines())]
+    return "\n".join([*lines, note] if note else lines)
+
+
+def _expected_table(
+    rows: list[Mapping[str, Any]], problems: list[tuple[tuple[Any, ...], str]], matched: bool = True
+) -> str:
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    missing = {path[1] for path, _ in problems if len(path) == 2}
+    body = [
+        [
+            f"[{n}]",
+            ("MISSING" if n in missing else "ok") if matched else "",
+            *(_cell(row[c]) if c in row else "" for c in columns),
+        ]
+        for n, row in enumerate(rows)
+    ]
+    return _table_text("expected (expect.rows):", ["#", "", *columns], body)
+
+
+def _cell(value: Any) -> str:
+    return display_value(value, "dynamic" if isinstance(value, (dict, list)) else "")
+
+
+def _result_table(result: Any, columns: list[str]) -> str:
+    positions = {name: i for i, (name, _) in enumerate(result.columns)}
+    types = dict(result.columns)
+    shown = columns[:MAX_SHOWN_COLUMNS]
+    body = [[str(n + 1), *(display_value(row[positions[c]], types[c]) for c in shown)] for n, row in
+            enumerate(result.rows[:MAX_SHOWN_ROWS])]  # fmt: skip
+    notes = []
+    if len(result.rows) > MAX_SHOWN_ROWS:
+        notes.append(f"{len(result.rows) - MAX_SHOWN_ROWS} more rows not shown")
+    if len(columns) > MAX_SHOWN_COLUMNS:
+        notes.append(f"{len(columns) - MAX_SHOWN_COLUMNS} more columns not shown")
+    title = f"actual ({_rows(len(result.rows))}):"
+    return _table_text(title, ["#", *shown], body, "; ".join(notes) or None)
+
+
+# --------------------------------------------------------------------------------------- reports
+
+
+def summarize(results: Sequence[TestResult], invalid: int = 0) -> dict[str, Any]:
+    dialects = sorted({r.dialect for r in results}, key=lambda d: (d != "defender", d))
+    return {
+        "tests": len(results),
+        "passed": sum(r.status == PASSED for r in results),
+        "failed": sum(r.status == FAILED_STATUS for r in results),
+        "errors": sum(r.status == ERROR for r in results),
+        "dialects": dialects,
+        "invalid_detections": invalid,
+    }
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    noun = "test" if summary["tests"] == 1 else "tests"
+    line = (
+        f"{summary['tests']} {noun}: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors"
+    )
+    if summary["dialects"]:
+        line += f" (in {', '.join(summary['dialects'])})"
+    if summary.get("invalid_detections"):
+        count = summary["invalid_detections"]
+        line += f"; {count} invalid detection{'s' if count != 1 else ''} not run"
+    return line
+
+
+def json_document(
+    results: Sequence[TestResult], summary: Mapping[str, Any], diagnostics: Sequence[Diagnostic] = ()
+) -> str:
+    tests = []
+    for r in results:
+        entry: dict[str, Any] = {
+            "detection": r.detection, "file": r.file, "test": r.test, "dialect": r.dialect, "status": r.status,
+            "message": r.message, "duration": round(r.duration, 3),
+        }  # fmt: skip
+        if r.diagnostics:
+            entry["diagnostics"] = [d.as_dict() for d in r.diagnostics]
+        if r.details:
+            entry["details"] = r.details
+        tests.append(entry)
+    document = {"tests": tests, "summary": dict(summary), "diagnostics": [d.as_dict() for d in diagnostics]}
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_INVALID.sub("?", text)
+
+
+def junit_xml(
+    results: Sequence[TestResult], invalid: Mapping[str, tuple[str, Sequence[Diagnostic]]] | None = None
+) -> str:
+    """JUnit XML: a testsuite per detection, a testcase per test and dialect ("<test> [<dialect>]").
+
+    `invalid`: detection files that were not run, file -> (name, error diagnostics); each becomes a
+    testsuite with one erroring testcase "validation". Times are seconds rounded to milliseconds.
+    """
+    root = ET.Element("testsuites", name="dac test")
+    suites: dict[str, list[TestResult]] = {}
+    names: dict[str, str] = {}
+    for r in results:
+        suites.setdefault(r.file, []).append(r)
+        names[r.file] = r.detection
+    totals = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
+    for file, members in suites.items():
+        suite = ET.SubElement(root, "testsuite", name=_xml_text(names[file]), file=file)
+        counts = {
+            "tests": len(members),
+            "failures": sum(r.status == FAILED_STATUS for r in members),
+            "errors": sum(r.status == ERROR for r in members),
+            "skipped": 0,
+            "time": round(sum(r.duration for r in members), 3),
+        }
+        for r in members:
+            case = ET.SubElement(
+                suite, "testcase", name=_xml_text(r.label), classname=_xml_text(r.detection), file=file,
+                time=f"{r.duration:.3f}",
+            )  # fmt: skip
+            if r.status == PASSED:
+                continue
+            tag = "failure" if r.status == FAILED_STATUS else "error"
+            first = r.diagnostics[0] if r.diagnostics else None
+            element = ET.SubElement(case, tag, message=_xml_text(r.message), type=first.code if first else tag)
+            element.text = _xml_text(
+                "\n".join([*(d.format() for d in r.diagnostics), *([r.details] if r.details else [])])
+            )
+        _set_counts(suite, counts)
+        for key in ("tests", "failures", "errors"):
+            totals[key] += counts[key]
+        totals["time"] += counts["time"]
+    for file, (name, diagnostics) in (invalid or {}).items():
+        suite = ET.SubElement(root, "testsuite", name=_xml_text(name), file=file)
+        _set_counts(suite, {"tests": 1, "failures": 0, "errors": 1, "skipped": 0, "time": 0.0})
+        case = ET.SubElement(suite, "testcase", name="validation", classname=_xml_text(name), file=file, time="0.000")
+        plural = "s" if len(diagnostics) != 1 else ""
+        message = f"the detection is invalid ({len(diagnostics)} error{plural}); its tests did not run"
+        element = ET.SubElement(case, "error", message=message, type="invalid")
+        element.text = _xml_text("\n".join(d.format() for d in diagnostics))
+        totals["tests"] += 1
+        totals["errors"] += 1
+    _set_counts(root, {**totals, "time": round(totals["time"], 3)})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _set_counts(element: ET.Element, counts: Mapping[str, Any]) -> None:
+    for key, value in counts.items():
+        element.set(key, f"{value:.3f}" if key == "time" else str(value))
