@@ -21,6 +21,7 @@ from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_value
 from ..kql.lexer import T, Token
 from ..kql.syntax import Node
 from .engine import DUCK_TYPES, EmulatorError, _q
+from .functions import FUNCTIONS
 
 if TYPE_CHECKING:
     from .engine import Emulator
@@ -939,7 +940,7 @@ class Compiler:
         arguments = node["arguments"]["items"] or []
         if name == "toscalar":
             return self.scalar_subquery(arguments[0])
-        handler = _FUNCTIONS.get(name)
+        handler = FUNCTIONS.get(name)
         if handler is None:
             raise self.unsupported(f"the function '{name}'", callee)
         return handler(self, arguments, columns, node)
@@ -994,156 +995,6 @@ _STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
     "endswith_cs": lambda a, b: f"ends_with({a}, {b})",
 }
 
-
-def _f(sql: Callable[..., str], kind: str | Callable[..., str]) -> Callable:
-    """A function whose arguments are compiled first: sql(*argument_sql), result kind (or from kinds)."""
-
-    def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-        compiled = [compiler.expr(a, columns) for a in arguments]
-        texts = [s for s, _ in compiled]
-        kinds = [k for _, k in compiled]
-        try:
-            text = sql(*texts) if not getattr(sql, "wants_kinds", False) else sql(compiler, texts, kinds)
-        except TypeError:
-            raise EmulatorError("EMU006", f"wrong number of arguments for '{_name_text(node['callee'])}'",
-                                _offset(node)) from None  # fmt: skip
-        return text, (kind(kinds) if callable(kind) else kind)
-
-    return handler
-
-
-def _with_kinds(function: Callable) -> Callable:
-    function.wants_kinds = True  # type: ignore[attr-defined]
-    return function
-
-
-@_with_kinds
-def _tostring(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return compiler.as_string(texts[0], kinds[0])
-
-
-@_with_kinds
-def _isempty(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    if kinds[0] in ("string", "dynamic"):
-        return f"({compiler.as_string(texts[0], kinds[0])} = '')"
-    return f"({texts[0]} IS NULL)"
-
-
-@_with_kinds
-def _parse_json(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return texts[0] if kinds[0] == "dynamic" else f"kql_parse_json({compiler.as_string(texts[0], kinds[0])})"
-
-
-@_with_kinds
-def _to_number(compiler: Compiler, texts: list[str], kinds: list[str], duck: str = "BIGINT") -> str:
-    value = compiler.as_string(texts[0], kinds[0]) if kinds[0] == "dynamic" else texts[0]
-    return f"TRY_CAST({value} AS {duck})"
-
-
-@_with_kinds
-def _ago(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return f"({_timestamp(compiler.engine.now)} - {texts[0]})"
-
-
-@_with_kinds
-def _now(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    now = _timestamp(compiler.engine.now)
-    return f"({now} + {texts[0]})" if texts else now
-
-
-@_with_kinds
-def _bin(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    if kinds[0] == "datetime":
-        return f"time_bucket({texts[1]}, {texts[0]}, TIMESTAMP '1970-01-01')"
-    return f"(floor({texts[0]} / {texts[1]}) * {texts[1]})"
-
-
-@_with_kinds
-def _strcat(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return "concat(" + ", ".join(compiler.as_string(t, k) for t, k in zip(texts, kinds, strict=True)) + ")"
-
-
-@_with_kinds
-def _iff(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return f"(CASE WHEN {texts[0]} THEN {texts[1]} ELSE {texts[2]} END)"
-
-
-@_with_kinds
-def _case(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    pairs = " ".join(f"WHEN {texts[i]} THEN {texts[i + 1]}" for i in range(0, len(texts) - 1, 2))
-    return f"(CASE {pairs} ELSE {texts[-1]} END)"
-
-
-def _extractjson(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    path, _ = compiler.expr(arguments[0], columns)
-    text, kind = compiler.expr(arguments[1], columns)
-    source = f"CAST({text} AS VARCHAR)" if kind == "dynamic" else text
-    result_kind = "string"
-    if len(arguments) > 2 and arguments[2].kind == "TypeOf":
-        from ..kql.types import normalize_type
-
-        inner = [c for c in arguments[2].children if isinstance(c, Node)]
-        result_kind = normalize_type(_name_text(inner[0])) if inner else "string"
-    value = f"json_extract_string(CASE WHEN json_valid({source}) THEN {source} END, {path})"
-    if result_kind == "string":
-        return f"coalesce({value}, '')", "string"
-    return f"TRY_CAST({value} AS {DUCK_TYPES.get(result_kind, 'VARCHAR')})", result_kind
-
-
-def _geo(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    ip, kind = compiler.expr(arguments[0], columns)
-    return f"CAST(kql_geo_info({compiler.as_string(ip, kind)}) AS JSON)", "dynamic"
-
-
-def _not(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    value, _ = compiler.expr(arguments[0], columns)
-    return f"(NOT {value})", "bool"
-
-
-_FUNCTIONS: dict[str, Callable] = {
-    "tostring": _f(_tostring, "string"),
-    "tolower": _f(lambda a: f"lower({a})", "string"),
-    "toupper": _f(lambda a: f"upper({a})", "string"),
-    "strlen": _f(lambda a: f"length({a})", "long"),
-    "isempty": _f(_isempty, "bool"),
-    "isnotempty": _f(_with_kinds(lambda c, t, k: f"(NOT {_isempty(c, t, k)})"), "bool"),
-    "isnull": _f(lambda a: f"({a} IS NULL)", "bool"),
-    "isnotnull": _f(lambda a: f"({a} IS NOT NULL)", "bool"),
-    "parse_json": _f(_parse_json, "dynamic"),
-    "parsejson": _f(_parse_json, "dynamic"),
-    "todynamic": _f(_parse_json, "dynamic"),
-    "toint": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "INTEGER")), "int"),
-    "tolong": _f(_to_number, "long"),
-    "toreal": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
-    "todouble": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
-    "todatetime": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "TIMESTAMP")), "datetime"),
-    "tobool": _f(_with_kinds(lambda c, t, k: _to_number(c, t, k, "BOOLEAN")), "bool"),
-    "ago": _f(_ago, "datetime"),
-    "now": _f(_now, "datetime"),
-    "bin": _f(_bin, lambda kinds: kinds[0]),
-    "floor": _f(_bin, lambda kinds: kinds[0]),
-    "startofday": _f(lambda a: f"date_trunc('day', {a})", "datetime"),
-    "strcat": _f(_strcat, "string"),
-    "iff": _f(_iff, lambda kinds: kinds[1]),
-    "iif": _f(_iff, lambda kinds: kinds[1]),
-    "case": _f(_case, lambda kinds: kinds[1] if len(kinds) > 1 else "unknown"),
-    "coalesce": _f(lambda *a: f"coalesce({', '.join(a)})", lambda kinds: kinds[0]),
-    "extract": _f(lambda regex, group, text: f"regexp_extract({text}, {regex}, CAST({group} AS INTEGER))", "string"),
-    "ipv4_is_private": _f(lambda ip: f"kql_ipv4_is_private({ip})", "bool"),
-    "ipv4_is_in_range": _f(lambda ip, cidr: f"kql_ipv4_in_range({ip}, {cidr})", "bool"),
-    "extractjson": _extractjson,
-    "extract_json": _extractjson,
-    "geo_info_from_ip_address": _geo,
-    "not": _not,
-    "array_length": _f(lambda a: f"json_array_length({a})", "long"),
-    "split": _f(lambda s, d: f"to_json(string_split({s}, {d}))", "dynamic"),
-    "trim": _f(
-        lambda r, s: f"regexp_replace(regexp_replace({s}, '^(' || {r} || ')+', ''), '(' || {r} || ')+$', '')", "string"
-    ),
-    "replace_string": _f(lambda s, a, b: f"replace({s}, {a}, {b})", "string"),
-    "abs": _f(lambda a: f"abs({a})", lambda kinds: kinds[0]),
-    "datetime_diff": _f(lambda part, a, b: f"date_diff({part}, {b}, {a})", "long"),
-}
 
 _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "Where": Compiler.where,

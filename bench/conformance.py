@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Run the KQL reference's documented examples through the emulator and compare results.
+
+Usage: python bench/conformance.py [CASES.jsonl] [--show N] [--failures-only] [--jsonl OUT]
+
+CASES defaults to ../shared/conformance/dev.jsonl (fields: id, query, columns, rows as strings,
+ordered, flags). Cases flagged nondeterministic, approximate or arbitrary_rows are not scored.
+Both sides are normalised the way the documentation prints values: datetimes as
+`2018-07-01 00:00:00.0000000`, booleans `true`/`false`, timespans `1.02:03:04`, dynamic as
+compact JSON, null as empty. Each case is `pass`, `fail` (a wrong answer) or `unsupported: X`
+(the emulator refused, naming what). Known documentation errors are listed in
+bench/conformance_known_doc_errors.json with their reason and count as neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
+
+from dac.emulator import Emulator, EmulatorError
+from dac.tables import environment
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CASES = ROOT.parent / "shared" / "conformance" / "dev.jsonl"
+KNOWN_DOC_ERRORS = ROOT / "bench" / "conformance_known_doc_errors.json"
+UNSCORED = {"nondeterministic", "approximate", "arbitrary_rows"}
+
+
+def timespan_text(value: dt.timedelta) -> str:
+    total = round(value / dt.timedelta(microseconds=1)) * 10  # ticks
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 864_000_000_000)
+    hours, rest = divmod(rest, 36_000_000_000)
+    minutes, rest = divmod(rest, 600_000_000)
+    seconds, ticks = divmod(rest, 10_000_000)
+    text = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    if ticks:
+        text += f".{ticks:07d}"
+    return f"{sign}{days}.{text}" if days else f"{sign}{text}"
+
+
+def normalise_actual(value: Any, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "datetime" and isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond:06d}0"
+    if kind == "timespan" and isinstance(value, dt.timedelta):
+        return timespan_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "dynamic":
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def _number(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def normalise_expected(text: str) -> str:
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?", text):
+        date, _, time_part = text.replace("T", " ").rstrip("Z").partition(" ")
+        whole, _, fraction = time_part.partition(".")
+        return f"{date} {whole}.{(fraction + '0000000')[:7]}"
+    if text in ("True", "False", "TRUE", "FALSE"):
+        return text.lower()
+    if text.startswith(("[", "{")):
+        try:
+            return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+        except ValueError:
+            return text
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return _number(float(text))
+    return text
+
+
+def run_case(case: dict) -> tuple[str, str]:
+    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
+    try:
+        result = engine.run(case["query"])
+    except EmulatorError as exc:
+        detail = exc.message.removeprefix("the emulator does not support ")
+        return ("unsupported", detail) if exc.code == "EMU001" else ("fail", f"{exc.code}: {exc.message}")
+    except Exception as exc:  # a crash is a failure of ours, reported as such
+        return "fail", f"crash {type(exc).__name__}: {exc}"
+    finally:
+        engine.close()
+    names = [name for name, _ in result.columns]
+    expected_columns = case.get("columns") or []
+    if expected_columns and names != expected_columns:
+        return "fail", f"columns {names} != {expected_columns}"
+    actual = [[normalise_actual(v, t) for v, (_, t) in zip(row, result.columns, strict=True)] for row in result.rows]
+    expected = [[normalise_expected(str(v)) for v in row] for row in case["rows"]]
+    if case.get("ordered"):
+        same = actual == expected
+    else:
+        same = collections.Counter(map(tuple, actual)) == collections.Counter(map(tuple, expected))
+    return ("pass", "") if same else ("fail", f"rows {actual[:3]} != {expected[:3]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="?", type=Path, default=DEFAULT_CASES)
+    parser.add_argument("--show", type=int, default=0, help="print this many non-passing cases")
+    parser.add_argument("--jsonl", type=Path, help="write one {id, status, detail} line per case")
+    args = parser.parse_args()
+    cases = [json.loads(line) for line in args.cases.read_text(encoding="utf-8").splitlines() if line.strip()]
+    known = json.loads(KNOWN_DOC_ERRORS.read_text()) if KNOWN_DOC_ERRORS.is_file() else {}
+    counts: collections.Counter[str] = collections.Counter()
+    unsupported: collections.Counter[str] = collections.Counter()
+    lines, shown = [], 0
+    for case in cases:
+        if UNSCORED & set(case.get("flags") or []):
+            counts["unscored"] += 1
+            continue
+        status, detail = run_case(case)
+        if status == "fail" and case["id"] in known:
+            status, detail = "doc-error", known[case["id"]]
+        counts[status] += 1
+        if status == "unsupported":
+            unsupported[detail] += 1
+        lines.append({"id": case["id"], "status": status, "detail": detail})
+        if status != "pass" and shown < args.show:
+            shown += 1
+            print(f"{status:11} {case['id']}: {detail[:160]}")
+    scored = counts["pass"] + counts["fail"] + counts["unsupported"]
+    print(f"cases: {len(cases)}, scored: {scored}, unscored (flags): {counts['unscored']}, "
+          f"doc errors: {counts['doc-error']}")  # fmt: skip
+    print(f"pass {counts['pass']} ({100 * counts['pass'] / max(scored, 1):.1f}%), fail {counts['fail']}, "
+          f"unsupported {counts['unsupported']}")  # fmt: skip
+    for detail, number in unsupported.most_common(15):
+        print(f"  unsupported {number:3}: {detail}")
+    if args.jsonl:
+        args.jsonl.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

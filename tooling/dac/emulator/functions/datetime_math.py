@@ -1,0 +1,5 @@
+"""Datetime, timespan, math and conversion functions."""
+
+from __future__ import annotations
+
+from . import register, simple, with_kinds  # noqa: F401

@@ -1,0 +1,5 @@
+"""Dynamic (JSON), array, bag and pack functions."""
+
+from __future__ import annotations
+
+from . import register, simple, with_kinds  # noqa: F401
