@@ -259,7 +259,7 @@ class Compiler:
 
     def range(self, node: Node) -> str:
         name = _name_text(node.children[1])
-        expressions = [c for c in node.children if isinstance(c, Node) and c.kind != "Name"]
+        expressions = [c for c in node.children[2:] if isinstance(c, Node)]
         start, _ = self.expr(expressions[0], [])
         stop, _ = self.expr(expressions[1], [])
         step, _ = self.expr(expressions[2], [])
@@ -301,8 +301,10 @@ class Compiler:
         columns = self.columns(sql) if sql is not None else []
         counter = [0]
         selects = []
-        for item in self._items(node):
+        for position, item in enumerate(self._items(node)):
             name, value = self.named(item, columns, counter)
+            if node.kind == "Print" and item.kind != "Assignment" and not _path_name(item):
+                name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ...
             selects.append(f"{value} AS {_q(name)}")
         source = f" FROM ({sql}) AS {self.alias()}" if sql is not None else ""
         return f"SELECT {', '.join(selects) or '*'}{source}"
@@ -339,10 +341,14 @@ class Compiler:
         operator = node["operator"]
         patterns = [c for c in node.children if isinstance(c, Node)]
         matched: list[str] = []
+        order = [t.text for t in node.children if isinstance(t, Token) and t.text in ("asc", "desc")]
         for pattern in patterns:
             text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else _name_text(pattern)
             regex = re.compile("^" + ".*".join(re.escape(p) for p in text.split("*")) + "$")
-            matched += [n for n in names if regex.match(n) and n not in matched]
+            found = [n for n in names if regex.match(n) and n not in matched]
+            if order:  # project-reorder a* asc: the matched columns sorted by name
+                found.sort(reverse=order[0] == "desc")
+            matched += found
         if operator == "project-away":
             keep = [n for n in names if n not in matched]
         elif operator == "project-keep":
@@ -462,8 +468,8 @@ class Compiler:
 
     def aggregate_sql(self, function: str, arguments: list[Node], columns: Columns, call: Node) -> str:
         values = [self.expr(a, columns)[0] for a in arguments if a.kind != "Star"]
-        if function == "count":
-            return "count(*)" if not values else f"count({values[0]})"
+        if function == "count":  # count(expr) counts rows like count() (summarize docs)
+            return "count(*)"
         if function == "countif":
             return f"count_if({values[0]})"
         if function in ("dcount", "count_distinct"):
@@ -477,9 +483,15 @@ class Compiler:
         if function in ("any", "take_any") and values:
             return f"any_value({values[0]})"
         if function in ("make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"):
-            distinct = "DISTINCT " if "set" in function else ""
+            value = values[0]
             condition = f" AND ({values[1]})" if function.endswith("_if") else ""
-            listed = f"list({distinct}{values[0]}) FILTER (WHERE {values[0]} IS NOT NULL{condition})"
+            if self.expr(arguments[0], columns)[1] == "dynamic":  # arrays add their elements (make_set docs)
+                elements = f"CASE WHEN json_type({value}) = 'ARRAY' THEN CAST({value} AS JSON[]) ELSE [{value}] END"
+                listed = f"flatten(list({elements}) FILTER (WHERE {value} IS NOT NULL{condition}))"
+            else:
+                listed = f"list({value}) FILTER (WHERE {value} IS NOT NULL{condition})"
+            if "set" in function:  # distinct values, in the order first seen
+                listed = f"kql_first_seen({listed})"
             return f"coalesce(to_json({listed}), '[]')"
         raise self.unsupported(f"the aggregate '{function}'", call)
 
@@ -899,7 +911,7 @@ class Compiler:
             if kind == "dynamic":
                 array = f"from_json({sql}, '[\"VARCHAR\"]')"
                 values.append(
-                    f"SELECT unnest({array if not insensitive else f'list_transform({array}, x -> lower(x))'})"
+                    f"SELECT unnest({array if not insensitive else f'list_transform({array}, lambda x: lower(x))'})"
                 )
             else:
                 values.append(f"SELECT {('lower(' + self.as_string(sql, kind) + ')') if insensitive else sql}")
@@ -921,7 +933,7 @@ class Compiler:
         sql, kind = self.expr(item, columns)
         if kind == "dynamic":
             aggregate = "list_bool_or" if mode == "has_any" else "list_bool_and"
-            each = f"list_transform(from_json({sql}, '[\"VARCHAR\"]'), x -> kql_has({left_text}, x))"
+            each = f"list_transform(from_json({sql}, '[\"VARCHAR\"]'), lambda x: kql_has({left_text}, x))"
             return f"coalesce({aggregate}({each}), false)"
         return f"kql_has({left_text}, {self.as_string(sql, kind)})"
 

@@ -55,6 +55,8 @@ class QueryResult:
 # KQL functions that are plain SQL expressions; compiler.py calls them by name.
 _MACROS = [
     "CREATE MACRO kql_str(x) AS coalesce(CAST(x AS VARCHAR), '')",
+    # distinct elements of a list in the order they first appear (make_set)
+    "CREATE MACRO kql_first_seen(l) AS list_filter(l, lambda x, i: list_position(l, x) = i)",
     # KQL term match (has): the needle is a whole run of letters/digits, case-insensitively.
     "CREATE MACRO kql_has(hay, needle) AS "
     "needle = '' OR regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)) "

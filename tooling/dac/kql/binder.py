@@ -1341,7 +1341,7 @@ _AGGREGATE_PREFIX = {
 def _aggregate_name(function: str, arguments: list[Node]) -> str:
     """count() -> count_, dcount(X) -> dcount_X, make_set(X) -> set_X, max(X) -> max_X."""
     prefix = _AGGREGATE_PREFIX.get(function, f"{function}_")
-    if function in ("count", "countif"):
+    if function == "countif" or (function == "count" and not arguments):
         return prefix
     return prefix + (_subject_name(arguments[0]) if arguments else "")
 
