@@ -74,7 +74,10 @@ def _timestamp(value: dt.datetime) -> str:
 
 
 def parse_datetime(text: str) -> dt.datetime:
-    cleaned = text.strip().strip("'\"").replace("Z", "").replace("z", "")
+    cleaned = re.sub(r"\s*-\s*", "-", text.strip().strip("'\"")).replace("Z", "").replace("z", "")
+    us_date = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", cleaned)
+    if us_date:  # datetime('12-02-2022') is month-day-year
+        return dt.datetime(int(us_date.group(3)), int(us_date.group(1)), int(us_date.group(2)))
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", cleaned) or re.fullmatch(
         r"\d{4}-\d{2}-\d{2}", cleaned
     ):
@@ -833,11 +836,14 @@ class Compiler:
         op = node["op"].text
         left, left_kind = self.expr(node["left"], columns)
         right, right_kind = self.expr(node["right"], columns)
-        if op in ("and", "or"):
-            return f"({left} {op.upper()} {right})", "bool"
+        if op in ("and", "or"):  # a null bool counts as false in and/or (logical operators docs)
+            return f"(coalesce({left}, false) {op.upper()} coalesce({right}, false))", "bool"
         if op in ("==", "!=", "<>", "="):
             left, right = self.comparable(left, left_kind, right, right_kind)
-            return f"({left} {'=' if op in ('==', '=') else '<>'} {right})", "bool"
+            # null on the left gives null; a value compared with null is unequal (null values docs)
+            equal = op in ("==", "=")
+            return (f"(CASE WHEN {left} IS NULL THEN NULL WHEN {right} IS NULL THEN {'false' if equal else 'true'} "
+                    f"ELSE {left} {'=' if equal else '<>'} {right} END)"), "bool"  # fmt: skip
         if op in ("<", "<=", ">", ">="):
             left, right = self.comparable(left, left_kind, right, right_kind)
             return f"({left} {op} {right})", "bool"

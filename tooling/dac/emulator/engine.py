@@ -83,9 +83,10 @@ _MACROS = [
     "CREATE MACRO kql_cidr_start(c) AS kql_ipv4(split_part(c, '/', 1)) // CAST(pow(2, 32 - kql_cidr_prefix(c)) "
     "AS BIGINT) * CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT)",
     "CREATE MACRO kql_cidr_end(c) AS kql_cidr_start(c) + CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT) - 1",
-    "CREATE MACRO kql_ipv4_is_private(ip) AS CASE WHEN kql_ipv4(ip) IS NULL THEN NULL ELSE "
-    "(kql_ipv4(ip) BETWEEN 167772160 AND 184549375 OR kql_ipv4(ip) BETWEEN 2886729728 AND 2887778303 "
-    "OR kql_ipv4(ip) BETWEEN 3232235520 AND 3232301055) END",
+    "CREATE MACRO kql_ipv4_is_private(ip) AS CASE WHEN kql_ipv4(split_part(ip, '/', 1)) IS NULL THEN NULL ELSE "
+    "(kql_ipv4(split_part(ip, '/', 1)) BETWEEN 167772160 AND 184549375 "
+    "OR kql_ipv4(split_part(ip, '/', 1)) BETWEEN 2886729728 AND 2887778303 "
+    "OR kql_ipv4(split_part(ip, '/', 1)) BETWEEN 3232235520 AND 3232301055) END",
     "CREATE MACRO kql_ipv4_in_range(ip, c) AS kql_ipv4(ip) BETWEEN kql_cidr_start(c) AND kql_cidr_end(c)",
 ]
 
