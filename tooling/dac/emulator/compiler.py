@@ -93,6 +93,7 @@ class Compiler:
         self.counter = 0
         self.scalars: dict[str, tuple[str, str]] = {}  # let name -> (sql, type)
         self.tables: dict[str, str] = {}  # let name -> SQL of the relation
+        self.functions: dict[str, Node] = {}  # let name -> FunctionDeclaration
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         return EmulatorError("EMU001", f"the emulator does not support {what}", _offset(node))
@@ -124,7 +125,10 @@ class Compiler:
         name = _name_text(statement["name"])
         value: Node = statement["value"]
         if value.kind == "FunctionDeclaration":
-            raise self.unsupported("user-defined functions (let name = (...) { ... })", value)
+            if any(isinstance(c, Token) and c.text == "view" for c in value.children):
+                raise self.unsupported("views (let name = view () { ... })", value)
+            self.functions[name] = value
+            return
         if self.is_tabular(value):
             sql = self.tabular(value)
             view = f"let_{self.counter}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
@@ -145,8 +149,41 @@ class Compiler:
             name = _name_text(node)
             return name in self.tables or (name not in self.scalars and name in self.engine.environment.tables)
         if kind == "Call" and node["callee"].kind == "Name":
-            return _name_text(node["callee"]) in ("materialize", "view")
+            name = _name_text(node["callee"])
+            if name in self.functions:
+                statements = self.functions[name]["statements"] or []
+                return bool(statements) and self.is_tabular(statements[-1])
+            return name in ("materialize", "view")
         return False
+
+    def call_function(self, node: Node, columns: Columns, tabular: bool) -> Any:
+        """Inline a let function: its parameters become let values for the body, then restored."""
+        name = _name_text(node["callee"])
+        declaration = self.functions[name]
+        arguments = list(node["arguments"]["items"] or [])
+        saved = (dict(self.scalars), dict(self.tables), dict(self.functions))
+        try:
+            for index, (parameter, is_table, default) in enumerate(_parameters(declaration)):
+                value = arguments[index] if index < len(arguments) else default
+                if value is None:
+                    raise EmulatorError("EMU006", f"'{name}' needs a value for '{parameter}'", _offset(node))
+                if value.kind == "Assignment":
+                    value = value["value"]
+                if is_table:
+                    self.tables[parameter] = self.tabular(value)
+                else:
+                    sql, kind = self.expr(value, columns)
+                    self.scalars[parameter] = (f"({sql})", kind)
+            statements = declaration["statements"] or []
+            for statement in statements[:-1]:
+                if statement.kind == "LetStatement":
+                    self.let(statement)
+            if not statements:
+                raise EmulatorError("EMU005", f"'{name}' has an empty body", _offset(node))
+            last = statements[-1]
+            return self.tabular(last) if tabular else self.expr(last, columns)
+        finally:
+            self.scalars, self.tables, self.functions = saved
 
     # ----------------------------------------------------------------- tabular expressions
     def tabular(self, node: Node) -> str:
@@ -171,6 +208,8 @@ class Compiler:
             return self.datatable(node)
         if kind == "ExternalData":
             return self.externaldata(node)
+        if kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in self.functions:
+            return self.call_function(node, [], tabular=True)
         if kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in ("materialize", "view"):
             arguments = node["arguments"]["items"] or []
             inner = self.tabular(arguments[0])
@@ -958,6 +997,10 @@ class Compiler:
         arguments = node["arguments"]["items"] or []
         if name == "toscalar":
             return self.scalar_subquery(arguments[0])
+        if name in self.functions:
+            if self.is_tabular(node):
+                raise self.unsupported(f"the tabular function '{name}' used as a value", callee)
+            return self.call_function(node, columns, tabular=False)
         handler = FUNCTIONS.get(name)
         if handler is None:
             raise self.unsupported(f"the function '{name}'", callee)
@@ -965,6 +1008,25 @@ class Compiler:
 
     def e_typeof(self, node: Node, columns: Columns) -> tuple[str, str]:
         raise self.unsupported("typeof() outside extractjson/mv-expand", node)
+
+
+def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
+    """(name, is a table, default value) of a let function's parameters."""
+    parameter_list = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
+    result: list[tuple[str, bool, Node | None]] = []
+    children = parameter_list.children
+    for index, child in enumerate(children):
+        if isinstance(child, Node) and child.kind == "Name":
+            is_table, default = False, None
+            for following in children[index + 1 :]:
+                if isinstance(following, Node) and following.kind == "Name":
+                    break
+                if isinstance(following, Node) and following.kind == "Schema":
+                    is_table = True
+                elif isinstance(following, Node) and following.kind not in ("Type",):
+                    default = following
+            result.append((_name_text(child), is_table, default))
+    return result
 
 
 def _nonnull(sql: str, kind: str, nullable: bool) -> str:
