@@ -164,3 +164,18 @@ def test_ipv4_lookup_and_is_private():
         " | extend private = ipv4_is_private(ip) | sort by ip asc | project ip, Owner, private"
     )
     assert run(query) == [["10.1.2.3", "lab", True], ["8.8.8.8", "", False]]
+
+
+def test_parse_simple_and_regex_kinds_and_parse_where():
+    # parse: "Evaluates a string expression and parses its value into one or more calculated columns";
+    # a typed column takes only text of its type; parse-where drops rows that do not match.
+    assert run(
+        'print s = "user=alice id=42 rest" | parse s with "user=" User " id=" Id:long " " Rest | project User, Id, Rest'
+    ) == [["alice", 42, "rest"]]
+    assert run('print s = "no match" | parse-where s with "user=" User " id=" * | count') == [[0]]
+    assert run('print s = "a1b22c" | parse kind=regex s with "a" A:long "b" B:long "c" | project A, B') == [[1, 22]]
+
+
+def test_let_functions_are_inlined():
+    assert run("let f = (a:long, b:long = 10) { a + b }; print x = f(1), y = f(1, 2)") == [[11, 3]]
+    assert run("let g = (t:(x:long)) { t | where x > 1 }; g(datatable(x:long)[1, 2, 3]) | count") == [[2]]

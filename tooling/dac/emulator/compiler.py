@@ -721,6 +721,69 @@ class Compiler:
             f"DESC NULLS LAST) = 1"
         )
 
+    def parse(self, node: Node, sql: str) -> str:
+        """parse [kind=simple|regex] Source with "text" Name:type * ... (and parse-where).
+
+        The pattern becomes one RE2 expression: literals escaped (regex kind: as written),
+        `*` skips text, a column captures text; the last column takes the rest of the string.
+        Values that do not convert to the column's type become null; with parse-where, rows that
+        do not match are dropped.
+        """
+        columns = self.columns(sql)
+        parameters = {}
+        for child in node.children:
+            if isinstance(child, Node) and child.kind == "Parameter":
+                tokens = [t.text for t in child.tokens()]
+                parameters[tokens[0]] = tokens[-1]
+        kind = parameters.get("kind", "simple").lower()
+        if kind not in ("simple", "regex") or "flags" in parameters:
+            raise self.unsupported(f"parse kind={kind}" + (" with flags" if "flags" in parameters else ""), node)
+        source_node = next(c for c in node.children if isinstance(c, Node) and c.kind not in ("Parameter",))
+        source, source_kind = self.expr(source_node, columns)
+        source = self.as_string(source, source_kind)
+        pattern = next(c for c in node.children if isinstance(c, Node) and c.kind == "ParsePattern")
+        parts = [p for p in pattern.children if not (isinstance(p, Token) and p.text == ",")]
+        regex, captures = "", []
+        index = 0
+        while index < len(parts):
+            part = parts[index]
+            if isinstance(part, Token) and part.kind is T.STRING:
+                text = _string_value(part.text)
+                regex += text if kind == "regex" else re.escape(text)
+            elif isinstance(part, Token) and part.text == "*":
+                regex += ".*?"
+            elif isinstance(part, Node) and part.kind == "Name":
+                type_ = "string"
+                if index + 2 < len(parts) and isinstance(parts[index + 1], Token) and parts[index + 1].text == ":":
+                    from ..kql.types import normalize_type
+
+                    type_ = normalize_type(_name_text(parts[index + 2]))
+                    index += 2
+                captures.append((_name_text(part), type_))
+                group = _PARSE_GROUPS.get(type_)
+                if group is None:
+                    raise self.unsupported(f"parse into a {type_} column", part)
+                regex += group
+            else:
+                raise self.unsupported("this parse pattern", part if isinstance(part, Node) else node)
+            index += 1
+        if captures and captures[-1][1] == "string" and regex.endswith("(.*?)"):
+            regex = regex[: -len("(.*?)")] + "(.*)"
+        anchored = "^" + regex + ("$" if not regex.endswith((".*?", "(.*)")) else "")
+        pattern_sql = _string(anchored)
+        names = [name for name, _ in columns]
+        selects = [_q(n) for n in names if n not in {c for c, _ in captures}]
+        for number, (name, type_) in enumerate(captures, start=1):
+            value = f"regexp_extract({source}, {pattern_sql}, {number})"
+            matched = f"regexp_matches({source}, {pattern_sql})"
+            if type_ == "string":
+                selects.append(f"CASE WHEN {matched} THEN {value} ELSE '' END AS {_q(name)}")
+            else:
+                cast = f"TRY_CAST({value} AS {DUCK_TYPES.get(type_, 'VARCHAR')})"
+                selects.append(f"CASE WHEN {matched} THEN {cast} END AS {_q(name)}")
+        where = f" WHERE regexp_matches({source}, {pattern_sql})" if node.first_token().text == "parse-where" else ""
+        return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}{where}"
+
     def mv_expand(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
         items = [c for c in node.children if isinstance(c, Node) and c.kind == "ExpandItem"]
@@ -1010,6 +1073,13 @@ class Compiler:
         raise self.unsupported("typeof() outside extractjson/mv-expand", node)
 
 
+# What a typed parse column matches (simple and regex kinds alike); dates are not attempted.
+_PARSE_GROUPS = {
+    "string": "(.*?)", "long": "(-?[0-9]+)", "int": "(-?[0-9]+)",
+    "real": "(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)", "bool": "(true|false|True|False)",
+}  # fmt: skip
+
+
 def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
     """(name, is a table, default value) of a let function's parameters."""
     parameter_list = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
@@ -1094,6 +1164,7 @@ _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "Search": Compiler.search_operator,
     "Evaluate": Compiler.evaluate,
     "MvExpand": Compiler.mv_expand,
+    "Parse": Compiler.parse,
 }
 
 _EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = {
