@@ -677,7 +677,10 @@ class Compiler:
             term = "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
             if "*" in term:
                 raise self.unsupported("wildcards in search terms", node)
-            checks = [f"kql_has(CAST({_q(n)} AS VARCHAR), {_string(term)})" for n, _ in columns if n != "$table"]
+            # any column holding the term; the cheap substring test runs first
+            lowered = _string(term.lower())
+            texts = [f"CAST({_q(n)} AS VARCHAR)" for n, _ in columns if n != "$table"]
+            checks = [f"(contains(lower({t}), {lowered}) AND kql_has({t}, {_string(term)}))" for t in texts]
             return "(" + (" OR ".join(checks) or "false") + ")"
         if node.kind == "BinaryExpression" and node["op"].text == ":":
             column, _ = self.expr(node["left"], columns)
@@ -944,6 +947,8 @@ class Compiler:
             left, right = self.comparable(left, left_kind, right, right_kind)
             # null on the left gives null; a value compared with null is unequal (null values docs)
             equal = op in ("==", "=")
+            if _is_literal(node["right"]):  # a literal is never null: plain SQL, which DuckDB optimises
+                return f"({left} {'=' if equal else '<>'} {right})", "bool"
             return (f"(CASE WHEN {left} IS NULL THEN NULL WHEN {right} IS NULL THEN {'false' if equal else 'true'} "
                     f"ELSE {left} {'=' if equal else '<>'} {right} END)"), "bool"  # fmt: skip
         if op in ("<", "<=", ">", ">="):
@@ -1097,6 +1102,14 @@ def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
                     default = following
             result.append((_name_text(child), is_table, default))
     return result
+
+
+def _is_literal(node: Node) -> bool:
+    if node.kind != "Literal":
+        return False
+    return node["literal"] in ("string", "number", "timespan") or (
+        node["literal"] == "typed_literal" and "null" not in node.text()
+    )
 
 
 def _nonnull(sql: str, kind: str, nullable: bool) -> str:

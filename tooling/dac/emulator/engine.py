@@ -159,10 +159,8 @@ class Emulator:
             rows = relation.fetchall()
         except duckdb.Error as exc:
             raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
-        columns = [(column[0], self.describe_type(sql, index)) for index, column in enumerate(description)]
-        return QueryResult(
-            columns, [[_from_duck(v, t) for v, (_, t) in zip(row, columns, strict=True)] for row in rows]
-        )
+        columns = [(column[0], kql_type_of(str(column[1]))) for column in description]
+        return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         try:
@@ -215,6 +213,20 @@ def _to_duck(value: Any, kind: str) -> Any:
     if kind == "datetime" and isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
+
+
+def _convert(rows: list[tuple], kinds: list[str]) -> list[list[Any]]:
+    """DuckDB rows -> KQL values; only strings (never null) and dynamic (JSON text) need work."""
+    converted = [list(row) for row in rows]
+    for index, kind in enumerate(kinds):
+        if kind == "string":
+            for row in converted:
+                if row[index] is None:
+                    row[index] = ""
+        elif kind in ("dynamic", "guid"):
+            for row in converted:
+                row[index] = _from_duck(row[index], kind)
+    return converted
 
 
 def _from_duck(value: Any, kind: str) -> Any:

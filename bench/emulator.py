@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Emulator speed against hand-written DuckDB SQL on the same data and connection.
+
+Usage: python bench/emulator.py [--rows 1000000] [--repeat 3]
+
+Generates a deterministic DeviceNetworkEvents table (every column of the Defender schema; the
+columns the queries use get realistic values), then times, after one warm-up run, the median of
+`--repeat` runs of:
+  (a) where + summarize count() by two keys
+  (b) a `has` term filter + summarize dcount()
+  (c) the seed hunting query on rare outgoing connections (detections/network/rare-...yml)
+each through the emulator (compile + execute) and as hand-written SQL, and prints the ratio.
+Peak resident memory of the process is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
+
+from dac.detection import load_detection
+from dac.emulator import Emulator
+from dac.tables import environment
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = dt.datetime(2024, 12, 2, 12)
+
+QUERY_A = (
+    'DeviceNetworkEvents\n| where ActionType == "ConnectionSuccess"\n| summarize count() by DeviceName, RemotePort'
+)
+SQL_A = (
+    "SELECT DeviceName, RemotePort, count(*) AS count_ FROM DeviceNetworkEvents "
+    "WHERE ActionType = 'ConnectionSuccess' GROUP BY DeviceName, RemotePort"
+)
+QUERY_B = 'DeviceNetworkEvents\n| where RemoteUrl has "contoso"\n| summarize dcount(RemoteIP)'
+SQL_B = (
+    "SELECT count(DISTINCT RemoteIP) FROM DeviceNetworkEvents "
+    "WHERE regexp_matches(lower(RemoteUrl), '(^|[^[:alnum:]])contoso($|[^[:alnum:]])')"
+)
+SQL_C = """
+WITH filtered AS (
+  SELECT * FROM DeviceNetworkEvents
+  WHERE Protocol = 'Tcp' AND ActionType = 'ConnectionSuccess' AND RemoteIPType = 'Public'
+    AND Timestamp > TIMESTAMP '2024-12-02 12:00:00' - INTERVAL 30 DAY AND RemoteUrl = ''
+    AND NOT regexp_matches(InitiatingProcessFileName, '(?i)^(msedge|chrome|firefox)\\.exe$')
+    AND ends_with(lower(InitiatingProcessFileName), '.exe') AND RemotePort NOT IN (80, 443)
+    AND NOT (kql_ipv4_in_range(RemoteIP, '100.0.0.0/16') OR kql_ipv4_in_range(RemoteIP, '200.200.200.0/24'))
+), grouped AS (
+  SELECT lower(InitiatingProcessFileName) AS InitiatingProcessFileName,
+         to_json(list(DISTINCT InitiatingProcessMD5)) AS Hashes, count(DISTINCT DeviceId) AS DeviceCount,
+         any_value(InitiatingProcessCommandLine) AS SampleProcess, any_value(RemoteIP) AS SampleRemoteIP,
+         to_json(list(DISTINCT RemotePort)) AS Ports
+  FROM filtered GROUP BY lower(InitiatingProcessFileName)
+)
+SELECT *, json_extract_string(kql_geo_info(SampleRemoteIP), '$.country') AS RemoteIP_country
+FROM grouped WHERE DeviceCount < 4 ORDER BY DeviceCount
+"""
+
+
+def generate(engine: Emulator, rows: int) -> None:
+    engine.load_table("DeviceNetworkEvents", [])
+    columns = environment("defender").tables["DeviceNetworkEvents"]
+    values = {
+        "Timestamp": "TIMESTAMP '2024-11-01' + to_seconds(CAST(hash(i) % 2678400 AS BIGINT))",
+        "DeviceId": "'dev-' || CAST(i % 5000 AS VARCHAR)",
+        "DeviceName": "'host' || CAST(i % 5000 AS VARCHAR) || '.contoso.com'",
+        "ActionType": "CASE i % 4 WHEN 0 THEN 'ConnectionSuccess' WHEN 1 THEN 'ConnectionFailed' "
+        "WHEN 2 THEN 'InboundConnectionAccepted' ELSE 'ConnectionSuccess' END",
+        "RemoteIP": "CAST(hash(i) % 223 + 1 AS VARCHAR) || '.' || CAST(hash(i + 1) % 256 AS VARCHAR) || '.' "
+        "|| CAST(hash(i + 2) % 256 AS VARCHAR) || '.' || CAST(hash(i + 3) % 256 AS VARCHAR)",
+        "RemotePort": "CAST(CASE i % 7 WHEN 0 THEN 80 WHEN 1 THEN 443 WHEN 2 THEN 22 "
+        "ELSE 1024 + hash(i) % 60000 END AS INTEGER)",
+        "RemoteUrl": "CASE WHEN i % 3 = 0 THEN '' WHEN i % 3 = 1 THEN 'www.contoso.com' ELSE 'cdn' || "
+        "CAST(i % 100 AS VARCHAR) || '.example.org' END",
+        "RemoteIPType": "CASE WHEN i % 5 = 0 THEN 'Private' ELSE 'Public' END",
+        "Protocol": "CASE WHEN i % 6 = 0 THEN 'Udp' ELSE 'Tcp' END",
+        "InitiatingProcessFileName": "CASE i % 9 WHEN 0 THEN 'chrome.exe' WHEN 1 THEN 'msedge.exe' "
+        "ELSE 'proc' || CAST(hash(i) % 20000 AS VARCHAR) || '.exe' END",
+        "InitiatingProcessMD5": "md5(CAST(i % 20000 AS VARCHAR))",
+        "InitiatingProcessCommandLine": "'proc.exe --arg ' || CAST(i % 97 AS VARCHAR)",
+        "ReportId": "CAST(i AS BIGINT)",
+    }
+    selects = []
+    for column, kind in columns.items():
+        if column in values:
+            selects.append(values[column])
+        elif kind == "string":
+            selects.append("''")
+        else:
+            selects.append("NULL")
+    engine.connection.execute(f"INSERT INTO DeviceNetworkEvents SELECT {', '.join(selects)} FROM range({rows}) t(i)")
+
+
+def timed(run, repeat: int) -> float:
+    run()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    engine = Emulator(environment("defender"), now=NOW)
+    started = time.perf_counter()
+    generate(engine, args.rows)
+    print(f"generated {args.rows} rows of DeviceNetworkEvents in {time.perf_counter() - started:.1f} s")
+    seed = load_detection(ROOT / "detections/network/rare-or-low-prevalent-outgoing-successful-ipv4-connections.yml")
+    query_c = seed.detection.data["query"]["text"]
+    cases = [("(a) where + summarize by 2 keys", QUERY_A, SQL_A, 1.5),
+             ("(b) has + dcount", QUERY_B, SQL_B, 1.5),
+             ("(c) seed: rare outgoing connections", query_c, SQL_C, 2.0)]  # fmt: skip
+    for title, kql, sql, target in cases:
+        emulator_rows = len(engine.run(kql).rows)
+        sql_rows = len(engine.connection.execute(sql).fetchall())
+        kql_time = timed(lambda kql=kql: engine.run(kql), args.repeat)
+        sql_time = timed(lambda sql=sql: engine.connection.execute(sql).fetchall(), args.repeat)
+        print(f"{title}: emulator {kql_time * 1000:.0f} ms, DuckDB SQL {sql_time * 1000:.0f} ms, "
+              f"ratio {kql_time / sql_time:.2f} (target <= {target}); rows {emulator_rows} vs {sql_rows}")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
