@@ -20,7 +20,7 @@ def run(query: str, **tables) -> list[list]:
     engine = Emulator(environment("defender"), now=NOW)
     for name, rows in tables.items():
         engine.load_table(name, rows)
-    return engine.run(query).rows
+    return [list(row) for row in engine.run(query).rows]
 
 
 def columns(query: str) -> list[str]:
@@ -138,7 +138,7 @@ def test_externaldata_reads_only_mapped_files(tmp_path: Path):
     data.write_text("ip,tag\n203.0.113.7,bad\n")
     query = "externaldata(ip:string, tag:string)['https://example.org/list.csv'] with (ignoreFirstRecord=true)"
     engine = Emulator(environment("defender"), now=NOW, externaldata={"https://example.org/list.csv": data})
-    assert engine.run(query).rows == [["203.0.113.7", "bad"]]
+    assert [list(row) for row in engine.run(query).rows] == [["203.0.113.7", "bad"]]
     with pytest.raises(EmulatorError) as caught:
         Emulator(environment("defender"), now=NOW).run(query)
     assert caught.value.code == "EMU007" and "not mapped" in caught.value.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ class EmulatorError(Exception):
 @dataclass
 class QueryResult:
     columns: list[tuple[str, str]]
-    rows: list[list[Any]]
+    rows: list[Sequence[Any]]  # tuples, or lists where values were converted
 
 
 # KQL functions that are plain SQL expressions; compiler.py calls them by name.
@@ -153,6 +154,10 @@ class Emulator:
         from .compiler import compile_query
 
         sql = compile_query(self, query_text)
+        described = self.describe(sql)
+        if any(kind == "string" for _, kind in described):  # KQL strings are never null
+            selects = [f"coalesce({_q(n)}, '') AS {_q(n)}" if kind == "string" else _q(n) for n, kind in described]
+            sql = f"SELECT {', '.join(selects)} FROM ({sql}) AS _result"
         try:
             relation = self.connection.execute(sql)
             description = relation.description
@@ -217,15 +222,13 @@ def _to_duck(value: Any, kind: str) -> Any:
 
 def _convert(rows: list[tuple], kinds: list[str]) -> list[list[Any]]:
     """DuckDB rows -> KQL values; only strings (never null) and dynamic (JSON text) need work."""
+    positions = [index for index, kind in enumerate(kinds) if kind in ("dynamic", "guid")]
+    if not positions:  # strings were made non-null in SQL: nothing left to convert
+        return rows
     converted = [list(row) for row in rows]
-    for index, kind in enumerate(kinds):
-        if kind == "string":
-            for row in converted:
-                if row[index] is None:
-                    row[index] = ""
-        elif kind in ("dynamic", "guid"):
-            for row in converted:
-                row[index] = _from_duck(row[index], kind)
+    for index in positions:
+        for row in converted:
+            row[index] = _from_duck(row[index], kinds[index])
     return converted
 
 
