@@ -58,24 +58,30 @@ def normalise_actual(value: Any, kind: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if kind == "dynamic":  # the documentation prints a dynamic string without quotes
-        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return value if isinstance(value, str) else _canonical_json(value)
     if isinstance(value, float):
         return _number(value)
     return str(value)
 
 
 def _number(value: float) -> str:
+    """A real at the 15 significant digits the reference pages print."""
     if value != value:
         return "NaN"
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    text = f"{value:.15g}"
+    return text if "e" in text or "." in text or abs(value) >= 1e15 else str(int(float(text)))
 
 
 def normalise_expected(text: str, br_in_cells: bool = False) -> str:
     if br_in_cells:  # the page wrote line breaks inside a table cell as <br />
         text = re.sub(r"<br\s*/?>", "\n", text)
     text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] == "`":  # markdown code spans around a value
+        text = text[1:-1]
+    if re.fullmatch(r"<https?://[^>]+>", text):  # markdown autolinks
+        text = text[1:-1]
     if text == "":
         return "null"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?", text):
@@ -85,13 +91,28 @@ def normalise_expected(text: str, br_in_cells: bool = False) -> str:
     if text in ("True", "False", "TRUE", "FALSE"):
         return text.lower()
     if text.startswith(("[", "{")):
-        try:
-            return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
-        except ValueError:
-            return text
-    if re.fullmatch(r"-?\d+\.\d+", text):
+        bare_words = re.sub(r"(?<=[\[,])\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?=[,\]])", r'"\1"', text)
+        for candidate in (text, text.replace("'", '"'), bare_words):
+            try:  # the pages also print pseudo-JSON: single quotes, bare words in arrays
+                return _canonical_json(json.loads(candidate))
+            except ValueError:
+                continue
+        return text
+    if re.fullmatch(r"-?\d+\.\d+([eE][-+]?\d+)?", text):
         return _number(float(text))
     return text
+
+
+def _canonical_json(value: Any) -> str:
+    """JSON with reals at 15 significant digits, the precision the pages print."""
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (json.dumps(k, ensure_ascii=False) + ":" + _canonical_json(v) for k, v in value.items())
+        return "{" + ",".join(pairs) + "}"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def run_case(case: dict) -> tuple[str, str]:
@@ -99,8 +120,9 @@ def run_case(case: dict) -> tuple[str, str]:
     try:
         result = engine.run(case["query"])
     except EmulatorError as exc:
+        # The emulator refused with a message: not a wrong answer, but something it cannot run.
         detail = exc.message.removeprefix("the emulator does not support ")
-        return ("unsupported", detail) if exc.code == "EMU001" else ("fail", f"{exc.code}: {exc.message}")
+        return "unsupported", detail if exc.code == "EMU001" else f"{exc.code}: {exc.message}"
     except Exception as exc:  # a crash is a failure of ours, reported as such
         return "fail", f"crash {type(exc).__name__}: {exc}"
     finally:
@@ -112,6 +134,12 @@ def run_case(case: dict) -> tuple[str, str]:
     actual = [[normalise_actual(v, t) for v, (_, t) in zip(row, result.columns, strict=True)] for row in result.rows]
     br = "br_in_cells" in (case.get("flags") or [])
     expected = [[normalise_expected(str(v), br) for v in row] for row in case["rows"]]
+    kinds = [kind for _, kind in result.columns]
+    expected = [  # a string cell the page wrapped in double quotes
+        [cell[1:-1] if len(cell) > 1 and cell[0] == cell[-1] == '"' and index < len(kinds) and kinds[index] == "string"
+         else cell for index, cell in enumerate(row)]
+        for row in expected
+    ]  # fmt: skip
     actual = [[cell.strip() if br else cell for cell in row] for row in actual]
     if case.get("ordered"):
         same = actual == expected
