@@ -678,9 +678,12 @@ class Compiler:
             if "*" in term:
                 raise self.unsupported("wildcards in search terms", node)
             # any column holding the term; the cheap substring test runs first
-            lowered = _string(term.lower())
-            texts = [f"CAST({_q(n)} AS VARCHAR)" for n, _ in columns if n != "$table"]
-            checks = [f"(contains(lower({t}), {lowered}) AND kql_has({t}, {_string(term)}))" for t in texts]
+            # a term with a letter cannot be in a number's, a date's or a bool's text: skip those columns
+            textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
+            texts = [f"CAST({_q(n)} AS VARCHAR)" for n, kind in columns
+                     if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
+            like = _string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {_string(term)}))" for t in texts]
             return "(" + (" OR ".join(checks) or "false") + ")"
         if node.kind == "BinaryExpression" and node["op"].text == ":":
             column, _ = self.expr(node["left"], columns)
@@ -716,12 +719,15 @@ class Compiler:
             names.add(target)
             selects.append(f"{_nonnull(f'{right}.{_q(name)}', type_, True)} AS {_q(target)}")
         join = "LEFT JOIN" if keep_unmatched else "JOIN"
+        # Addresses and ranges as numbers once, so that DuckDB can run a range join.
         numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {self.alias()}"
+        numbered = f"SELECT *, kql_ipv4({ip_sql.replace(f'{left}.', '')}) AS __ipn FROM ({numbered}) AS {self.alias()}"
+        ranges = (f"SELECT *, kql_cidr_start({range_column}) AS __first, kql_cidr_end({range_column}) AS __last, "
+                  f"kql_cidr_prefix({range_column}) AS __prefix FROM ({lookup_sql}) AS {self.alias()}")  # fmt: skip
         return (
-            f"SELECT {', '.join(selects)} FROM ({numbered}) AS {left} {join} ({lookup_sql}) AS {right} "
-            f"ON kql_ipv4_in_range({ip_sql}, {right}.{range_column}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {left}.__rid ORDER BY kql_cidr_prefix({right}.{range_column}) "
-            f"DESC NULLS LAST) = 1"
+            f"SELECT {', '.join(selects)} FROM ({numbered}) AS {left} {join} ({ranges}) AS {right} "
+            f"ON {left}.__ipn BETWEEN {right}.__first AND {right}.__last "
+            f"QUALIFY row_number() OVER (PARTITION BY {left}.__rid ORDER BY {right}.__prefix DESC NULLS LAST) = 1"
         )
 
     def parse(self, node: Node, sql: str) -> str:
