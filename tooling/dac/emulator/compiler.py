@@ -801,7 +801,11 @@ class Compiler:
         item = items[0].children[0]
         target = _path_name(item) if item.kind != "Assignment" else _name_text(item["name"])
         value, _ = self.expr(item if item.kind != "Assignment" else item["value"], columns)
-        array = f"CASE WHEN json_type({value}) = 'ARRAY' THEN CAST({value} AS JSON[]) ELSE [CAST({value} AS JSON)] END"
+        # arrays give their elements; a property bag gives one single-property bag per key (bagexpansion=bag)
+        member = f"json_extract({value}, '$.\"' || k || '\"')"
+        pairs = f"list_transform(json_keys({value}), lambda k: json_object(k, {member}))"
+        array = (f"CASE json_type({value}) WHEN 'ARRAY' THEN CAST({value} AS JSON[]) WHEN 'OBJECT' THEN {pairs} "
+                 f"ELSE [CAST({value} AS JSON)] END")  # fmt: skip
         selects = [(f"unnest({array}) AS {_q(n)}" if n == target else _q(n)) for n, _ in columns]
         if target not in [n for n, _ in columns]:
             selects.append(f"unnest({array}) AS {_q(target)}")
