@@ -6,65 +6,26 @@ Exit codes: 0 clean, 1 findings (or failed tests), 2 usage or input errors.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from . import __version__
+from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .cli_support import console as _console
+from .cli_support import fail as _fail
+from .cli_support import guarded as _guarded
 from .diagnostics import Severity
-from .gitref import GitError
-from .project import Project, ProjectError, find_project
+from .project import Project, find_project
 from .reports import FORMATS
 from .reports import github as github_report
 from .reports import json as json_report
 from .reports.text import print_diagnostics
 from .validation import ValidationReport, display_path, validate
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:  # logs and CI: room for the summary table instead of 80 columns
-        console.width = 120
-    return console
-
-
-def _fail(message: str) -> None:
-    click.echo(f"dac: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def _guarded(command: F) -> F:
-    """Input problems become one message and exit code 2, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ProjectError as exc:
-            _fail(exc.diagnostic.format())
-        except GitError as exc:
-            _fail(str(exc))
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-        except Exception as exc:  # a bug in dac; DAC_DEBUG=1 shows the traceback
-            if os.environ.get("DAC_DEBUG"):
-                raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details and please report it)")
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -7,13 +7,10 @@ of the command line they only parse arguments, call the library and print. Exit 
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -21,49 +18,18 @@ from rich.table import Table
 from rich.text import Text
 
 from .diagnostics import Diagnostic, Severity
-from .gitref import GitError
-from .project import ProjectError, find_project
+from .project import find_project
 from .reports.text import diagnostic_text, print_diagnostics
 from .validation import display_path, validate
 
 if TYPE_CHECKING:
     from .testing import TestResult
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-DIALECTS = ("defender", "sentinel")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(highlight=False, soft_wrap=True, stderr=stderr)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"dac: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def _guarded(command: F) -> F:
-    """Input problems become one message and exit code 2, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ProjectError as exc:
-            _fail(exc.diagnostic.format())
-        except GitError as exc:
-            _fail(str(exc))
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-        except Exception as exc:  # a bug in dac; DAC_DEBUG=1 shows the traceback
-            if os.environ.get("DAC_DEBUG"):
-                raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details and please report it)")
-
-    return wrapper  # type: ignore[return-value]
-
+from .cli_support import EXIT_FINDINGS, EXIT_OK
+from .cli_support import console as _console
+from .cli_support import fail as _fail
+from .cli_support import guarded as _guarded
+from .detection import DIALECTS
 
 # --------------------------------------------------------------------------------------- dac test
 

@@ -1,0 +1,53 @@
+"""What every command module shares: exit codes, the console, and turning input problems into
+one message with exit code 2 instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from .gitref import GitError
+from .project import ProjectError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(stderr: bool = False) -> Console:
+    out = Console(highlight=False, soft_wrap=True, stderr=stderr)
+    if not out.is_terminal:  # logs and CI: room for the summary table instead of 80 columns
+        out.width = 120
+    return out
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"dac: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def guarded(command: F) -> F:
+    """Input problems become one message and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ProjectError as exc:
+            fail(exc.diagnostic.format())
+        except GitError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        except Exception as exc:  # a bug in dac; DAC_DEBUG=1 shows the traceback
+            if os.environ.get("DAC_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details and please report it)")
+
+    return wrapper  # type: ignore[return-value]
