@@ -33,9 +33,10 @@ from .validation import ValidationReport, display_path, validate
 def main() -> None:
     """dac: detection-as-code for Microsoft Defender XDR and Microsoft Sentinel.
 
-    One YAML file per detection under detections/, validated against its schema and ATT&CK,
-    checked in pull requests, and (in later versions) rendered per platform, tested on a local
-    KQL engine and deployed. Exit codes: 0 clean, 1 findings, 2 usage or input errors.
+    One YAML file per detection under detections/: validated against its schema, ATT&CK and the
+    platforms' table schemas, rendered for Defender and Sentinel, and tested on a local KQL engine
+    (embedded DuckDB). Deployment comes in a later version. Exit codes: 0 clean, 1 findings,
+    2 usage or input errors.
     """
 
 
@@ -120,7 +121,7 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
 @FAIL_ON_OPTION
 @_guarded
 def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str) -> None:
-    """The main job: validate every detection and print a summary.
+    """The main job: validate, render and test every detection, then print a summary.
 
     Runs over the project's detections folder unless PATHS are given.
     """
