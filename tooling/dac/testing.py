@@ -247,18 +247,7 @@ def let_names(text: str) -> set[str]:
 
 def _query_position(detection: Detection, variant: Variant, offset: int, tables_folder: Path | None) -> Position:
     """An offset in the text that ran -> line:col in the YAML file (through the rendering, if any)."""
-    if variant.text != variant.source_text:
-        from .kql.render import render
-
-        source_dialect = detection.data["query"]["dialect"]
-        rendered = render(
-            variant.source_text, environment(source_dialect, tables_folder), environment(variant.dialect, tables_folder)
-        )
-        if rendered.text == variant.text:
-            offset = rendered.source_offset(offset)
-        else:
-            offset = min(offset, len(variant.source_text))
-    return query_position(detection, variant, offset)
+    return query_position(detection, variant, min(variant.source_offset(offset), len(variant.source_text)))
 
 
 # --------------------------------------------------------------------------------------- expectations

@@ -9,6 +9,7 @@ that both dialects share is reported once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class Variant:
     output: RowSchema | None = None
     tables: set[str] = field(default_factory=set)
     parameter_error: ParameterError | None = None
+    # Maps an offset in `text` back to `source_text` (the rendering's edits; identity otherwise).
+    source_offset: Callable[[int], int] = field(default=lambda offset: offset)
 
 
 def build_variants(
@@ -73,6 +76,7 @@ def build_variants(
         else:
             rendered = render(variant.source_text, environment(query["dialect"], tables_folder), target)
             variant.text, variant.output, variant.tables = rendered.text, rendered.output, rendered.tables
+            variant.source_offset = rendered.source_offset
             variant.diagnostics = list(rendered.diagnostics)
             parsed = parse(rendered.text)
             if not parsed.diagnostics:

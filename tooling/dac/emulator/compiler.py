@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..kql import parse
-from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_value
+from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_value, column_name
 from ..kql.lexer import T, Token
 from ..kql.syntax import Node
 from .engine import DUCK_TYPES, EmulatorError, _q
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .engine import Emulator
 
 Columns = list[tuple[str, str]]
-_NAME_KEEPING = {"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth", "startofyear"}
 
 
 def compile_query(engine: Emulator, text: str) -> str:
@@ -362,20 +361,7 @@ class Compiler:
             sql, _ = self.expr(item["value"], columns)
             return _name_text(item["name"]), sql
         sql, _ = self.expr(item, columns)
-        return self.column_name(item, counter), sql
-
-    def column_name(self, expression: Node, counter: list[int]) -> str:
-        path = _path_name(expression)
-        if path:
-            return path
-        if expression.kind == "Call" and expression["callee"].kind == "Name":
-            function = _name_text(expression["callee"])
-            arguments = expression["arguments"]["items"] or []
-            inner = _path_name(arguments[0]) if arguments else ""
-            if inner and (function.startswith("to") or function in _NAME_KEEPING):
-                return inner
-        counter[0] += 1
-        return f"Column{counter[0]}"
+        return column_name(item, counter), sql
 
     def project_names(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)

@@ -101,9 +101,8 @@ class Emulator:
         externaldata: dict[str, Path] | None = None,
     ):
         self.environment = environment
-        self.now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None) if now is None or now.tzinfo else now
-        if self.now.tzinfo is not None:
-            self.now = self.now.astimezone(dt.UTC).replace(tzinfo=None)
+        pinned = now or dt.datetime.now(dt.UTC)  # naive UTC, like the fixture values
+        self.now = pinned.astimezone(dt.UTC).replace(tzinfo=None) if pinned.tzinfo else pinned
         self.externaldata = dict(externaldata or {})
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone = 'UTC'")
@@ -176,11 +175,6 @@ class Emulator:
         except duckdb.Error as exc:
             raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
         return [(row[0], kql_type_of(row[1])) for row in described]
-
-    def describe_type(self, sql: str, index: int) -> str:
-        if not hasattr(self, "_last_described") or self._last_described[0] != sql:
-            self._last_described = (sql, self.describe(sql))
-        return self._last_described[1][index][1]
 
 
 def _first_line(exc: Exception) -> str:

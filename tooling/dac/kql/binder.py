@@ -532,20 +532,7 @@ class Binder:
         return [(name, type_)]
 
     def column_name(self, expression: Node, counter: list[int], aggregate: bool = False) -> str:
-        """Kusto's name for an unnamed expression column."""
-        path = _path_name(expression)
-        if path:
-            return path
-        if expression.kind == "Call" and expression["callee"].kind == "Name":
-            function = _name_text(expression["callee"])
-            arguments = expression["arguments"]["items"] or []
-            if aggregate:
-                return _aggregate_name(function, arguments)
-            inner = _path_name(arguments[0]) if arguments else ""
-            if inner and (function.startswith("to") or function in _NAME_KEEPING_FUNCTIONS):
-                return inner
-        counter[0] += 1
-        return f"Column{counter[0]}"
+        return column_name(expression, counter, aggregate)
 
     def aggregate_columns(self, call: Node, schema: RowSchema, scope: _Scope) -> list[tuple[str, str]] | None:
         function = _name_text(call["callee"])
@@ -1286,6 +1273,23 @@ class Binder:
         info = catalog.lookup(name, self.env.dialect)
         if info is not None:
             self.check_arity(info, count, node)
+
+
+def column_name(expression: Node, counter: list[int], aggregate: bool = False) -> str:
+    """Kusto's name for an unnamed expression column (the emulator names its columns with it too)."""
+    path = _path_name(expression)
+    if path:
+        return path
+    if expression.kind == "Call" and expression["callee"].kind == "Name":
+        function = _name_text(expression["callee"])
+        arguments = expression["arguments"]["items"] or []
+        if aggregate:
+            return _aggregate_name(function, arguments)
+        inner = _path_name(arguments[0]) if arguments else ""
+        if inner and (function.startswith("to") or function in _NAME_KEEPING_FUNCTIONS):
+            return inner
+    counter[0] += 1
+    return f"Column{counter[0]}"
 
 
 def _add_columns(base: RowSchema | None, added: RowSchema) -> RowSchema:
