@@ -38,10 +38,11 @@ def test_strings_are_never_null():
     assert run("DeviceEvents | where FileName == '' | count", DeviceEvents=[{"DeviceName": "d"}]) == [[1]]
 
 
-def test_comparisons_with_null_are_not_true():
-    # "... comparison with null returns null" -> the row is filtered out by where.
-    query = "datatable(n:long)[1, long(null)] | where n != 1 | count"
-    assert run(query) == [[0]]
+def test_null_and_a_value_are_unequal():
+    # null values docs: "!=" of a null and a non-null value is true, "==" false (their
+    # `datatable(ival:int, ...)[5, ..., int(null), ...] | where ival != 5` keeps the null row).
+    assert run("datatable(n:long)[1, long(null)] | where n != 1 | count") == [[1]]
+    assert run("datatable(n:long)[1, long(null)] | where n == 1 | count") == [[1]]
 
 
 def test_equality_is_case_sensitive_and_tilde_is_not():

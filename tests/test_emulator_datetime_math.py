@@ -282,8 +282,8 @@ def test_make_datetime_and_make_timespan():
         [d(2017, 10, 1), d(2017, 10, 1, 12, 10), None]
     ]
     assert one("make_datetime(2017,10,01,12,11,5.25)") == d(2017, 10, 1, 12, 11, 5, 250000)
-    # the page's 0.1234567 seconds needs 100 ns ticks
-    assert refused("print make_datetime(2017,10,01,12,11,0.1234567)") == "EMU001"
+    # the page's 0.1234567 seconds needs 100 ns ticks: a constant gives a nanosecond datetime (ticks.py)
+    assert one("make_datetime(2017,10,01,12,11,0.1234567)").isoformat() == "2017-10-01T12:11:00.1234567"
     # (make-timespan-function) make_timespan(1,12,30,55.123) -> 1.12:30:55.1230000
     assert run("print make_timespan(1,12,30,55.123), make_timespan(12, 30), make_timespan(12, 30, 15)") == [
         [dt.timedelta(days=1, hours=12, minutes=30, seconds=55.123), dt.timedelta(hours=12, minutes=30),
@@ -377,3 +377,10 @@ def test_unit_conversions():
         [12.000000000000002, None]
     ]
     assert refused("print convert_length(1, 'foot', 'Inch')") == "EMU001"  # matching case-insensitively is unknown
+
+
+def test_bin_of_a_datetime_counts_bins_from_year_one():
+    # Kusto floors ticks since 0001-01-01 (a Monday): 7-day bins start on Mondays, 15-day bins on the
+    # dates the shuffle-query page prints (2006-12-31, 2007-01-15, ...), not on multiples from 1970.
+    rows = run("print a = bin(datetime(2024-05-05 13:17), 7d), b = bin(datetime(2007-01-20), 15d)")
+    assert rows == [[dt.datetime(2024, 4, 29), dt.datetime(2007, 1, 15)]]

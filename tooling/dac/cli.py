@@ -35,8 +35,9 @@ def main() -> None:
 
     One YAML file per detection under detections/: validated against its schema, ATT&CK and the
     platforms' table schemas, rendered for Defender and Sentinel, and tested on a local KQL engine
-    (embedded DuckDB). Deployment comes in a later version. Exit codes: 0 clean, 1 findings,
-    2 usage or input errors.
+    (embedded DuckDB), and deployed to tenants (plan, deploy, drift, pull) as Defender XDR custom
+    detection rules and Sentinel analytics rules. Exit codes: 0 clean, 1 findings, 2 usage or
+    input errors.
     """
 
 
@@ -452,3 +453,13 @@ def _register_emulator_commands() -> None:
 
 
 _register_emulator_commands()
+
+
+def _register_deploy_commands() -> None:
+    from .cli_deploy import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_deploy_commands()

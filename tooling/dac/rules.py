@@ -81,9 +81,23 @@ class Marker:
     hash: str
 
 
+def normalised(value: Any) -> Any:
+    """The body without null values and empty objects or lists, at any depth.
+
+    Services echo properties dac did not send as null (and drop some nulls dac sends), so the hash
+    and the comparison of live and desired rules look only at what has a value.
+    """
+    if isinstance(value, dict):
+        items = {key: normalised(item) for key, item in value.items()}
+        return {key: item for key, item in items.items() if item not in (None, {}, [])}
+    if isinstance(value, list):
+        return [normalised(item) for item in value]
+    return value
+
+
 def content_hash(body: dict[str, Any]) -> str:
-    """12 hex digits of SHA-256 over the body (without the marker), keys sorted."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    """12 hex digits of SHA-256 over the normalised body (without the marker), keys sorted."""
+    return hashlib.sha256(json.dumps(normalised(body), sort_keys=True).encode("utf-8")).hexdigest()[:12]
 
 
 def marker_line(detection_id: str, digest: str) -> str:

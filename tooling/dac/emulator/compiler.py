@@ -22,6 +22,7 @@ from ..kql.lexer import T, Token
 from ..kql.syntax import Node
 from .engine import DUCK_TYPES, EmulatorError, _q
 from .functions import FUNCTIONS
+from .ticks import DATETIME_NS, DatetimeTicks
 
 if TYPE_CHECKING:
     from .engine import Emulator
@@ -77,12 +78,21 @@ def parse_datetime(text: str) -> dt.datetime:
     us_date = re.fullmatch(r"(\d{1,2})-(\d{1,2})-(\d{4})", cleaned)
     if us_date:  # datetime('12-02-2022') is month-day-year
         return dt.datetime(int(us_date.group(3)), int(us_date.group(1)), int(us_date.group(2)))
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?", cleaned) or re.fullmatch(
-        r"\d{4}-\d{2}-\d{2}", cleaned
-    ):
-        cleaned = re.sub(r"(\.\d{6})\d+$", r"\1", cleaned)
-        value = dt.datetime.fromisoformat(cleaned)
-        return value.replace(tzinfo=None)
+    listed = re.fullmatch(r"(\d{4}),\s*(\d{1,2}),\s*(\d{1,2})", cleaned)
+    if listed:  # datetime(2025, 6, 14)
+        return dt.datetime(*(int(part) for part in listed.groups()))
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?", cleaned)
+    if iso:
+        *parts, fraction = iso.groups()
+        digits = (fraction or "").ljust(7, "0")
+        if digits[7:].strip("0"):  # below a tick: KQL's rounding is not documented
+            raise ValueError(text)
+        value = dt.datetime(*(int(part or 0) for part in parts), microsecond=int(digits[:6]))
+        if digits[6] == "0":
+            return value
+        ticked = DatetimeTicks(*value.timetuple()[:6], value.microsecond)
+        ticked.extra_ticks = int(digits[6])
+        return ticked
     raise ValueError(text)
 
 
@@ -93,6 +103,8 @@ class Compiler:
         self.scalars: dict[str, tuple[str, str]] = {}  # let name -> (sql, type)
         self.tables: dict[str, str] = {}  # let name -> SQL of the relation
         self.functions: dict[str, Node] = {}  # let name -> FunctionDeclaration
+        self.options: dict[str, Node] = {}  # set name = value
+        self._search_texts: dict[str, str] = {}  # within one `search`: joined columns SQL -> helper column
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         return EmulatorError("EMU001", f"the emulator does not support {what}", _offset(node))
@@ -110,7 +122,10 @@ class Compiler:
         for statement in tree["statements"] or []:
             if statement.kind == "LetStatement":
                 self.let(statement)
-            elif statement.kind in ("SetStatement",):
+            elif statement.kind in ("SetStatement",):  # kept for the functions that read them (bin_auto)
+                parts = [c for c in statement.children if isinstance(c, Node)]
+                if len(parts) == 2:
+                    self.options[_name_text(parts[0])] = parts[1]
                 continue
             elif statement.kind in ("DeclareStatement", "OtherStatement"):
                 raise self.unsupported("declare/alias statements", statement)
@@ -125,7 +140,9 @@ class Compiler:
         value: Node = statement["value"]
         if value.kind == "FunctionDeclaration":
             if any(isinstance(c, Token) and c.text == "view" for c in value.children):
-                raise self.unsupported("views (let name = view () { ... })", value)
+                from .plugins import define_view
+
+                return define_view(self, name, value)
             self.functions[name] = value
             return
         if self.is_tabular(value):
@@ -191,7 +208,7 @@ class Compiler:
             if node["source"].kind == "MissingSource":
                 raise self.unsupported("a query without a source", node)
             sql = self.tabular(node["source"])
-            for operator in node["operators"] or []:
+            for operator in self.filters_first(list(node["operators"] or [])):
                 sql = self.operator(operator, sql)
             return sql
         if kind == "Parenthesized":
@@ -226,6 +243,52 @@ class Compiler:
             return self.search(node, None)
         raise self.unsupported(f"'{node.text().strip()[:40]}' as a table", node)
 
+    def filters_first(self, operators: list[Node]) -> list[Node]:
+        """Moves the filters right after an `ipv4_lookup` that read none of its columns ahead of it.
+
+        The lookup keeps or drops each row on its own and filters commute with each other, so the order
+        does not change the result; filtering first lets DuckDB combine and reorder the query's filters
+        (its numbering of rows for the lookup stops it doing so).
+        """
+        result = list(operators)
+        for index, operator in enumerate(result):
+            if not self._is_named_lookup(operator):
+                continue
+            following = index + 1
+            while following < len(result) and result[following].kind == "Where":
+                following += 1
+            chain = result[index + 1 : following]
+            if any(self._row_dependent(where, None) for where in chain):
+                continue
+            ahead = [where for where in chain if not self._row_dependent(where, operator)]
+            behind = [where for where in chain if where not in ahead]
+            result[index:following] = [*ahead, operator, *behind]
+        return result
+
+    def _is_named_lookup(self, operator: Node) -> bool:
+        if operator.kind != "Evaluate":
+            return False
+        call = next((c for c in operator.children if isinstance(c, Node) and c.kind == "Call"), None)
+        if call is None or _name_text(call["callee"]) != "ipv4_lookup":
+            return False
+        arguments = [a for a in call["arguments"]["items"] or [] if a.kind != "Assignment"]
+        return bool(arguments) and arguments[0].kind == "Name" and _name_text(arguments[0]) in self.tables
+
+    def _row_dependent(self, where: Node, lookup: Node | None) -> bool:
+        """Whether a filter reads other rows or chance (lookup None), or a column the lookup adds."""
+        lookup_names: list[str] = []
+        if lookup is not None:
+            call = next(c for c in lookup.children if isinstance(c, Node) and c.kind == "Call")
+            table = next(a for a in call["arguments"]["items"] if a.kind != "Assignment")
+            lookup_names = [name for name, _ in self.columns(self.tables[_name_text(table)])]
+        for token in where["predicate"].tokens():
+            word = token.text.strip("[]'\"")
+            if lookup is None and word.lower() in _ROW_ORDER_FUNCTIONS:
+                return True
+            if any(word.startswith(name) for name in lookup_names):
+                return True
+        return False
+
     def datatable(self, node: Node) -> str:
         columns = self.declared(node["schema"])
         values = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Schema",)]
@@ -237,14 +300,16 @@ class Compiler:
         rows = []
         for start in range(0, len(values), len(columns)):
             cells = []
-            for (name, kind), value in zip(columns, values[start : start + len(columns)], strict=True):
+            for (_name, kind), value in zip(columns, values[start : start + len(columns)], strict=True):
                 sql, _ = self.expr(value, [])
-                cells.append(f"CAST({sql} AS {DUCK_TYPES[kind]}) AS {_q(name)}")
-            rows.append("SELECT " + ", ".join(cells))
+                cells.append(f"CAST({sql} AS {DUCK_TYPES[kind]})")
+            rows.append("(" + ", ".join(cells) + ")")
         if not rows:
             empty = ", ".join(f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {_q(name)}" for name, kind in columns)
             return f"SELECT {empty} WHERE false"
-        return " UNION ALL ".join(rows)
+        # one VALUES list, not a UNION ALL of rows: DuckDB keeps its order through grouping (make_list)
+        names = ", ".join(_q(name) for name, _ in columns)
+        return f"SELECT * FROM (VALUES {', '.join(rows)}) AS {self.alias()}({names})"
 
     def declared(self, schema: Node | None) -> Columns:
         columns = []
@@ -312,12 +377,18 @@ class Compiler:
         if handler is None:
             word = node.first_token().text if node.first_token() else node.kind
             raise self.unsupported(f"the '{word}' operator", node)
+        from .plugins import serialized, uses_row_functions  # also registers row_number, prev, ...
+
+        if uses_row_functions(node):
+            return serialized(self, node, sql, handler)
         return handler(self, node, sql)
 
     def where(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
-        condition, _ = self.expr(node["predicate"], columns)
-        return f"SELECT * FROM ({sql}) AS {self.alias()} WHERE {condition}"
+        # A row passes `where A and B` exactly when A and B are both true, so the conjuncts go to DuckDB
+        # one by one: it can then push the cheap ones into the scan and run them first.
+        conditions = [self.expr(part, columns)[0] for part in _conjuncts(node["predicate"])]
+        return f"SELECT * FROM ({sql}) AS {self.alias()} WHERE " + " AND ".join(f"({c})" for c in conditions)
 
     def extend(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
@@ -344,8 +415,8 @@ class Compiler:
         selects = []
         for position, item in enumerate(self._items(node)):
             name, value = self.named(item, columns, counter)
-            if node.kind == "Print" and item.kind != "Assignment" and not _path_name(item):
-                name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ...
+            if node.kind == "Print" and item.kind != "Assignment":
+                name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
             selects.append(f"{value} AS {_q(name)}")
         source = f" FROM ({sql}) AS {self.alias()}" if sql is not None else ""
         return f"SELECT {', '.join(selects) or '*'}{source}"
@@ -417,7 +488,10 @@ class Compiler:
     def sort(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
         items = [c for c in node.children[-1].children if isinstance(c, Node)]
-        return f"SELECT * FROM ({sql}) AS {self.alias()} ORDER BY {self.order(items, columns)}"
+        # ties keep their input order, as the reference pages show them
+        numbered = f"SELECT *, row_number() OVER () AS __sort_n FROM ({sql}) AS {self.alias()}"
+        return (f"SELECT * EXCLUDE (__sort_n) FROM ({numbered}) AS {self.alias()} "
+                f"ORDER BY {self.order(items, columns)}, __sort_n")  # fmt: skip
 
     def top(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
@@ -521,6 +595,11 @@ class Compiler:
             if "set" in function:  # distinct values, in the order first seen
                 listed = f"kql_first_seen({listed})"
             return f"coalesce(to_json({listed}), '[]')"
+        from .functions.misc import aggregate_sql  # variance, stdev, make_bag, binary_all_*, buildschema
+
+        added = aggregate_sql(self, function, arguments, columns, call)
+        if added is not None:
+            return added
         raise self.unsupported(f"the aggregate '{function}'", call)
 
     def join(self, node: Node, sql: str) -> str:
@@ -603,27 +682,9 @@ class Compiler:
         raise self.unsupported("this join condition (use Key or $left.A == $right.B)", condition)
 
     def union(self, node: Node, sql: str | None) -> str:
-        parts = [sql] if sql is not None else []
-        withsource = None
-        for child in node.children[1:]:
-            if not isinstance(child, Node):
-                continue
-            if child.kind == "Parameter":
-                tokens = [t for t in child.tokens() if not t.missing]
-                if tokens[0].text == "withsource":
-                    withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else _string_value(tokens[-2].text)
-                elif tokens[0].text == "kind" and tokens[2].text == "inner":
-                    raise self.unsupported("union kind=inner", child)
-                continue
-            if child.kind == "NamePattern" and "*" in child.text():
-                raise self.unsupported("union with wildcards", child)
-            part = self.tabular(child)
-            if withsource:
-                name = child.text().strip()
-                part = f"SELECT {_string(name)} AS {_q(withsource)}, * FROM ({part}) AS {self.alias()}"
-            parts.append(part)
-        joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({p}) AS {self.alias()}" for p in parts)
-        return self._strings_not_null(joined)
+        from .plugins import union
+
+        return union(self, node, sql)
 
     def _strings_not_null(self, sql: str) -> str:
         columns = self.columns(sql)
@@ -650,8 +711,20 @@ class Compiler:
             raise self.unsupported("search without 'in (Table, ...)'", node)
         columns = self.columns(source)
         predicate = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")][-1]
-        condition = self.search_predicate(predicate, columns)
-        return f"SELECT * FROM ({source}) AS {self.alias()} WHERE {condition}"
+        outer_texts = self._search_texts
+        self._search_texts = {}  # concatenation SQL -> its helper column
+        try:
+            condition = self.search_predicate(predicate, columns)
+            helpers = ", ".join(f"{text} AS {name}" for text, name in self._search_texts.items())
+            hidden = ", ".join(self._search_texts.values())
+        finally:
+            self._search_texts = outer_texts
+        if not helpers:
+            return f"SELECT * FROM ({source}) AS {self.alias()} WHERE {condition}"
+        # Each row's searched columns joined once, with a separator no term contains, instead of one regex
+        # per column and term: a term is in some column exactly when it is in the joined text.
+        return (f"SELECT * EXCLUDE ({hidden}) FROM (SELECT *, {helpers} FROM ({source}) AS {self.alias()}) "
+                f"AS {self.alias()} WHERE {condition}")  # fmt: skip
 
     def search_predicate(self, node: Node, columns: Columns) -> str:
         if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
@@ -669,8 +742,14 @@ class Compiler:
             texts = [f"CAST({_q(n)} AS VARCHAR)" for n, kind in columns
                      if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
             like = _string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            if not texts:
+                return "false"
+            if _SEARCH_SEPARATOR not in term:
+                joined = f"concat_ws({_string(_SEARCH_SEPARATOR)}, {', '.join(texts)})"
+                name = self._search_texts.setdefault(joined, f'"__search{len(self._search_texts)}"')
+                texts = [name]
             checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {_string(term)}))" for t in texts]
-            return "(" + (" OR ".join(checks) or "false") + ")"
+            return "(" + " OR ".join(checks) + ")"
         if node.kind == "BinaryExpression" and node["op"].text == ":":
             column, _ = self.expr(node["left"], columns)
             value, _ = self.expr(node["right"], columns)
@@ -684,6 +763,14 @@ class Compiler:
     def evaluate(self, node: Node, sql: str) -> str:
         call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
         name = _name_text(call["callee"]) if call is not None else ""
+        from .plugins import PLUGINS  # plugins.py imports this module's types: imported late
+
+        if call is not None and name in PLUGINS:
+            return PLUGINS[name](self, node, call, sql)
+        from .functions.geo_shapes import LOOKUP_PLUGINS
+
+        if call is not None and name in LOOKUP_PLUGINS:
+            return LOOKUP_PLUGINS[name](self, node, call, sql)
         if name != "ipv4_lookup":
             raise self.unsupported(f"the plugin '{name or '?'}'", call or node)
         arguments = call["arguments"]["items"] or []
@@ -744,7 +831,15 @@ class Compiler:
             part = parts[index]
             if isinstance(part, Token) and part.kind is T.STRING:
                 text = _string_value(part.text)
-                regex += text if kind == "regex" else re.escape(text)
+                if kind == "regex":
+                    from .plugins import non_capturing
+
+                    try:
+                        regex += non_capturing(text)
+                    except ValueError:
+                        raise self.unsupported("named groups in a parse regex", part) from None
+                else:
+                    regex += re.escape(text)
             elif isinstance(part, Token) and part.text == "*":
                 regex += ".*?"
             elif isinstance(part, Node) and part.kind == "Name":
@@ -758,6 +853,8 @@ class Compiler:
                 group = _PARSE_GROUPS.get(type_)
                 if group is None:
                     raise self.unsupported(f"parse into a {type_} column", part)
+                if kind == "regex" and group == "(.*?)":  # regex mode is greedy unless flags=U (parse docs)
+                    group = "(.*)"
                 regex += group
             else:
                 raise self.unsupported("this parse pattern", part if isinstance(part, Node) else node)
@@ -775,27 +872,56 @@ class Compiler:
                 selects.append(f"CASE WHEN {matched} THEN {value} ELSE '' END AS {_q(name)}")
             else:
                 cast = f"TRY_CAST({value} AS {DUCK_TYPES.get(type_, 'VARCHAR')})"
+                if type_ == "datetime":
+                    from .plugins import datetime_from_text
+
+                    cast = datetime_from_text(value)
                 selects.append(f"CASE WHEN {matched} THEN {cast} END AS {_q(name)}")
         where = f" WHERE regexp_matches({source}, {pattern_sql})" if node.first_token().text == "parse-where" else ""
         return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}{where}"
 
+    def make_series(self, node: Node, sql: str) -> str:
+        from .make_series import make_series
+
+        return make_series(self, node, sql)
+
     def mv_expand(self, node: Node, sql: str) -> str:
-        columns = self.columns(sql)
-        items = [c for c in node.children if isinstance(c, Node) and c.kind == "ExpandItem"]
-        if len(items) != 1 or any(isinstance(c, Node) and c.kind == "Parameter" for c in node.children):
-            raise self.unsupported("mv-expand of several columns or with parameters", node)
-        item = items[0].children[0]
-        target = _path_name(item) if item.kind != "Assignment" else _name_text(item["name"])
-        value, _ = self.expr(item if item.kind != "Assignment" else item["value"], columns)
-        # arrays give their elements; a property bag gives one single-property bag per key (bagexpansion=bag)
-        member = f"json_extract({value}, '$.\"' || k || '\"')"
-        pairs = f"list_transform(json_keys({value}), lambda k: json_object(k, {member}))"
-        array = (f"CASE json_type({value}) WHEN 'ARRAY' THEN CAST({value} AS JSON[]) WHEN 'OBJECT' THEN {pairs} "
-                 f"ELSE [CAST({value} AS JSON)] END")  # fmt: skip
-        selects = [(f"unnest({array}) AS {_q(n)}" if n == target else _q(n)) for n, _ in columns]
-        if target not in [n for n, _ in columns]:
-            selects.append(f"unnest({array}) AS {_q(target)}")
-        return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
+        from .plugins import mv_expand
+
+        return mv_expand(self, node, sql)
+
+    def mv_apply(self, node: Node, sql: str) -> str:
+        from .plugins import mv_apply
+
+        return mv_apply(self, node, sql)
+
+    def project_by_names(self, node: Node, sql: str) -> str:
+        from .plugins import project_by_names
+
+        return project_by_names(self, node, sql)
+
+    def invoke(self, node: Node, sql: str) -> str:
+        from .plugins import invoke
+
+        return invoke(self, node, sql)
+
+    def parse_kv(self, node: Node, sql: str) -> str:
+        from .plugins import parse_kv
+
+        return parse_kv(self, node, sql)
+
+    def top_nested(self, node: Node, sql: str) -> str:
+        from .plugins import top_nested
+
+        return top_nested(self, node, sql)
+
+    def loose_operator(self, node: Node, sql: str) -> str:
+        from .plugins import LOOSE_OPERATORS
+
+        handler = LOOSE_OPERATORS.get(node["operator"])
+        if handler is None:
+            raise self.unsupported(f"the '{node['operator']}' operator", node)
+        return handler(self, node, sql)
 
     # ----------------------------------------------------------------- expressions
     def expr(self, node: Node, columns: Columns) -> tuple[str, str]:
@@ -833,7 +959,10 @@ class Compiler:
             return f"CAST(NULL AS {DUCK_TYPES.get(kind, 'VARCHAR')})", kind
         try:
             if kind == "datetime":
-                return _timestamp(parse_datetime(inner)), "datetime"
+                value = parse_datetime(inner)
+                if getattr(value, "extra_ticks", 0):  # a seventh fractional digit (ticks.py)
+                    return f"TIMESTAMP_NS '{value.isoformat(sep=' ')}'", DATETIME_NS
+                return _timestamp(value), "datetime"
             if kind == "timespan":
                 if re.fullmatch(r"\d+(\.\d+)?[a-z]+", inner):
                     return _interval(parse_timespan(inner)), "timespan"
@@ -856,6 +985,31 @@ class Compiler:
             pass
         raise EmulatorError("EMU006", f"cannot read the literal {token.text}", token.start)
 
+    def json_typed(self, token: Token, node: Node) -> Any:
+        """A typed literal inside dynamic(): numbers and bools as JSON values, a datetime as the string
+        tostring() gives, guids as strings; the rest (timespans) is refused."""
+        word, _, rest = token.text.partition("(")
+        inner = rest.rsplit(")", 1)[0].strip()
+        word = word.strip()
+        if inner == "null":
+            return None
+        try:
+            if word in ("datetime", "date"):
+                value = parse_datetime(inner)
+                return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}" + (
+                    f"{getattr(value, 'extra_ticks', 0)}Z")  # fmt: skip
+            if word in ("int", "long"):
+                return int(inner)
+            if word in ("real", "double"):
+                return float(inner)
+            if word in ("bool", "boolean") and inner.lower() in ("true", "false"):
+                return inner.lower() == "true"
+            if word == "guid":
+                return inner.lower()
+        except ValueError:
+            pass
+        raise self.unsupported(f"'{token.text}' inside dynamic()", node)
+
     def json_value(self, node: Node) -> Any:
         if node.kind == "JsonContainer":
             opener = node.children[0].text
@@ -864,10 +1018,14 @@ class Compiler:
                 return [self.json_value(v) for v in values]
             keys = [_string_value(t.text) for t in node.children if isinstance(t, Token) and t.kind is T.STRING]
             return {k: self.json_value(v) for k, v in zip(keys, values, strict=True)}
+        if node.kind == "Literal" and node["literal"] == "dynamic":  # dynamic({...}) nested in a dynamic
+            return self.json_value(next(c for c in node.children if isinstance(c, Node)))
         tokens = [t for t in node.tokens()]
         text = "".join(t.text for t in tokens)
         if tokens and tokens[0].kind is T.STRING:
             return "".join(_string_value(t.text) for t in tokens)
+        if len(tokens) == 1 and tokens[0].kind is T.TYPED_LITERAL:
+            return self.json_typed(tokens[0], node)
         if text in ("true", "false"):
             return text == "true"
         if text == "null":
@@ -931,6 +1089,9 @@ class Compiler:
             return f"kql_json_str({sql})"
         if kind == "string":
             return sql
+        if kind in ("datetime", DATETIME_NS):  # tostring(datetime): ISO 8601 with seven fractional digits
+            digits = "%f'), 26) || '0Z'" if kind == "datetime" else "%n'), 27) || 'Z'"
+            return f"coalesce(left(strftime({sql}, '%Y-%m-%dT%H:%M:%S.{digits}, '')"
         return f"kql_str({sql})"
 
     def e_binary(self, node: Node, columns: Columns) -> tuple[str, str]:
@@ -941,12 +1102,13 @@ class Compiler:
             return f"(coalesce({left}, false) {op.upper()} coalesce({right}, false))", "bool"
         if op in ("==", "!=", "<>", "="):
             left, right = self.comparable(left, left_kind, right, right_kind)
-            # null on the left gives null; a value compared with null is unequal (null values docs)
+            # two nulls give null; null and a value are unequal, on either side (null values docs)
             equal = op in ("==", "=")
-            if _is_literal(node["right"]):  # a literal is never null: plain SQL, which DuckDB optimises
-                return f"({left} {'=' if equal else '<>'} {right})", "bool"
-            return (f"(CASE WHEN {left} IS NULL THEN NULL WHEN {right} IS NULL THEN {'false' if equal else 'true'} "
-                    f"ELSE {left} {'=' if equal else '<>'} {right} END)"), "bool"  # fmt: skip
+            unequal = "false" if equal else "true"
+            if _is_literal(node["right"]):  # a literal is never null
+                return f"coalesce({left} {'=' if equal else '<>'} {right}, {unequal})", "bool"
+            return (f"(CASE WHEN {left} IS NULL AND {right} IS NULL THEN NULL WHEN {left} IS NULL OR {right} IS NULL "
+                    f"THEN {unequal} ELSE {left} {'=' if equal else '<>'} {right} END)"), "bool"  # fmt: skip
         if op in ("<", "<=", ">", ">="):
             left, right = self.comparable(left, left_kind, right, right_kind)
             return f"({left} {op} {right})", "bool"
@@ -980,11 +1142,18 @@ class Compiler:
         return f"TRY_CAST(kql_json_str({sql}) AS {DUCK_TYPES.get(kind, 'VARCHAR')})"
 
     def arithmetic(self, op: str, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
+        if DATETIME_NS in (left_kind, right_kind):  # DuckDB would round the 100 ns tick away (ticks.py)
+            raise self.unsupported("arithmetic on a datetime with 100 ns ticks (as endofday() gives)", None)
         integers = ("long", "int")
         if op == "/" and left_kind in integers and right_kind in integers:
             return f"({left} // {right})", "long"  # KQL divides longs as longs
         if left_kind == "datetime" and right_kind == "datetime" and op == "-":
             return f"({left} - {right})", "timespan"
+        if left_kind == "timespan" and right_kind == "timespan" and op == "/":  # a ratio: 2d / 1d == 2.0
+            divisor = f"epoch_us({right})"
+            refuse = "error('the emulator does not support dividing by a zero timespan')"
+            ratio = f"CAST(epoch_us({left}) AS DOUBLE) / {divisor}"
+            return f"(CASE WHEN {divisor} = 0 THEN {refuse} ELSE {ratio} END)", "real"
         kind = left_kind if left_kind in ("datetime", "timespan") else right_kind if right_kind in (
             "datetime", "timespan") else ("real" if "real" in (left_kind, right_kind) else left_kind)  # fmt: skip
         return f"({left} {op} {right})", kind
@@ -1078,7 +1247,27 @@ class Compiler:
 _PARSE_GROUPS = {
     "string": "(.*?)", "long": "(-?[0-9]+)", "int": "(-?[0-9]+)",
     "real": "(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)", "bool": "(true|false|True|False)",
+    "datetime": "(.*?)",
 }  # fmt: skip
+
+
+def _conjuncts(predicate: Node) -> list[Node]:
+    """The operands of a chain of `and` (through parentheses), or the predicate itself."""
+    if predicate.kind == "Parenthesized":
+        inner = [c for c in predicate.children if isinstance(c, Node)]
+        if len(inner) == 1:
+            return _conjuncts(inner[0])
+    if predicate.kind == "BinaryExpression" and predicate["op"].text == "and":
+        return [*_conjuncts(predicate["left"]), *_conjuncts(predicate["right"])]
+    return [predicate]
+
+
+# Functions whose value depends on other rows or on chance: a filter using them must stay in place.
+_ROW_ORDER_FUNCTIONS = {"row_number", "prev", "next", "row_cumsum", "row_rank_dense", "row_rank_min", "rand",
+                        "new_guid", "row_window_session"}  # fmt: skip
+
+# Joins a row's columns for `search`; not alphanumeric, so it bounds terms as a column's edge does.
+_SEARCH_SEPARATOR = "\x01"
 
 
 def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
@@ -1146,6 +1335,8 @@ _STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
     "has_cs": lambda a, b: f"kql_has_cs({a}, {b})",
     "hasprefix": lambda a, b: f"kql_hasprefix({a}, {b})",
     "hassuffix": lambda a, b: f"kql_hassuffix({a}, {b})",
+    "hasprefix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), '(^|[^[:alnum:]])' || regexp_escape({b}))",
+    "hassuffix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), regexp_escape({b}) || '($|[^[:alnum:]])')",
     "contains": lambda a, b: f"contains(lower({a}), lower({b}))",
     "contains_cs": lambda a, b: f"contains({a}, {b})",
     "startswith": lambda a, b: f"starts_with(lower({a}), lower({b}))",
@@ -1173,7 +1364,14 @@ _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "Search": Compiler.search_operator,
     "Evaluate": Compiler.evaluate,
     "MvExpand": Compiler.mv_expand,
+    "MvApply": Compiler.mv_apply,
+    "LooseOperator": Compiler.loose_operator,
+    "ProjectByNames": Compiler.project_by_names,
+    "Invoke": Compiler.invoke,
+    "ParseKv": Compiler.parse_kv,
+    "TopNested": Compiler.top_nested,
     "Parse": Compiler.parse,
+    "MakeSeries": Compiler.make_series,
 }
 
 _EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = {

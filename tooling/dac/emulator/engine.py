@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,9 @@ import duckdb
 
 from ..kql.binder import Environment
 from .geo import register_geo
+from .geo_cells import register_geo_cells
+from .geo_shapes import register_geo_shapes
+from .ticks import DATETIME_NS, public_kind, ticks_columns
 
 DUCK_TYPES = {
     "string": "VARCHAR", "long": "BIGINT", "int": "INTEGER", "real": "DOUBLE", "decimal": "DOUBLE",
@@ -26,6 +30,8 @@ def kql_type_of(duck_type: str) -> str:
     duck = duck_type.upper()
     if duck == "JSON" or duck.endswith("[]") or duck.startswith(("STRUCT", "MAP")):
         return "dynamic"
+    if duck == "TIMESTAMP_NS":  # a datetime with 100 ns ticks (endofday() etc.), see ticks.py
+        return DATETIME_NS
     for prefix, kql in (
         ("VARCHAR", "string"), ("BIGINT", "long"), ("HUGEINT", "long"), ("UBIGINT", "long"), ("INTEGER", "int"),
         ("SMALLINT", "int"), ("TINYINT", "int"), ("DOUBLE", "real"), ("FLOAT", "real"), ("DECIMAL", "real"),
@@ -69,9 +75,11 @@ _MACROS = [
     "regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)))",
     "CREATE MACRO kql_hassuffix(hay, needle) AS "
     "regexp_matches(lower(coalesce(hay, '')), regexp_escape(lower(needle)) || '($|[^[:alnum:]])')",
-    # dynamic -> string the way tostring() does it: strings unquoted, null -> "".
-    "CREATE MACRO kql_json_str(j) AS CASE WHEN j IS NULL THEN '' WHEN json_type(j) = 'VARCHAR' "
-    "THEN json_extract_string(j, '$') WHEN json_type(j) = 'NULL' THEN '' ELSE CAST(j AS VARCHAR) END",
+    # dynamic -> string the way tostring() does it: strings unquoted, null -> "". The argument goes
+    # through a one-element list so that it is evaluated once, not once per branch of the CASE.
+    "CREATE MACRO kql_json_str(j) AS list_transform([j], lambda v: CASE WHEN v IS NULL THEN '' "
+    "WHEN json_type(v) = 'VARCHAR' THEN json_extract_string(v, '$') WHEN json_type(v) = 'NULL' THEN '' "
+    "ELSE CAST(v AS VARCHAR) END)[1]",
     "CREATE MACRO kql_parse_json(s) AS CASE WHEN s IS NULL THEN NULL WHEN json_valid(s) THEN CAST(s AS JSON) "
     "ELSE to_json(s) END",
     "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
@@ -112,6 +120,8 @@ class Emulator:
         for macro in _MACROS:
             self.connection.execute(macro)
         register_geo(self.connection)
+        register_geo_shapes(self.connection)
+        register_geo_cells(self.connection)
         self.loaded: set[str] = set()
 
     # ----------------------------------------------------------------- tables
@@ -160,20 +170,22 @@ class Emulator:
         if any(kind == "string" for _, kind in described):  # KQL strings are never null
             selects = [f"coalesce({_q(n)}, '') AS {_q(n)}" if kind == "string" else _q(n) for n, kind in described]
             sql = f"SELECT {', '.join(selects)} FROM ({sql}) AS _result"
+        sql, read_ticks = ticks_columns(sql, described)
         try:
             relation = self.connection.execute(sql)
             description = relation.description
             rows = relation.fetchall()
         except duckdb.Error as exc:
-            raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
-        columns = [(column[0], kql_type_of(str(column[1]))) for column in description]
+            raise _query_failure(exc) from None
+        columns = [(column[0], public_kind(kql_type_of(str(column[1])))) for column in description]
+        columns, rows = read_ticks(columns, rows)
         return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         try:
             described = self.connection.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
-            raise EmulatorError("EMU002", f"the query failed in the emulator: {_first_line(exc)}") from None
+            raise _query_failure(exc) from None
         return [(row[0], kql_type_of(row[1])) for row in described]
 
 
@@ -244,3 +256,17 @@ def _from_duck(value: Any, kind: str) -> Any:
     if kind == "guid":
         return str(value)
     return value
+
+
+# A runtime function (Python UDF) that meets a case it cannot answer exactly says so with this text.
+_UDF_REFUSAL = re.compile(r"(the emulator does not support .*)")
+
+
+def _query_failure(exc: Exception) -> EmulatorError:
+    """EMU002: the query failed while running; a function's refusal of a row's value is named as such
+    (EMU001 is for what the compiler refuses before running)."""
+    line = _first_line(exc)
+    refusal = _UDF_REFUSAL.search(line)
+    if refusal:
+        return EmulatorError("EMU002", f"{refusal.group(1)} (for a value met while running the query)")
+    return EmulatorError("EMU002", f"the query failed in the emulator: {line}")

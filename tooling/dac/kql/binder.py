@@ -1330,8 +1330,8 @@ def _path_name(node: Node) -> str:
 
 # Functions whose result column takes the name of their first argument: `by bin(Timestamp, 1h)` is Timestamp.
 _NAME_KEEPING_FUNCTIONS = frozenset(
-    {"bin", "bin_at", "floor", "startofday", "startofweek", "startofmonth", "startofyear", "endofday", "endofweek",
-     "endofmonth", "endofyear", "datetime_utc_to_local", "datetime_local_to_utc"}
+    {"bin", "bin_at", "bin_auto", "floor", "startofday", "startofweek", "startofmonth", "startofyear", "endofday",
+     "endofweek", "endofmonth", "endofyear", "datetime_utc_to_local", "datetime_local_to_utc"}
 )  # fmt: skip
 
 _AGGREGATE_PREFIX = {
@@ -1339,6 +1339,7 @@ _AGGREGATE_PREFIX = {
     "makeset": "set_", "make_list": "list_", "makelist": "list_", "make_bag": "bag_", "make_set_if": "set_",
     "make_list_if": "list_", "make_bag_if": "bag_", "take_any": "any_", "any": "any_", "take_anyif": "anyif_",
     "anyif": "anyif_", "count_distinct": "count_distinct_", "count_distinctif": "count_distinctif_",
+    "buildschema": "schema_",
 }  # fmt: skip
 
 
@@ -1347,6 +1348,8 @@ def _aggregate_name(function: str, arguments: list[Node]) -> str:
     prefix = _AGGREGATE_PREFIX.get(function, f"{function}_")
     if function == "countif" or (function == "count" and not arguments):
         return prefix
+    if function in ("covariance", "covariancep", "covarianceif") and len(arguments) >= 2:  # covariance_x_y
+        return prefix + _subject_name(arguments[0]) + "_" + _subject_name(arguments[1])
     return prefix + (_subject_name(arguments[0]) if arguments else "")
 
 

@@ -60,7 +60,7 @@ class Token:
 HYPHENATED = frozenset(
     {
         "mv-expand", "mv-apply", "project-away", "project-keep", "project-rename", "project-reorder",
-        "project-smart", "parse-where", "parse-kv", "make-series", "make-graph", "top-nested",
+        "project-smart", "project-by-names", "parse-where", "parse-kv", "make-series", "make-graph", "top-nested",
         "top-hitters", "graph-match", "graph-merge", "graph-to-table", "graph-shortest-paths",
         "graph-mark-components", "sample-distinct", "execute-show-command", "granny-asc", "granny-desc",
     }

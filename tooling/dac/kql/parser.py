@@ -576,6 +576,11 @@ class Parser:
         columns = self.parse_expression_list(assignments=True)
         return Node("Extend" if head.text == "extend" else "Project", [head, columns], columns=columns)
 
+    def op_project_by_names(self) -> Node:
+        """project-by-names "Name", "C*", dynamic([...]), column_names_of(T): columns chosen by string values."""
+        head = self.advance()
+        return Node("ProjectByNames", [head, self.parse_expression_list(assignments=False)])
+
     def op_serialize(self) -> Node:
         head = self.advance()
         if self.at_operator_end():
@@ -1225,6 +1230,7 @@ OPERATORS: dict[str, Callable[[Parser], Node]] = {
     "project-keep": Parser.op_name_patterns,
     "project-reorder": Parser.op_name_patterns,
     "project-rename": Parser.op_project_rename,
+    "project-by-names": Parser.op_project_by_names,
     "summarize": Parser.op_summarize,
     "sort": Parser.op_sort,
     "order": Parser.op_sort,

@@ -21,6 +21,7 @@ import duckdb
 from ...kql.binder import _name_text
 from ...kql.syntax import Node
 from ..engine import EmulatorError
+from ..ticks import DATETIME_NS
 from . import Handler, register
 
 if TYPE_CHECKING:
@@ -149,8 +150,11 @@ def _cast_kind(sql: str, kind: str) -> str:
 
 
 # --------------------------------------------------------------------------- bin, floor, bin_at
+_EPOCH_FROM_YEAR_ONE_US = str(719_162 * 86_400_000_000)  # 0001-01-01 to 1970-01-01 in microseconds
+
+
 def _binned(compiler: Compiler, node: Node, value: Arg, size: Arg, fixed: Arg | None) -> tuple[str, str]:
-    """bin(value, size) when fixed is None (aligned on 0 / 1970-01-01), else bin_at(value, size, fixed)."""
+    """bin(value, size) when fixed is None (aligned on 0 / 0001-01-01), else bin_at(value, size, fixed)."""
     name = _function_name(node)
     (v, vkind), (s, skind) = value, size
     if vkind in ("datetime", "timespan"):
@@ -160,9 +164,11 @@ def _binned(compiler: Compiler, node: Node, value: Arg, size: Arg, fixed: Arg | 
         size_us = _us(s)
         if _constant(compiler, f"{size_us} = 0") is True:
             raise compiler.unsupported(f"{name}() with a zero bin size", node)
-        shifted = _us(v) if fixed is None else f"({_us(v)} - {_us(fixed[0])})"
+        # Kusto bins datetimes on ticks since 0001-01-01, not since 1970 (it matters for 7d, 15d, ...).
+        origin = _EPOCH_FROM_YEAR_ONE_US if fixed is None and vkind == "datetime" else "0"
+        shifted = f"({_us(v)} + {origin})" if fixed is None else f"({_us(v)} - {_us(fixed[0])})"
         floored = f"({shifted} - {_fmod(shifted, size_us)})"
-        total = floored if fixed is None else f"({floored} + {_us(fixed[0])})"
+        total = f"({floored} - {origin})" if fixed is None else f"({floored} + {_us(fixed[0])})"
         result = _datetime_from_us(total) if vkind == "datetime" else _timespan_from_us(total)
         return f"(CASE WHEN {size_us} > 0 THEN {result} END)", vkind
     _require(compiler, node, value, NUMBERS, "value")
@@ -486,9 +492,10 @@ def _period_function(period: str, end: bool) -> Handler:
             offset = _bigint(args[1][0])
         if not end:
             return _in_range(_period_start(period, args[0][0], offset)), "datetime"
-        # the last instant of the period: KQL's is 100 ns before the next period, the emulator's 1 microsecond
+        # the last instant of the period, 100 ns (one tick) before the next one: a nanosecond datetime
+        # (ticks.py); past 2262, where DuckDB has none, the query fails instead of answering wrongly
         following = _period_start(period, args[0][0], f"({offset} + 1)")
-        return _in_range(f"({following} - INTERVAL 1 MICROSECOND)"), "datetime"
+        return f"make_timestamp_ns({_us(following)} * 1000 - 100)", DATETIME_NS
 
     return handler
 
@@ -511,17 +518,25 @@ def _make_datetime(compiler: Compiler, arguments: list[Node], columns: Columns, 
     hour, minute = (_bigint(sql) for sql, _ in args[3:5]) if len(args) >= 5 else ("0", "0")
     valid = [f"{year} BETWEEN 1 AND 9999", f"{month} BETWEEN 1 AND 12", f"{hour} BETWEEN 0 AND 23",
              f"{minute} BETWEEN 0 AND 59"]  # fmt: skip
-    micros = "0"
+    micros, extra_ticks = "0", 0
     if len(args) == 6:
         second, kind = args[5]
+        ticks = f"({_double(second)} * 10000000.0)"
+        constant_ticks = _constant(compiler, ticks)
         if kind in INTEGERS:
             micros = f"({_bigint(second)} * 1000000)"
+        elif isinstance(constant_ticks, float) and constant_ticks == round(constant_ticks) and constant_ticks % 10:
+            # constant seconds with a 100 ns digit: a nanosecond datetime (ticks.py)
+            micros, extra_ticks = str(int(constant_ticks) // 10), int(constant_ticks) % 10
         else:
             what = "make_datetime() with seconds that are not whole microseconds"
-            micros = _ticks_to_us(compiler, node, f"({_double(second)} * 10000000.0)", what)
+            micros = _ticks_to_us(compiler, node, ticks, what)
         valid.append(f"{_double(second)} >= 0 AND {_double(second)} < 60")
     date = f"try(make_timestamp({year}, {month}, {day}, 0, 0, 0.0))"
     total = f"({_us(date)} + {hour} * {_DAY // 24} + {minute} * 60000000 + {micros})"
+    if extra_ticks:
+        return f"(CASE WHEN {' AND '.join(valid)} THEN make_timestamp_ns({total} * 1000 + {extra_ticks * 100}) END)", (
+            DATETIME_NS)  # fmt: skip
     return f"(CASE WHEN {' AND '.join(valid)} THEN {_datetime_from_us(total)} END)", "datetime"
 
 

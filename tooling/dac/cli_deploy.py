@@ -1,0 +1,164 @@
+"""Commands that talk to tenants: dac plan, dac deploy, dac drift, dac pull."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .cli_support import console as _console
+from .cli_support import guarded as _guarded
+from .project import Project, Target, find_project
+
+TARGET_OPTION = click.option("--target", "target_name", required=True, metavar="NAME",
+                             help="Target from dac.yml (`targets:`).")  # fmt: skip
+
+
+def _target(name: str) -> tuple[Project, Target]:
+    project = find_project()
+    return project, project.target(name)
+
+
+def _plan_or_exit(project: Project, target: Target, client):
+    from .deploy.http import ApiError, redact
+    from .deploy.plan import PlanError, plan_target
+    from .reports.text import print_diagnostics
+
+    try:
+        return plan_target(project, target, client)
+    except PlanError as exc:
+        if exc.diagnostics:
+            print_diagnostics(exc.diagnostics, _console(stderr=True))
+        click.echo(f"dac: error: {exc}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    except ApiError as exc:
+        click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(exc))}", err=True)
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command("plan")
+@TARGET_OPTION
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="text for people, json for tools, markdown for job summaries.")  # fmt: skip
+@click.option("--prune", is_flag=True, help="Show deletions as a deploy with --prune would make them.")
+@_guarded
+def plan_command(target_name: str, output_format: str, prune: bool) -> None:
+    """Show what `dac deploy` would change in a target, without changing anything.
+
+    Lists the target's rules once, then prints each rule dac would create, update (with a field
+    diff), restore (drifted: edited outside dac), delete (only with --prune) or leave unchanged.
+    Rules without dac's ownership marker are never touched and only counted. Exit code 0 when the
+    plan was made, 1 when detections are invalid, the API failed or a rule conflicts, 2 for usage.
+    """
+    from .deploy.connect import client_for
+    from .reports import plan as plan_report
+
+    project, target = _target(target_name)
+    plan = _plan_or_exit(project, target, client_for(target))
+    if output_format == "json":
+        click.echo(plan_report.as_json(plan), nl=False)
+    elif output_format == "markdown":
+        click.echo(plan_report.markdown(plan, prune), nl=False)
+    else:
+        click.echo(plan_report.text(plan, prune), nl=False)
+    sys.exit(EXIT_FINDINGS if plan.of("conflict") else EXIT_OK)
+
+
+@click.command("deploy")
+@TARGET_OPTION
+@click.option("--prune", is_flag=True, help="Also delete rules dac deployed whose detection is gone.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (CI).")
+@_guarded
+def deploy_command(target_name: str, prune: bool, yes: bool) -> None:
+    """Apply the plan to a target: create, update and (with --prune) delete rules dac owns.
+
+    Prints the plan, asks for confirmation unless --yes (required without a terminal), then writes
+    the rules several at a time and prints each result. Exit code 1 if any rule failed; a rerun
+    after any failure plans again from the live rules and converges.
+    """
+    from .deploy.apply import apply_plan, pending
+    from .deploy.connect import client_for
+    from .reports import plan as plan_report
+
+    project, target = _target(target_name)
+    client = client_for(target)
+    plan = _plan_or_exit(project, target, client)
+    click.echo(plan_report.text(plan, prune), nl=False)
+    if not pending(plan, prune) and not plan.of("conflict"):
+        click.echo("nothing to do")
+        sys.exit(EXIT_OK)
+    if not yes:
+        if not sys.stdin.isatty():
+            click.echo("dac: error: not a terminal: pass --yes to deploy without confirmation", err=True)
+            sys.exit(EXIT_USAGE)
+        click.confirm(f"apply this plan to target '{target.name}'?", abort=True)
+
+    def report(outcome) -> None:
+        mark = "ok  " if outcome.ok else "FAIL"
+        click.echo(f"{mark} {outcome.action.kind:<9} {outcome.action.name} ({outcome.action.id}): {outcome.message}")
+
+    outcomes = apply_plan(plan, client, prune=prune, report=report)
+    failed = [o for o in outcomes if not o.ok]
+    done = len(outcomes) - len(failed)
+    click.echo(f"deploy to {target.name}: {done} done, {len(failed)} failed"
+               + ("; rerun `dac deploy` to finish (it converges)" if failed else ""))  # fmt: skip
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+@click.command("drift")
+@TARGET_OPTION
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_guarded
+def drift_command(target_name: str, output_format: str) -> None:
+    """List rules dac deployed that were edited outside dac (in a portal or by another tool).
+
+    A rule is drifted when its live content no longer matches the content hash in its dac marker.
+    Exit code 1 when any rule drifted, 0 when none did.
+    """
+    import json
+
+    from .deploy.connect import client_for
+
+    project, target = _target(target_name)
+    plan = _plan_or_exit(project, target, client_for(target))
+    drifted = plan.of("drifted")
+    if output_format == "json":
+        items = [{"id": a.id, "name": a.name, "changes": [{"path": c.path, "live": c.before, "detection": c.after}
+                                                            for c in a.changes]} for a in drifted]  # fmt: skip
+        click.echo(json.dumps({"target": target.name, "drifted": items}, indent=2, default=str))
+    else:
+        for action in drifted:
+            click.echo(f"! drifted: {action.name} ({action.id})")
+            for change in action.changes:
+                click.echo(f"    {change.path}: live {change.before!r} / detection {change.after!r}")
+        click.echo(f"target {target.name}: {len(drifted)} drifted rule(s)")
+    sys.exit(EXIT_FINDINGS if drifted else EXIT_OK)
+
+
+@click.command("pull")
+@TARGET_OPTION
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the detection files into.")  # fmt: skip
+@click.option("--all", "include_all", is_flag=True, default=True, show_default=True, hidden=True)
+@_guarded
+def pull_command(target_name: str, out_dir: Path, include_all: bool) -> None:
+    """Export a target's live rules as detection YAML, including rules dac does not own (to adopt them).
+
+    Writes one file per rule into --out (never over an existing file); rules dac owns keep their
+    detection id. Review the files, move them into detections/, and the next deploy adopts them.
+    """
+    from .deploy.connect import client_for
+    from .deploy.pull import write_pulled
+
+    _project, target = _target(target_name)
+    client = client_for(target)
+    written = write_pulled(client.list_rules(), target, out_dir)
+    for path, _rule in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"pulled {len(written)} rule(s) from {target.name} into {out_dir}")
+    sys.exit(EXIT_OK)
+
+
+COMMANDS = (plan_command, deploy_command, drift_command, pull_command)

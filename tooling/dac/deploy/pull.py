@@ -1,0 +1,209 @@
+"""Live rules -> detection files, to adopt rules made in a portal (or to inspect what dac deployed).
+
+The conversion is the inverse of rules.py as far as the APIs allow: rules dac wrote keep their
+detection id (from the marker); other rules get an id derived from the tenant's rule id, so that
+pulling twice gives the same file. Tactics come back as ATT&CK short names, durations as dac
+durations, entity mappings as `alert.entities`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..project import Target
+from ..rules import (
+    DEFENDER_ENTITY_TYPES,
+    SENTINEL_ENTITY_TYPES,
+    TRIGGER_OPERATORS,
+    read_marker,
+    strip_marker,
+)
+from ..scaffold import slugify
+from ..yamlwrite import dump_detection
+from . import LiveRule
+
+_ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+_PULL_NAMESPACE = uuid.UUID("6f1c1b0e-6a7d-4c55-9d3e-2b8f0f1e7c41")  # stable ids for adopted rules
+
+
+def dac_duration(iso: str | None) -> str | None:
+    """'PT1H' -> '1h', 'P1D' -> '24h', 'PT90M' -> '90m', 'PT0S' -> '0'; None when not whole minutes."""
+    match = _ISO.match(iso or "")
+    if not match:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    if seconds:
+        return None
+    total = days * 1440 + hours * 60 + minutes
+    if total == 0:
+        return "0"
+    if total % 1440 == 0 and total >= 2 * 1440:
+        return f"{total // 1440}d"
+    return f"{total // 60}h" if total % 60 == 0 else f"{total}m"
+
+
+def kebab_tactic(name: str) -> str:
+    """CommandAndControl -> command-and-control."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _date(value: Any) -> str:
+    text = str(value or "")
+    return text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", text) else dt.date.today().isoformat()
+
+
+def _detection_id(rule: LiveRule, description: str | None) -> str:
+    marker = read_marker(description)
+    if marker is not None:
+        return marker.id
+    try:
+        return str(uuid.UUID(rule.id))
+    except ValueError:
+        return str(uuid.uuid5(_PULL_NAMESPACE, rule.id))
+
+
+def _entities_from_sentinel(mappings: list[dict[str, Any]]) -> list[dict[str, str]]:
+    reverse = {}
+    for dac_type, (entity_type, _default) in SENTINEL_ENTITY_TYPES.items():
+        reverse.setdefault(entity_type, dac_type)
+    entities = []
+    for mapping in mappings or []:
+        dac_type = reverse.get(mapping.get("entityType"))
+        for field in mapping.get("fieldMappings") or []:
+            if dac_type and field.get("columnName"):
+                entities.append({"type": dac_type, "column": field["columnName"], "identifier": field["identifier"]})
+    return entities
+
+
+def _entities_from_defender(mappings: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
+    entities = []
+    for collection, items in (mappings or {}).items():
+        entry = next(((t, ids) for t, (c, ids, _d) in DEFENDER_ENTITY_TYPES.items() if c == collection), None)
+        if entry is None:
+            continue
+        dac_type, identifiers = entry
+        by_property = {}
+        for identifier, prop in identifiers.items():
+            by_property.setdefault(prop, identifier)
+        for item in items or []:
+            for prop, column in item.items():
+                if column:
+                    entity = {"type": dac_type, "column": column}
+                    name = by_property.get(prop)
+                    if name:
+                        entity["identifier"] = {"sha1": "SHA1", "sha256": "SHA256"}.get(
+                            name, name[:1].upper() + name[1:]
+                        )
+                    entities.append(entity)
+    return entities
+
+
+def _base(rule: LiveRule, name: str, description: str | None, severity: str, enabled: bool) -> dict[str, Any]:
+    created = rule.extra.get("createdDateTime") or rule.extra.get("createdTimeUtc")
+    modified = rule.extra.get("lastModifiedDateTime") or rule.extra.get("lastModifiedUtc") or created
+    author = rule.extra.get("createdBy") or "unknown"
+    text = strip_marker(description).strip() or name
+    return {
+        "id": _detection_id(rule, description),
+        "name": name,
+        "description": text + "\n",
+        "kind": "detection",
+        "status": "stable" if enabled else "deprecated",
+        "severity": severity.lower() if severity.lower() in ("informational", "low", "medium", "high") else "medium",
+        "authors": [str(author)],
+        "created": _date(created),
+        "modified": _date(modified),
+        "version": "1.0.0",
+    }
+
+
+def from_defender(rule: LiveRule) -> dict[str, Any]:
+    body = rule.body
+    template = (body.get("detectionAction") or {}).get("alertTemplate") or {}
+    data = _base(rule, body.get("displayName") or rule.id, body.get("description"),
+                 template.get("severity") or "medium", body.get("status", "enabled") == "enabled")  # fmt: skip
+    tactics = [kebab_tactic(t["tactic"]) for t in template.get("tactics") or [] if t.get("tactic")]
+    techniques = []
+    for tactic in template.get("tactics") or []:
+        for technique in tactic.get("techniques") or []:
+            techniques.append(technique["technique"])
+            techniques.extend(technique.get("subTechniques") or [])
+    if tactics:
+        data["mitre"] = {"tactics": list(dict.fromkeys(tactics)), "techniques": list(dict.fromkeys(techniques))}
+    data["query"] = {"dialect": "defender", "text": (body.get("queryCondition") or {}).get("queryText", "") + "\n"}
+    schedule = body.get("schedule") or {}
+    frequency = dac_duration(schedule.get("frequency")) or "24h"
+    data["schedule"] = {"frequency": frequency, "lookback": dac_duration(schedule.get("lookback")) or
+                        ("30d" if frequency == "24h" else "4h" if frequency in ("0", "1h") else "24h")}  # fmt: skip
+    data["trigger"] = {"operator": "gt", "threshold": 0}
+    data["alert"] = _alert(template.get("title") or data["name"], template.get("description"),
+                           template.get("recommendedActions"), _entities_from_defender(template.get("entityMappings")),
+                           template.get("customDetails"))  # fmt: skip
+    return data
+
+
+def from_sentinel(rule: LiveRule) -> dict[str, Any]:
+    properties = rule.body.get("properties") or {}
+    data = _base(rule, properties.get("displayName") or rule.id, properties.get("description"),
+                 properties.get("severity") or "Medium", bool(properties.get("enabled", True)))  # fmt: skip
+    tactics = [kebab_tactic(t) for t in properties.get("tactics") or []]
+    techniques = list(properties.get("techniques") or []) + list(properties.get("subTechniques") or [])
+    if tactics:
+        data["mitre"] = {"tactics": list(dict.fromkeys(tactics)), "techniques": list(dict.fromkeys(techniques))}
+    data["query"] = {"dialect": "sentinel", "text": properties.get("query", "") + "\n"}
+    if rule.body.get("kind") == "NRT":
+        data["schedule"] = {"frequency": "0", "lookback": "5m"}
+        data["trigger"] = {"operator": "gt", "threshold": 0}
+    else:
+        frequency = dac_duration(properties.get("queryFrequency")) or "1h"
+        data["schedule"] = {
+            "frequency": frequency,
+            "lookback": dac_duration(properties.get("queryPeriod")) or frequency,
+        }
+        operators = {api: dac for dac, api in TRIGGER_OPERATORS.items()}
+        data["trigger"] = {"operator": operators.get(properties.get("triggerOperator"), "gt"),
+                           "threshold": int(properties.get("triggerThreshold") or 0)}  # fmt: skip
+    override = properties.get("alertDetailsOverride") or {}
+    description = override.get("alertDescriptionFormat")
+    if description and description.strip() == strip_marker(properties.get("description")).strip():
+        description = None
+    data["alert"] = _alert(override.get("alertDisplayNameFormat") or data["name"], description, None,
+                           _entities_from_sentinel(properties.get("entityMappings")),
+                           properties.get("customDetails"))  # fmt: skip
+    return data
+
+
+def _alert(title: str, description: str | None, actions: str | None, entities: list, details: dict | None) -> dict:
+    alert: dict[str, Any] = {"title": title[:256]}
+    if description and description.strip():
+        alert["description"] = description.strip() + "\n"
+    if actions and actions.strip():
+        alert["recommended_actions"] = actions.strip() + "\n"
+    if entities:
+        alert["entities"] = entities
+    if details:
+        alert["custom_details"] = {str(key): str(value) for key, value in details.items()}
+    return alert
+
+
+def to_detection(rule: LiveRule, platform: str) -> dict[str, Any]:
+    return from_defender(rule) if platform == "defender" else from_sentinel(rule)
+
+
+def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[tuple[Path, LiveRule]]:
+    """One detection file per live rule in out_dir; existing files are never overwritten."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rule in sorted(rules, key=lambda r: r.id):
+        data = to_detection(rule, target.platform)
+        stem = slugify(data["name"]) or data["id"]
+        path, counter = out_dir / f"{stem}.yml", 2
+        while path.exists():
+            path, counter = out_dir / f"{stem}-{counter}.yml", counter + 1
+        path.write_text(dump_detection(data), encoding="utf-8", newline="\n")
+        written.append((path, rule))
+    return written
