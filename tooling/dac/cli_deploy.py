@@ -12,6 +12,22 @@ from .cli_support import console as _console
 from .cli_support import guarded as _guarded
 from .project import Project, Target, find_project
 
+
+def _set_verbosity(_context: click.Context, _parameter: click.Parameter, count: int) -> int:
+    """-v: each rule request at INFO (retries), -vv: every HTTP request at DEBUG. Never headers or bodies."""
+    if count:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("dac.deploy")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if count > 1 else logging.INFO)
+    return count
+
+
+VERBOSE_OPTION = click.option("-v", "--verbose", count=True, expose_value=False, callback=_set_verbosity,
+                              help="Log API requests to stderr (-v retries, -vv every request).")  # fmt: skip
 TARGET_OPTION = click.option("--target", "target_name", required=True, metavar="NAME",
                              help="Target from dac.yml (`targets:`).")  # fmt: skip
 
@@ -30,7 +46,7 @@ def _plan_or_exit(project: Project, target: Target, client):
         return plan_target(project, target, client)
     except PlanError as exc:
         if exc.diagnostics:
-            print_diagnostics(exc.diagnostics, _console(stderr=True))
+            print_diagnostics(_console(stderr=True), exc.diagnostics)
         click.echo(f"dac: error: {exc}", err=True)
         sys.exit(EXIT_FINDINGS)
     except ApiError as exc:
@@ -40,6 +56,7 @@ def _plan_or_exit(project: Project, target: Target, client):
 
 @click.command("plan")
 @TARGET_OPTION
+@VERBOSE_OPTION
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="text for people, json for tools, markdown for job summaries.")  # fmt: skip
 @click.option("--prune", is_flag=True, help="Show deletions as a deploy with --prune would make them.")
@@ -68,6 +85,7 @@ def plan_command(target_name: str, output_format: str, prune: bool) -> None:
 
 @click.command("deploy")
 @TARGET_OPTION
+@VERBOSE_OPTION
 @click.option("--prune", is_flag=True, help="Also delete rules dac deployed whose detection is gone.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (CI).")
 @_guarded
@@ -109,6 +127,7 @@ def deploy_command(target_name: str, prune: bool, yes: bool) -> None:
 
 @click.command("drift")
 @TARGET_OPTION
+@VERBOSE_OPTION
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_guarded
 def drift_command(target_name: str, output_format: str) -> None:
@@ -139,22 +158,28 @@ def drift_command(target_name: str, output_format: str) -> None:
 
 @click.command("pull")
 @TARGET_OPTION
+@VERBOSE_OPTION
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the detection files into.")  # fmt: skip
-@click.option("--all", "include_all", is_flag=True, default=True, show_default=True, hidden=True)
 @_guarded
-def pull_command(target_name: str, out_dir: Path, include_all: bool) -> None:
+def pull_command(target_name: str, out_dir: Path) -> None:
     """Export a target's live rules as detection YAML, including rules dac does not own (to adopt them).
 
     Writes one file per rule into --out (never over an existing file); rules dac owns keep their
     detection id. Review the files, move them into detections/, and the next deploy adopts them.
     """
     from .deploy.connect import client_for
+    from .deploy.http import ApiError, redact
     from .deploy.pull import write_pulled
 
     _project, target = _target(target_name)
     client = client_for(target)
-    written = write_pulled(client.list_rules(), target, out_dir)
+    try:
+        live = client.list_rules()
+    except ApiError as exc:
+        click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(exc))}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    written = write_pulled(live, target, out_dir)
     for path, _rule in written:
         click.echo(f"wrote {path}")
     click.echo(f"pulled {len(written)} rule(s) from {target.name} into {out_dir}")

@@ -37,6 +37,13 @@ def _carry_out(client: RuleClient, action: Action) -> Outcome:
             return Outcome(action, True, "created")
         if action.kind in ("update", "drifted"):
             assert action.desired is not None and action.live is not None
+            if action.live.body.get("kind") != action.desired.body.get("kind"):
+                # ARM cannot turn a Scheduled rule into an NRT one (or back) in place
+                client.delete_rule(action.id, action.live)
+                client.create_rule(action.id, action.desired.body)
+                return Outcome(
+                    action, True, f"replaced ({action.live.body.get('kind')} -> {action.desired.body.get('kind')})"
+                )
             client.update_rule(action.id, action.desired.body, action.live)
             return Outcome(action, True, "updated" if action.kind == "update" else "restored (was edited outside dac)")
         assert action.live is not None

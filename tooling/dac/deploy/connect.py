@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..project import Target
 from . import RuleClient
 from .auth import credential_for, scope_for
@@ -10,11 +12,13 @@ from .http import ApiSession, TokenCredential
 from .sentinel import SentinelClient
 
 
-def client_for(target: Target, credential: TokenCredential | None = None) -> RuleClient:
+def client_for(target: Target, credential: TokenCredential | None = None, **session_options: Any) -> RuleClient:
     """The Defender (Graph) or Sentinel (ARM) client of a target; the credential comes from the
-    environment (see auth.credential_for) unless one is given."""
+    environment (see auth.credential_for) unless one is given. `session_options` go to ApiSession
+    (timeouts, retry limits, the back-off sleep)."""
     credential = credential or credential_for(target.tenant_id, target.client_id)
-    session = ApiSession(target.base_url, credential, scope_for(target.base_url), pool_size=max(16, target.concurrency))
+    session_options.setdefault("pool_size", max(16, target.concurrency))
+    session = ApiSession(target.base_url, credential, scope_for(target.base_url), **session_options)
     if target.platform == "defender":
         return DefenderClient(session)
     assert target.subscription_id and target.resource_group and target.workspace  # required by the schema

@@ -139,7 +139,8 @@ def owner_id(live: LiveRule) -> str | None:
 def is_drifted(live: LiveRule) -> bool:
     """A dac rule whose content no longer matches the hash dac recorded when it wrote it."""
     marker = read_marker(_holder(live.body).get("description"))
-    return marker is not None and marker.hash != content_hash(unmarked(_comparable(live.body)))
+    body = {key: value for key, value in live.body.items() if key != "etag"}  # the hash covers id, not etag
+    return marker is not None and marker.hash != content_hash(unmarked(body))
 
 
 def _comparable(body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..checks.metadata import schema_reference
 from ..project import Target
 from ..rules import (
     DEFENDER_ENTITY_TYPES,
@@ -191,7 +192,12 @@ def _alert(title: str, description: str | None, actions: str | None, entities: l
 
 
 def to_detection(rule: LiveRule, platform: str) -> dict[str, Any]:
-    return from_defender(rule) if platform == "defender" else from_sentinel(rule)
+    """A live rule as detection data, enabled for the platform it came from only: the other
+    platform's rendering is the engineer's call once the detection is adopted."""
+    data = from_defender(rule) if platform == "defender" else from_sentinel(rule)
+    other = "sentinel" if platform == "defender" else "defender"
+    data["variants"] = {other: {"enabled": False}}
+    return data
 
 
 def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[tuple[Path, LiveRule]]:
@@ -204,6 +210,6 @@ def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[t
         path, counter = out_dir / f"{stem}.yml", 2
         while path.exists():
             path, counter = out_dir / f"{stem}-{counter}.yml", counter + 1
-        path.write_text(dump_detection(data), encoding="utf-8", newline="\n")
+        path.write_text(dump_detection(data, schema_reference(out_dir)), encoding="utf-8", newline="\n")
         written.append((path, rule))
     return written
