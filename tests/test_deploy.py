@@ -169,7 +169,11 @@ def test_sixty_detections_deploy_then_only_real_changes_show(tmp_path: Path, api
     assert api.count("GET") == (COUNT + 5 + 24) // 25  # ... one paged list, no per-rule GETs
 
     # one query changed: exactly one update, with the query as its only changed field
-    files[7].write_text(files[7].read_text().replace("| where RemotePort == 1007", "| where RemotePort == 1007 and RemoteIPType == 'Public'"))  # noqa: E501
+    files[7].write_text(
+        files[7]
+        .read_text()
+        .replace("| where RemotePort == 1007", "| where RemotePort == 1007 and RemoteIPType == 'Public'")
+    )
     plan, outcomes = plan_and_apply(tmp_path, platform)
     assert [a.kind for a in plan.actions if a.kind != "unchanged"] == ["update"]
     query_field = "queryCondition.queryText" if platform == "defender" else "properties.query"
