@@ -151,3 +151,11 @@ def test_kql_check_jsonl_from_stdin():
 
 def test_a_query_of_only_comments_is_not_an_error():
     assert errors("// nothing here yet\n") == []
+
+
+def test_a_malformed_name_in_a_parse_pattern_ends_the_pattern_instead_of_looping():
+    # Found by the fuzzer on its fallback queries: `Id:[long` once looped forever, growing the tree.
+    text = "T | parse C with * 'id=' Id:[long  ',' *"
+    result = parse(text)
+    assert result.tree.text() == text
+    assert [d.code for d in result.diagnostics] == ["KQL006"]

@@ -22,6 +22,7 @@ from ..kql.lexer import T, Token
 from ..kql.syntax import Node
 from .engine import DUCK_TYPES, EmulatorError, _q
 from .functions import FUNCTIONS
+from .pass_through import as_operator, render, serialize
 from .ticks import DATETIME_NS, DatetimeTicks
 
 if TYPE_CHECKING:
@@ -432,7 +433,9 @@ class Compiler:
             sql, _ = self.expr(item["value"], columns)
             return _name_text(item["name"]), sql
         sql, _ = self.expr(item, columns)
-        return column_name(item, counter), sql
+        from .functions.coverage import existing_column_name  # column_ifexists("X", ...) is named X
+
+        return existing_column_name(self, item, columns) or column_name(item, counter), sql
 
     def project_names(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
@@ -565,6 +568,10 @@ class Compiler:
                     wanted.append((_path_name(argument) or "Column1", value))
             result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
             return result
+        if function in ("take_anyif", "anyif"):
+            from .functions.coverage import take_anyif
+
+            return take_anyif(self, function, arguments, columns, call, name)
         sql = self.aggregate_sql(function, arguments, columns, call)
         return [(name or _aggregate_name(function, arguments), sql)]
 
@@ -1372,6 +1379,9 @@ _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "TopNested": Compiler.top_nested,
     "Parse": Compiler.parse,
     "MakeSeries": Compiler.make_series,
+    "Serialize": serialize,
+    "As": as_operator,
+    "Render": render,
 }
 
 _EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = {

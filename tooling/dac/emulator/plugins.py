@@ -910,7 +910,7 @@ class _RowContext:
 def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Compiler, Node, str], str]) -> str:
     """Run an extend / project / where that calls row functions: the input is numbered in its order
     (__row), the functions become window functions over that order, and the output keeps it."""
-    if node.kind not in ("Extend", "Project", "Where"):
+    if node.kind not in ("Extend", "Project", "Where", "Serialize"):
         raise compiler.unsupported(f"row functions (row_number, prev, ...) in '{node.first_token().text}'", node)
     placeholder = f"row_source_{compiler.counter}"
     compiler.counter += 1

@@ -752,6 +752,8 @@ class Parser:
                 pattern.append(self.parse_name())
                 if self.at_punct(":"):
                     pattern.extend([self.advance(), self.parse_type()])
+                if self.tok is token:  # a malformed name consumed nothing: stop rather than loop
+                    break
             elif token.is_punct(","):
                 pattern.append(self.advance())
             else:

@@ -198,4 +198,4 @@ _BUILTINS: dict[str, Handler] = {
 FUNCTIONS.update(_BUILTINS)
 
 # Families in their own modules register themselves on import.
-from . import datetime_math, dynamic, geo_cells, geo_shapes, misc, series, strings  # noqa: E402, F401
+from . import coverage, datetime_math, dynamic, geo_cells, geo_shapes, misc, series, strings  # noqa: E402, F401
