@@ -1,7 +1,8 @@
-"""Shared helpers: run the real `dac` command in a subprocess, locate ../shared."""
+"""Shared helpers: run the real `dac` command in a subprocess, run a query on the emulator, locate ../shared."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -24,6 +25,18 @@ def run_dac(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=120,
         check=False,
     )
+
+
+def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list]:
+    """The rows of a query on a fresh Defender emulator whose now() is `now`."""
+    from dac.emulator import Emulator
+    from dac.tables import environment
+
+    engine = Emulator(environment("defender"), now=now)
+    try:
+        return [list(row) for row in engine.run(query).rows]
+    finally:
+        engine.close()
 
 
 @pytest.fixture

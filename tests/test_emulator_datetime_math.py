@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 
+from conftest import emulate
 from dac.emulator import Emulator, EmulatorError
 from dac.tables import environment
 
@@ -18,11 +19,7 @@ NOW = dt.datetime(2024, 1, 1)
 
 
 def run(query: str) -> list[list]:
-    engine = Emulator(environment("defender"), now=NOW)
-    try:
-        return [list(row) for row in engine.run(query).rows]
-    finally:
-        engine.close()
+    return emulate(query, now=NOW)
 
 
 def one(expression: str):

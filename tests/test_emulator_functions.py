@@ -9,17 +9,13 @@ import datetime as dt
 
 import pytest
 
-from dac.emulator import Emulator, EmulatorError
+from conftest import emulate
+from dac.emulator import EmulatorError
 from dac.emulator.ticks import DatetimeTicks
-from dac.tables import environment
 
 
 def run(query: str) -> list[list]:
-    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
-    try:
-        return [list(row) for row in engine.run(query).rows]
-    finally:
-        engine.close()
+    return emulate(query)
 
 
 def one(expression: str):

@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from conftest import emulate
 from dac.emulator import Emulator, EmulatorError, series_math
 from dac.tables import environment
 
@@ -15,11 +16,7 @@ NOW = dt.datetime(2024, 12, 2, 12, 0, 0)
 
 
 def run(query: str) -> list[list]:
-    engine = Emulator(environment("defender"), now=NOW)
-    try:
-        return [list(row) for row in engine.run(query).rows]
-    finally:
-        engine.close()
+    return emulate(query, now=NOW)
 
 
 def value(query: str):

@@ -7,20 +7,14 @@ guess, and where an argument shape cannot be emulated it refuses the query (EMU0
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from conftest import emulate
+from dac.emulator import EmulatorError
 
 
 def run(query: str) -> list[list]:
-    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
-    try:
-        return [list(row) for row in engine.run(query).rows]
-    finally:
-        engine.close()
+    return emulate(query)
 
 
 def one(expression: str):
