@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -11,6 +12,11 @@ from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .cli_support import console as _console
 from .cli_support import guarded as _guarded
 from .project import Project, Target, find_project
+
+if TYPE_CHECKING:  # the deploy modules load requests and azure-identity: only when a command runs
+    from .deploy import RuleClient
+    from .deploy.apply import Outcome
+    from .deploy.plan import Plan
 
 
 def _set_verbosity(_context: click.Context, _parameter: click.Parameter, count: int) -> int:
@@ -37,8 +43,8 @@ def _target(name: str) -> tuple[Project, Target]:
     return project, project.target(name)
 
 
-def _plan_or_exit(project: Project, target: Target, client):
-    from .deploy.http import ApiError, redact
+def _plan_or_exit(project: Project, target: Target, client: RuleClient) -> Plan:
+    from .deploy.http import ApiError
     from .deploy.plan import PlanError, plan_target
     from .reports.text import print_diagnostics
 
@@ -50,8 +56,14 @@ def _plan_or_exit(project: Project, target: Target, client):
         click.echo(f"dac: error: {exc}", err=True)
         sys.exit(EXIT_FINDINGS)
     except ApiError as exc:
-        click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(exc))}", err=True)
-        sys.exit(EXIT_FINDINGS)
+        _listing_failed(target, exc)
+
+
+def _listing_failed(target: Target, error: Exception) -> NoReturn:
+    from .deploy.http import redact
+
+    click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(error))}", err=True)
+    sys.exit(EXIT_FINDINGS)
 
 
 @click.command("plan")
@@ -113,7 +125,7 @@ def deploy_command(target_name: str, prune: bool, yes: bool) -> None:
             sys.exit(EXIT_USAGE)
         click.confirm(f"apply this plan to target '{target.name}'?", abort=True)
 
-    def report(outcome) -> None:
+    def report(outcome: Outcome) -> None:
         mark = "ok  " if outcome.ok else "FAIL"
         click.echo(f"{mark} {outcome.action.kind:<9} {outcome.action.name} ({outcome.action.id}): {outcome.message}")
 
@@ -169,7 +181,7 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     detection id. Review the files, move them into detections/, and the next deploy adopts them.
     """
     from .deploy.connect import client_for
-    from .deploy.http import ApiError, redact
+    from .deploy.http import ApiError
     from .deploy.pull import write_pulled
 
     _project, target = _target(target_name)
@@ -177,8 +189,7 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     try:
         live = client.list_rules()
     except ApiError as exc:
-        click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(exc))}", err=True)
-        sys.exit(EXIT_FINDINGS)
+        _listing_failed(target, exc)
     written = write_pulled(live, target, out_dir)
     for path, _rule in written:
         click.echo(f"wrote {path}")

@@ -82,13 +82,6 @@ def live_rule(rule: dict[str, Any]) -> LiveRule:
     return LiveRule(id=str(rule.get("id")), body=rule_body(rule), etag=rule.get("@odata.etag"), extra=extra)
 
 
-def _lost_answer(error: ApiError, *, create: bool) -> bool:
-    """Whether a failed write may have been applied anyway (so reading it back is worthwhile)."""
-    if error.maybe_applied or error.status is None or error.status >= 500:
-        return True
-    return create and error.status in (400, 409)
-
-
 class DefenderClient:
     """RuleClient for Defender XDR custom detection rules."""
 
@@ -133,7 +126,7 @@ class DefenderClient:
         try:
             _, data = self.session.json("POST", COLLECTION, json=sent)
         except ApiError as error:
-            if _lost_answer(error, create=True):
+            if error.worth_reading_back(create=True):
                 live = self._confirmed(rule_id, sent)
                 if live is not None:
                     return live
@@ -145,7 +138,7 @@ class DefenderClient:
         try:
             _, data = self.session.json("PATCH", self._path(rule_id), json=sent)
         except ApiError as error:
-            if _lost_answer(error, create=False):
+            if error.worth_reading_back(create=False):
                 confirmed = self._confirmed(rule_id, sent)
                 if confirmed is not None:
                     return confirmed
@@ -156,7 +149,7 @@ class DefenderClient:
         try:
             self.session.request("DELETE", self._path(rule_id), allow=(404,))
         except ApiError as error:
-            if _lost_answer(error, create=False):
+            if error.worth_reading_back(create=False):
                 try:
                     if self.get_rule(rule_id) is None:
                         return

@@ -131,6 +131,13 @@ class ApiError(Exception):
     def not_found(self) -> bool:
         return self.status == 404
 
+    def worth_reading_back(self, *, create: bool) -> bool:
+        """Whether the failed write may have been applied anyway, so reading the rule back can tell.
+        Creates also: the services answer 400 or 409 for some creates they carried out."""
+        if self.maybe_applied or self.status is None or self.status >= 500:
+            return True
+        return create and self.status in (400, 409)
+
 
 def _error_detail(response: requests.Response) -> tuple[str | None, str | None]:
     """The service's error code and message (Graph and ARM: {"error": {"code", "message"}})."""

@@ -167,8 +167,7 @@ def field_changes(live_body: dict[str, Any], desired_body: dict[str, Any]) -> li
 # ------------------------------------------------------------------------------------ the plan
 def make_plan(desired: list[DesiredRule], live_rules: list[LiveRule], target: Target) -> Plan:
     live_by_id = {rule.id: rule for rule in live_rules}
-    owned = {owner_id(rule): rule for rule in live_rules if owner_id(rule) == rule.id}
-    unowned = [rule for rule in live_rules if owner_id(rule) != rule.id]
+    owned = {rule.id: rule for rule in live_rules if owner_id(rule) == rule.id}
     actions: list[Action] = []
     wanted = {rule.id for rule in desired}
     for rule in desired:
@@ -199,7 +198,8 @@ def make_plan(desired: list[DesiredRule], live_rules: list[LiveRule], target: Ta
                                   reason="no selected detection has this id any more"))  # fmt: skip
     order = {kind: index for index, kind in enumerate(ACTIONS)}
     actions.sort(key=lambda a: (order[a.kind], a.name.lower(), a.id))
-    return Plan(target, actions, unmanaged=len([r for r in unowned if r.id not in wanted]))
+    unmanaged = sum(1 for rule in live_rules if rule.id not in owned and rule.id not in wanted)
+    return Plan(target, actions, unmanaged=unmanaged)
 
 
 def plan_target(project: Project, target: Target, client: RuleClient) -> Plan:

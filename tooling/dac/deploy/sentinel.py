@@ -98,12 +98,6 @@ def live_rule(resource: dict[str, Any]) -> LiveRule:
     return LiveRule(id=str(rule_id), body=rule_body(resource), etag=resource.get("etag"), extra=extra)
 
 
-def _lost_answer(error: ApiError, *, create: bool) -> bool:
-    if error.maybe_applied or error.status is None or error.status >= 500:
-        return True
-    return create and error.status in (400, 409)
-
-
 class SentinelClient:
     """RuleClient for Sentinel analytics rules (kinds Scheduled and NRT) in one workspace."""
 
@@ -159,7 +153,7 @@ class SentinelClient:
         try:
             return self._put(rule_id, payload)
         except ApiError as error:
-            if _lost_answer(error, create=True):
+            if error.worth_reading_back(create=True):
                 live = self._confirmed(rule_id, payload)
                 if live is not None:
                     return live
@@ -174,7 +168,7 @@ class SentinelClient:
         except ApiError as error:
             if error.status in (409, 412):  # also what a retried PUT meets after the first one went through
                 return self._retry_with_fresh_etag(rule_id, payload, error)
-            if _lost_answer(error, create=False):
+            if error.worth_reading_back(create=False):
                 confirmed = self._confirmed(rule_id, payload)
                 if confirmed is not None:
                     return confirmed
@@ -201,7 +195,7 @@ class SentinelClient:
         try:
             self.session.request("DELETE", self._path(rule_id), params={"api-version": version}, allow=(404,))
         except ApiError as error:
-            if _lost_answer(error, create=False):
+            if error.worth_reading_back(create=False):
                 try:
                     if self.get_rule(rule_id) is None:
                         return
