@@ -36,6 +36,7 @@ from rich.table import Table
 from .checks.kql import Variant, build_variants, query_position
 from .detection import Detection
 from .diagnostics import Diagnostic, Position, error
+from .emulator.engine import json_or_text
 from .emulator.fixtures import (
     FixtureError,
     format_datetime,
@@ -347,12 +348,7 @@ def _rows(count: int) -> str:
 
 def _expected_value(detection: Detection, path: tuple[Any, ...], value: Any, kql_type: str) -> Any:
     if kql_type == "dynamic":
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
+        return json_or_text(value)
     try:
         return parse_value(value, kql_type)
     except ValueError as exc:

@@ -253,42 +253,32 @@ class Compiler:
         """
         result = list(operators)
         for index, operator in enumerate(result):
-            if not self._is_named_lookup(operator):
+            table = self._named_lookup_table(operator)
+            if table is None:
                 continue
             following = index + 1
             while following < len(result) and result[following].kind == "Where":
                 following += 1
             chain = result[index + 1 : following]
-            if any(self._row_dependent(where, None) for where in chain):
+            if any({word.lower() for word in _words(where)} & _ROW_ORDER_FUNCTIONS for where in chain):
                 continue
-            ahead = [where for where in chain if not self._row_dependent(where, operator)]
+            added = [name for name, _ in self.columns(self.tables[table])]
+            ahead = [w for w in chain if not any(word.startswith(name) for word in _words(w) for name in added)]
             behind = [where for where in chain if where not in ahead]
             result[index:following] = [*ahead, operator, *behind]
         return result
 
-    def _is_named_lookup(self, operator: Node) -> bool:
+    def _named_lookup_table(self, operator: Node) -> str | None:
+        """The `let` table of an `evaluate ipv4_lookup(Table, ...)`, else None."""
         if operator.kind != "Evaluate":
-            return False
+            return None
         call = next((c for c in operator.children if isinstance(c, Node) and c.kind == "Call"), None)
         if call is None or _name_text(call["callee"]) != "ipv4_lookup":
-            return False
+            return None
         arguments = [a for a in call["arguments"]["items"] or [] if a.kind != "Assignment"]
-        return bool(arguments) and arguments[0].kind == "Name" and _name_text(arguments[0]) in self.tables
-
-    def _row_dependent(self, where: Node, lookup: Node | None) -> bool:
-        """Whether a filter reads other rows or chance (lookup None), or a column the lookup adds."""
-        lookup_names: list[str] = []
-        if lookup is not None:
-            call = next(c for c in lookup.children if isinstance(c, Node) and c.kind == "Call")
-            table = next(a for a in call["arguments"]["items"] if a.kind != "Assignment")
-            lookup_names = [name for name, _ in self.columns(self.tables[_name_text(table)])]
-        for token in where["predicate"].tokens():
-            word = token.text.strip("[]'\"")
-            if lookup is None and word.lower() in _ROW_ORDER_FUNCTIONS:
-                return True
-            if any(word.startswith(name) for name in lookup_names):
-                return True
-        return False
+        if arguments and arguments[0].kind == "Name" and _name_text(arguments[0]) in self.tables:
+            return _name_text(arguments[0])
+        return None
 
     def datatable(self, node: Node) -> str:
         columns = self.declared(node["schema"])
@@ -1267,6 +1257,11 @@ def _conjuncts(predicate: Node) -> list[Node]:
     if predicate.kind == "BinaryExpression" and predicate["op"].text == "and":
         return [*_conjuncts(predicate["left"]), *_conjuncts(predicate["right"])]
     return [predicate]
+
+
+def _words(where: Node) -> set[str]:
+    """The words of a filter's predicate (names unquoted), to see which columns and functions it reads."""
+    return {token.text.strip("[]'\"") for token in where["predicate"].tokens()}
 
 
 # Functions whose value depends on other rows or on chance: a filter using them must stay in place.

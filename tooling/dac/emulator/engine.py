@@ -241,18 +241,23 @@ def _convert(rows: list[tuple], kinds: list[str]) -> list[list[Any]]:
     return converted
 
 
+def json_or_text(value: Any) -> Any:
+    """A dynamic value from its JSON text; text that is not JSON stays a string."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _from_duck(value: Any, kind: str) -> Any:
     if kind == "string":
         return "" if value is None else str(value)
     if value is None:
         return None
     if kind == "dynamic":
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
+        return json_or_text(value)
     if kind == "guid":
         return str(value)
     return value

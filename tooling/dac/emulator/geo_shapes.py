@@ -913,31 +913,29 @@ def intersects_line_with_polygon(line_text: str, polygon_text: str) -> bool | No
 _EMPTY_COLLECTION = _json_text({"type": "GeometryCollection", "geometries": []})
 
 
-def intersection_2lines(first_text: str, second_text: str) -> str | None:
-    meets = intersects_2lines(first_text, second_text)
+def _empty_unless_meeting(meets: bool | None, what: str) -> str | None:
+    """The intersection of shapes that do not meet is empty; of shapes that meet, S2's boolean
+    operations decide the coordinates, which dac cannot reproduce exactly: refused."""
     if meets is None:
         return None
     if meets:
-        raise GeoRefusal("geo_intersection_2lines of lines that meet")
+        raise GeoRefusal(what)
     return _EMPTY_COLLECTION
+
+
+def intersection_2lines(first_text: str, second_text: str) -> str | None:
+    meets = intersects_2lines(first_text, second_text)
+    return _empty_unless_meeting(meets, "geo_intersection_2lines of lines that meet")
 
 
 def intersection_2polygons(first_text: str, second_text: str) -> str | None:
     meets = intersects_2polygons(first_text, second_text)
-    if meets is None:
-        return None
-    if meets:
-        raise GeoRefusal("geo_intersection_2polygons of polygons that meet")
-    return _EMPTY_COLLECTION
+    return _empty_unless_meeting(meets, "geo_intersection_2polygons of polygons that meet")
 
 
 def intersection_line_with_polygon(line_text: str, polygon_text: str) -> str | None:
     meets = intersects_line_with_polygon(line_text, polygon_text)
-    if meets is None:
-        return None
-    if meets:
-        raise GeoRefusal("geo_intersection_line_with_polygon of shapes that meet")
-    return _EMPTY_COLLECTION
+    return _empty_unless_meeting(meets, "geo_intersection_line_with_polygon of shapes that meet")
 
 
 # ----------------------------------------------------------------- lookup plugins' predicates
