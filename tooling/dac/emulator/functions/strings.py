@@ -823,13 +823,17 @@ def _ip_list(compiler: Compiler, compiled: list[tuple[str, str]], arguments: lis
     return "[" + ", ".join(texts) + "]"
 
 
-def _ip_mask(compiler: Compiler, compiled: list[tuple[str, str]], arguments: list[Node], name: str) -> str:
+def _ip_mask(
+    compiler: Compiler, compiled: list[tuple[str, str]], arguments: list[Node], name: str, version: int = 4
+) -> str:
+    """The optional third argument, a prefix length (default: the whole address), as SQL."""
+    duck_type, default = ("BIGINT", 32) if version == 4 else ("INTEGER", 128)
     if len(compiled) < 3:
-        return "CAST(32 AS BIGINT)"
+        return f"CAST({default} AS {duck_type})"
     sql, kind = compiled[2]
     if kind not in ("long", "int"):
         raise compiler.unsupported(f"{name}() with a {kind} prefix mask", arguments[2])
-    return f"CAST({sql} AS BIGINT)"
+    return f"CAST({sql} AS {duck_type})"
 
 
 @register("ipv4_compare")
@@ -1028,22 +1032,13 @@ def _to_utf8(compiler: Compiler, arguments: list[Node], columns: Columns, node: 
 # ----------------------------------------------------------------- IPv6
 
 
-def _ip6_mask(compiler: Compiler, compiled: list[tuple[str, str]], arguments: list[Node], name: str) -> str:
-    if len(compiled) < 3:
-        return "128"
-    sql, kind = compiled[2]
-    if kind not in ("long", "int"):
-        raise compiler.unsupported(f"{name}() with a {kind} prefix mask", arguments[2])
-    return f"CAST({sql} AS INTEGER)"
-
-
 @register("ipv6_compare")
 def _ipv6_compare(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 3, "ipv6_compare")
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv6_compare") for (s, k), n in zip(compiled[:2], arguments, strict=False))
-    mask = _ip6_mask(compiler, compiled, arguments, "ipv6_compare")
+    mask = _ip_mask(compiler, compiled, arguments, "ipv6_compare", 6)
     return f"CAST(kqls_ip6_cmp({a}, {b}, {mask}) AS BIGINT)", "long"
 
 
@@ -1053,7 +1048,7 @@ def _ipv6_is_match(compiler: Compiler, arguments: list[Node], columns: Columns, 
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv6_is_match") for (s, k), n in zip(compiled[:2], arguments, strict=False))
-    return f"(kqls_ip6_cmp({a}, {b}, {_ip6_mask(compiler, compiled, arguments, 'ipv6_is_match')}) = 0)", "bool"
+    return f"(kqls_ip6_cmp({a}, {b}, {_ip_mask(compiler, compiled, arguments, 'ipv6_is_match', 6)}) = 0)", "bool"
 
 
 def _parse_ipv6(with_mask: bool):
