@@ -1,9 +1,11 @@
-"""Shared helpers: run the real `dac` command in a subprocess, run a query on the emulator, locate ../shared."""
+"""Shared helpers: run the real `dac` command in a subprocess, run a query on the emulator, locate ../shared,
+build projects and git repositories in tmp_path."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +73,29 @@ def detection_text(
         f"{mitre}query:\n  dialect: defender\n  text: |\n    DeviceProcessEvents | where Timestamp > ago(1d)\n"
         f"    | take 10\n{extra}"
     )
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty dac project (not yet a git repository), with git isolated from the user's configuration."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # run_dac passes os.environ on to dac's own git calls
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no repository above tmp_path
+    (tmp_path / "dac.yml").write_text("detections: detections\n")
+    (tmp_path / "schemas").mkdir()
+    shutil.copy(ROOT / "schemas" / "detection.schema.json", tmp_path / "schemas")
+    (tmp_path / "detections").mkdir()
+    return tmp_path
+
+
+def git(repo: Path, *args: str) -> str:
+    completed = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return completed.stdout
+
+
+def commit(repo: Path, message: str = "commit") -> None:
+    """Commit everything in the working tree (making `repo` a git repository first if needed)."""
+    if not (repo / ".git").exists():
+        git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", message)

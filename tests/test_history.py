@@ -6,14 +6,11 @@ Each test builds a real git repository in tmp_path, commits a base and changes t
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_dac
+from conftest import commit, git, run_dac
 
 ID_A = "11111111-1111-4111-8111-111111111111"
 ID_B = "22222222-2222-4222-8222-222222222222"
@@ -63,31 +60,6 @@ def detection_yaml(
         ]
     lines += ["query:", f"  dialect: {dialect}", "  text: |", *(f"    {line}" for line in query.splitlines())]
     return "\n".join(lines) + "\n" + extra
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty dac project (not yet a git repository), with git isolated from the user's configuration."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # run_dac passes os.environ on to dac's own git calls
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no repository above tmp_path
-    (tmp_path / "dac.yml").write_text("detections: detections\n")
-    (tmp_path / "schemas").mkdir()
-    shutil.copy(ROOT / "schemas" / "detection.schema.json", tmp_path / "schemas")
-    (tmp_path / "detections").mkdir()
-    return tmp_path
-
-
-def git(repo: Path, *args: str) -> str:
-    completed = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
-    return completed.stdout
-
-
-def commit(repo: Path, message: str = "commit") -> None:
-    if not (repo / ".git").exists():
-        git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", message)
 
 
 def write(repo: Path, name: str, text: str) -> None:

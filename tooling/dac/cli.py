@@ -64,9 +64,14 @@ def _summary(report: ValidationReport) -> dict[str, int]:
     }
 
 
-def _print_report(report: ValidationReport, output_format: str) -> None:
+def _print_report(report: ValidationReport, output_format: str, test_results: list | None = None) -> None:
     if output_format == "json":
         click.echo(json_report.render(report.diagnostics, _summary(report)))
+    elif output_format == "sarif":  # one log: validation findings, then the failed tests' (dac check)
+        from .reports import sarif as sarif_report
+
+        tests = [d for result in test_results or [] for d in result.diagnostics]
+        click.echo(sarif_report.render([*report.diagnostics, *tests], find_project().root))
     elif output_format == "github":
         for line in github_report.render(report.diagnostics):
             click.echo(line)
@@ -85,7 +90,7 @@ PATHS_ARGUMENT = click.argument(
 )
 FORMAT_OPTION = click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
-    help="text for people, json for tools, github for workflow annotations.",
+    help="text for people, json for tools, github for workflow annotations, sarif for code scanning.",
 )  # fmt: skip
 FAIL_ON_OPTION = click.option(
     "--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
@@ -131,7 +136,8 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
 
     project = find_project()
     report = validate(_paths_or_default(paths, project), project, base_ref)
-    _print_report(report, output_format)
+    if output_format != "sarif":  # the SARIF log also holds the tests' findings: printed once, below
+        _print_report(report, output_format)
     failed_files = report.files_with_errors()
     results = []
     for loaded in report.results:  # detection tests run on the emulator, for detections without errors
@@ -155,6 +161,8 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
         for result in results:
             for line in github_report.render(result.diagnostics):
                 click.echo(line)
+    elif output_format == "sarif":
+        _print_report(report, output_format, results)
     sys.exit(code)
 
 
@@ -463,3 +471,15 @@ def _register_deploy_commands() -> None:
 
 
 _register_deploy_commands()
+
+
+def _register_review_commands() -> None:
+    from .cli_docs import COMMANDS as docs_commands
+    from .cli_init import COMMANDS as init_commands
+    from .cli_review import COMMANDS as review_commands
+
+    for command in (*review_commands, *docs_commands, *init_commands):
+        main.add_command(command)
+
+
+_register_review_commands()

@@ -197,4 +197,35 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     sys.exit(EXIT_OK)
 
 
-COMMANDS = (plan_command, deploy_command, drift_command, pull_command)
+@click.command("targets")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a table for people; json: an array for tools (the deploy workflow's matrix).")  # fmt: skip
+@_guarded
+def targets_command(output_format: str) -> None:
+    """List the deployment targets of dac.yml: name, platform, tenant and (Sentinel) workspace.
+
+    Exit code 0, also when dac.yml has no targets (json prints []); 2 when dac.yml is invalid.
+    """
+    import json
+
+    from rich.table import Table
+
+    targets = find_project().targets
+    if output_format == "json":
+        fields = ("name", "platform", "tenant_id", "client_id", "subscription_id", "resource_group", "workspace")
+        click.echo(json.dumps([{key: getattr(t, key) for key in fields} for t in targets], indent=2))
+        sys.exit(EXIT_OK)
+    if not targets:
+        click.echo("no targets: add `targets:` to dac.yml (see docs/configuration.md)")
+        sys.exit(EXIT_OK)
+    table = Table(title="Targets", title_justify="left")
+    for column in ("name", "platform", "tenant", "workspace (resource group/name)"):
+        table.add_column(column, overflow="fold")
+    for target in targets:
+        workspace = "/".join(p for p in (target.resource_group, target.workspace) if p)
+        table.add_row(target.name, target.platform, target.tenant_id, workspace or "-")
+    _console().print(table)
+    sys.exit(EXIT_OK)
+
+
+COMMANDS = (plan_command, deploy_command, drift_command, pull_command, targets_command)

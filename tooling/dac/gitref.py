@@ -30,6 +30,15 @@ def repository_root(folder: Path) -> Path:
         raise GitError(f"{folder} is not inside a git repository (needed for --base)") from None
 
 
+def relative_folder(root: Path, folder: Path) -> str:
+    """`folder` relative to the repository `root`, as git names it; GitError when it is outside."""
+    resolved = folder.resolve()
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        raise GitError(f"{resolved} is outside the git repository {root}") from None
+
+
 def resolve_commit(root: Path, ref: str) -> str:
     try:
         return _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root).decode().strip()

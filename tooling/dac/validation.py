@@ -101,12 +101,8 @@ def _ids_of(files: list[Path]) -> dict[Path, str]:
 def _check_base(checked: list[Detection], project: Project, ref: str, head_files: list[Path]) -> list[Diagnostic]:
     root = gitref.repository_root(project.root)
     commit = gitref.resolve_commit(root, ref)
-    folder = project.detections_dir.resolve()
-    try:
-        relative_folder = folder.relative_to(root).as_posix()
-    except ValueError:
-        raise gitref.GitError(f"{folder} is outside the git repository {root}") from None
-    base = history.parse_base(gitref.read_tree(root, commit, relative_folder, DETECTION_SUFFIXES))
+    folder = gitref.relative_folder(root, project.detections_dir)
+    base = history.parse_base(gitref.read_tree(root, commit, folder, DETECTION_SUFFIXES))
     head_paths = set()
     for file in head_files:
         try:
