@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,36 @@ def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list
         return [list(row) for row in engine.run(query).rows]
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Any]:
+    """One Defender emulator for a test module whose queries need no tables of their own."""
+    from dac.emulator import Emulator
+    from dac.tables import environment
+
+    engine = Emulator(environment("defender"))
+    yield engine
+    engine.close()
+
+
+def rows_of(emulator: Any, query: str) -> list[list]:
+    return [list(row) for row in emulator.run(query).rows]
+
+
+def scalar(expression: str) -> Any:
+    """The value of a single scalar expression on the emulator."""
+    return emulate(f"print r = {expression}")[0][0]
+
+
+def emulation_error(query: str, code: str = "EMU002") -> str:
+    """The message of the EmulatorError the query raises, which must carry `code`."""
+    from dac.emulator import EmulatorError
+
+    with pytest.raises(EmulatorError) as caught:
+        emulate(query)
+    assert caught.value.code == code
+    return caught.value.message
 
 
 @pytest.fixture

@@ -9,24 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import emulate
-from dac.emulator import EmulatorError
+from conftest import emulate, emulation_error, scalar
 
-
-def run(query: str) -> list[list]:
-    return emulate(query)
-
-
-def one(expression: str):
-    """The value of a single scalar expression."""
-    return run(f"print r = {expression}")[0][0]
-
-
-def fails(query: str, code: str = "EMU002") -> str:
-    with pytest.raises(EmulatorError) as caught:
-        run(query)
-    assert caught.value.code == code
-    return caught.value.message
+run = emulate
+one = scalar
+fails = emulation_error
 
 
 # ----------------------------------------------------------------- packing

@@ -7,26 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from conftest import emulate
-from dac.emulator import EmulatorError
+from conftest import emulate, emulation_error, scalar
 from dac.emulator.ticks import DatetimeTicks
 
-
-def run(query: str) -> list[list]:
-    return emulate(query)
-
-
-def one(expression: str):
-    return run(f"print r = {expression}")[0][0]
-
-
-def fails(query: str, code: str) -> str:
-    with pytest.raises(EmulatorError) as caught:
-        run(query)
-    assert caught.value.code == code
-    return caught.value.message
+run = emulate
+one = scalar
+fails = emulation_error
 
 
 # ----------------------------------------------------------------- 100 ns ticks

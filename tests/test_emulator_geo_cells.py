@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from dac.emulator import Emulator, EmulatorError
+from conftest import rows_of
+from dac.emulator import EmulatorError
 from dac.emulator import geo_cells as cells
-from dac.tables import environment
 
-
-@pytest.fixture(scope="module")
-def emulator():
-    engine = Emulator(environment("defender"))
-    yield engine
-    engine.close()
-
-
-def run(emulator: Emulator, query: str) -> list:
-    return [list(row) for row in emulator.run(query).rows]
+run = rows_of
 
 
 # ----------------------------------------------------------------------------- geohash

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from conftest import rows_of
 from dac.emulator import Emulator, EmulatorError
 from dac.emulator import geo_shapes as shapes
-from dac.tables import environment
 
 CENTRAL_PARK = (
     '{"type":"Polygon","coordinates":[[[-73.9495,40.7969],[-73.95807266235352,40.80068603561921],'
@@ -22,15 +22,7 @@ ROAD = (
 )
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    engine = Emulator(environment("defender"))
-    yield engine
-    engine.close()
-
-
-def run(emulator: Emulator, query: str) -> list:
-    return [list(row) for row in emulator.run(query).rows]
+run = rows_of
 
 
 def refused(emulator: Emulator, query: str) -> str:

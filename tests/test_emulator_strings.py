@@ -7,26 +7,11 @@ guess, and where an argument shape cannot be emulated it refuses the query (EMU0
 
 from __future__ import annotations
 
-import pytest
+from conftest import emulate, emulation_error, scalar
 
-from conftest import emulate
-from dac.emulator import EmulatorError
-
-
-def run(query: str) -> list[list]:
-    return emulate(query)
-
-
-def one(expression: str):
-    """The value of a single scalar expression."""
-    return run(f"print r = {expression}")[0][0]
-
-
-def fails(query: str, code: str = "EMU002") -> str:
-    with pytest.raises(EmulatorError) as caught:
-        run(query)
-    assert caught.value.code == code
-    return caught.value.message
+run = emulate
+one = scalar
+fails = emulation_error
 
 
 # ----------------------------------------------------------------- plain strings

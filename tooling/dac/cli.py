@@ -15,12 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PATHS_ARGUMENT, paths_or_default
 from .cli_support import console as _console
 from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
 from .diagnostics import Severity
-from .project import Project, find_project
+from .project import find_project
 from .reports import FORMATS
 from .reports import github as github_report
 from .reports import json as json_report
@@ -39,14 +39,6 @@ def main() -> None:
     detection rules and Sentinel analytics rules. Exit codes: 0 clean, 1 findings, 2 usage or
     input errors.
     """
-
-
-def _paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
-    if paths:
-        return list(paths)
-    if not project.detections_dir.is_dir():
-        _fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
-    return [project.detections_dir]
 
 
 def _exit_code(report: ValidationReport, fail_on: str) -> int:
@@ -85,9 +77,6 @@ def _summary_line(report: ValidationReport) -> str:
     return f"{s['files']} {noun} checked: {s['valid']} valid, {s['errors']} errors, {s['warnings']} warnings"
 
 
-PATHS_ARGUMENT = click.argument(
-    "paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
-)
 FORMAT_OPTION = click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
     help="text for people, json for tools, github for workflow annotations, sarif for code scanning.",
@@ -113,7 +102,7 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
     path:line:col: severity CODE: message; codes are listed in docs/diagnostics.md.
     """
     project = find_project()
-    report = validate(_paths_or_default(paths, project), project, base_ref)
+    report = validate(paths_or_default(paths, project), project, base_ref)
     _print_report(report, output_format)
     if output_format == "text":
         click.echo(_summary_line(report), err=True)
@@ -135,7 +124,7 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
     from .testing import run_detection_tests, summarize, summary_line
 
     project = find_project()
-    report = validate(_paths_or_default(paths, project), project, base_ref)
+    report = validate(paths_or_default(paths, project), project, base_ref)
     if output_format != "sarif":  # the SARIF log also holds the tests' findings: printed once, below
         _print_report(report, output_format)
     failed_files = report.files_with_errors()
@@ -440,7 +429,7 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
     from .build import outputs, write
 
     project = find_project()
-    report = validate(_paths_or_default(paths, project), project)
+    report = validate(paths_or_default(paths, project), project)
     _print_report(report, output_format)
     failed = report.files_with_errors()
     written = 0

@@ -8,24 +8,14 @@ from pathlib import Path
 
 import click
 
-from .cli_support import EXIT_FINDINGS, EXIT_OK
+from .cli_support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .cli_support import console as _console
 from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
 from .detection import Detection, discover, load_detection
-from .project import Project, find_project
+from .project import find_project
 from .reports.text import print_diagnostics
 from .validation import display_path
-
-PATHS_ARGUMENT = click.argument(
-    "paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
-)
-
-
-def _paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
-    from .cli import _paths_or_default as paths_or_default  # one wording for "no detections folder"
-
-    return paths_or_default(paths, project)
 
 
 def _load(paths: list[Path]) -> tuple[list[Detection], int]:
@@ -91,7 +81,7 @@ def coverage_command(
     from .reports import coverage_markdown, navigator
 
     project = find_project()
-    detections, failed = _load(_paths_or_default(paths, project))
+    detections, failed = _load(paths_or_default(paths, project))
     measured = coverage(detections, statuses=statuses or None, kinds=kinds or None)
     if output_format == "navigator":
         root = project.root.resolve()
@@ -125,7 +115,7 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
     from .validation import validate
 
     project = find_project()
-    report = validate(_paths_or_default(paths, project), project)
+    report = validate(paths_or_default(paths, project), project)
     print_diagnostics(_console(), report.diagnostics)
     failed = report.files_with_errors()
     documented = [

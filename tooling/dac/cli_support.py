@@ -7,13 +7,14 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
 from .gitref import GitError
-from .project import ProjectError
+from .project import Project, ProjectError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -30,6 +31,22 @@ def console(stderr: bool = False) -> Console:
 def fail(message: str) -> NoReturn:
     click.echo(f"dac: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+PATHS_ARGUMENT = click.argument(
+    "paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path)
+)
+
+
+def paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
+    """The PATHS given, else the project's detections folder (a usage error when it is missing)."""
+    if paths:
+        return list(paths)
+    if not project.detections_dir.is_dir():
+        from .validation import display_path
+
+        fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
+    return [project.detections_dir]
 
 
 def guarded(command: F) -> F:

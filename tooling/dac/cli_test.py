@@ -25,7 +25,7 @@ from .validation import display_path, validate
 if TYPE_CHECKING:
     from .testing import TestResult
 
-from .cli_support import EXIT_FINDINGS, EXIT_OK
+from .cli_support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .cli_support import console as _console
 from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
@@ -35,7 +35,7 @@ from .detection import DIALECTS
 
 
 @click.command("test")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True, path_type=Path))
+@PATHS_ARGUMENT
 @click.option("--dialect", type=click.Choice(DIALECTS), help="Run the tests in this dialect only.")
 @click.option(
     "--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -59,13 +59,7 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     from .testing import json_document, junit_xml, planned, run_detection_tests, summarize
 
     project = find_project()
-    if paths:
-        targets = list(paths)
-    elif project.detections_dir.is_dir():
-        targets = [project.detections_dir]
-    else:
-        _fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
-    report = validate(targets, project)
+    report = validate(paths_or_default(paths, project), project)
     broken = report.files_with_errors()
     invalid: dict[str, tuple[str, list[Diagnostic]]] = {}
     runnable = []

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from . import LiveRule
-from .http import ApiError, ApiSession, restrict, same_content
+from .http import ApiError, ApiSession, restrict
+from .readback import confirmed_deleted, confirmed_write
 
 log = logging.getLogger("dac.deploy")
 
@@ -102,18 +103,6 @@ class DefenderClient:
             return None
         return live_rule(data)
 
-    def _confirmed(self, rule_id: str, sent: dict[str, Any]) -> LiveRule | None:
-        """The live rule if it holds what was sent, else None (also when it cannot be read)."""
-        try:
-            live = self.get_rule(rule_id)
-        except ApiError as exc:
-            log.warning("could not read back rule %s: %s", rule_id, exc)
-            return None
-        if live is not None and same_content(sent, live.body):
-            log.info("rule %s: the write's answer was lost, but the service has the rule as sent", rule_id)
-            return live
-        return None
-
     def _after_write(self, rule_id: str, data: Any, sent: dict[str, Any]) -> LiveRule:
         if isinstance(data, dict) and data:
             return live_rule(data)
@@ -127,7 +116,7 @@ class DefenderClient:
             _, data = self.session.json("POST", COLLECTION, json=sent)
         except ApiError as error:
             if error.worth_reading_back(create=True):
-                live = self._confirmed(rule_id, sent)
+                live = confirmed_write(self, rule_id, sent)
                 if live is not None:
                     return live
             raise
@@ -139,7 +128,7 @@ class DefenderClient:
             _, data = self.session.json("PATCH", self._path(rule_id), json=sent)
         except ApiError as error:
             if error.worth_reading_back(create=False):
-                confirmed = self._confirmed(rule_id, sent)
+                confirmed = confirmed_write(self, rule_id, sent)
                 if confirmed is not None:
                     return confirmed
             raise
@@ -149,10 +138,6 @@ class DefenderClient:
         try:
             self.session.request("DELETE", self._path(rule_id), allow=(404,))
         except ApiError as error:
-            if error.worth_reading_back(create=False):
-                try:
-                    if self.get_rule(rule_id) is None:
-                        return
-                except ApiError:
-                    pass
+            if error.worth_reading_back(create=False) and confirmed_deleted(self, rule_id):
+                return
             raise

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from .. import rules
 from . import LiveRule
 from .http import ApiError, ApiSession, restrict, same_content
+from .readback import confirmed_deleted, confirmed_write
 
 log = logging.getLogger("dac.deploy")
 
@@ -135,26 +136,13 @@ class SentinelClient:
         live = self.get_rule(rule_id)
         return live if live is not None else LiveRule(id=rule_id, body=rule_body(payload))
 
-    def _confirmed(self, rule_id: str, sent: dict[str, Any]) -> LiveRule | None:
-        """The live rule if it holds what was sent (kind and properties), else None."""
-        try:
-            live = self.get_rule(rule_id)
-        except ApiError as exc:
-            log.warning("could not read back rule %s: %s", rule_id, exc)
-            return None
-        wanted = {"kind": sent.get("kind"), "properties": sent.get("properties")}
-        if live is not None and same_content(wanted, live.body):
-            log.info("rule %s: the write's answer was lost, but the service has the rule as sent", rule_id)
-            return live
-        return None
-
     def create_rule(self, rule_id: str, body: dict[str, Any]) -> LiveRule:
         payload = {"kind": body["kind"], "properties": body["properties"]}
         try:
             return self._put(rule_id, payload)
         except ApiError as error:
             if error.worth_reading_back(create=True):
-                live = self._confirmed(rule_id, payload)
+                live = confirmed_write(self, rule_id, _content(payload))
                 if live is not None:
                     return live
             raise
@@ -169,7 +157,7 @@ class SentinelClient:
             if error.status in (409, 412):  # also what a retried PUT meets after the first one went through
                 return self._retry_with_fresh_etag(rule_id, payload, error)
             if error.worth_reading_back(create=False):
-                confirmed = self._confirmed(rule_id, payload)
+                confirmed = confirmed_write(self, rule_id, _content(payload))
                 if confirmed is not None:
                     return confirmed
             raise
@@ -195,10 +183,11 @@ class SentinelClient:
         try:
             self.session.request("DELETE", self._path(rule_id), params={"api-version": version}, allow=(404,))
         except ApiError as error:
-            if error.worth_reading_back(create=False):
-                try:
-                    if self.get_rule(rule_id) is None:
-                        return
-                except ApiError:
-                    pass
+            if error.worth_reading_back(create=False) and confirmed_deleted(self, rule_id):
+                return
             raise
+
+
+def _content(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a read-back compares: the rule's kind and properties, not the etag sent with them."""
+    return {"kind": payload.get("kind"), "properties": payload.get("properties")}

@@ -157,8 +157,9 @@ def _edge_ok(a: Vector, b: Vector) -> bool:
     return _angle(a, b) < math.pi
 
 
-def _line_vertices(coordinates: Any) -> list[tuple[float, float]] | None:
-    if not isinstance(coordinates, list) or len(coordinates) < 2:
+def _vertices(coordinates: Any, minimum: int) -> list[tuple[float, float]] | None:
+    """A list of at least `minimum` valid coordinates, as (longitude, latitude); None otherwise."""
+    if not isinstance(coordinates, list) or len(coordinates) < minimum:
         return None
     vertices = []
     for item in coordinates:
@@ -173,7 +174,7 @@ def parse_line_coordinates(shape: Any) -> list[list[tuple[float, float]]] | None
     """LineString or MultiLineString -> its lines as (longitude, latitude) lists; None if invalid."""
     kind = _shape_type(shape)
     if kind == "LineString":
-        line = _line_vertices(shape.get("coordinates"))
+        line = _vertices(shape.get("coordinates"), 2)
         lines = None if line is None else [line]
     elif kind == "MultiLineString":
         coordinates = shape.get("coordinates")
@@ -181,7 +182,7 @@ def parse_line_coordinates(shape: Any) -> list[list[tuple[float, float]]] | None
             return None
         if not coordinates:
             raise GeoRefusal("an empty MultiLineString")
-        parsed = [_line_vertices(c) for c in coordinates]
+        parsed = [_vertices(c, 2) for c in coordinates]
         lines = None if any(p is None for p in parsed) else parsed  # type: ignore[assignment]
     else:
         return None
@@ -203,15 +204,8 @@ def parse_lines(shape: Any) -> list[Line] | None:
 
 def _ring(coordinates: Any) -> list[tuple[float, float]] | None:
     """A closed ring -> its distinct vertices (closing vertex dropped); None if invalid."""
-    if not isinstance(coordinates, list) or len(coordinates) < 4:
-        return None
-    vertices = []
-    for item in coordinates:
-        coordinate = _coordinate(item)
-        if coordinate is None:
-            return None
-        vertices.append(coordinate)
-    if vertices[0] != vertices[-1]:
+    vertices = _vertices(coordinates, 4)
+    if vertices is None or vertices[0] != vertices[-1]:
         return None
     distinct = vertices[:-1]
     if len(set(distinct)) != len(distinct):
