@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from attack import ENV_MARKER, OUTSIDE_MARKER, AttackProject
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
@@ -131,3 +133,25 @@ def commit(repo: Path, message: str = "commit") -> None:
         git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def attack_project(tmp_path: Path) -> AttackProject:
+    """A project in tmp_path, a folder outside it holding marked secret files, and secrets in the environment
+    of the `dac` process (tests/security: one test per attack; helpers in tests/attack.py)."""
+    root = tmp_path / "project"
+    outside = tmp_path / "outside"
+    (root / "detections").mkdir(parents=True)
+    outside.mkdir()
+    (root / "dac.yml").write_text("detections: detections\n", encoding="utf-8")
+    (outside / "secret.csv").write_text(f"DeviceName,RemoteIP\n{OUTSIDE_MARKER},8.8.8.8\n", encoding="utf-8")
+    (outside / "secret.jsonl").write_text(f'{{"DeviceName": "{OUTSIDE_MARKER}"}}\n', encoding="utf-8")
+    (outside / "secret.txt").write_text(f"{OUTSIDE_MARKER}\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+        "DAC_ACCESS_TOKEN": ENV_MARKER + "-token",
+        "AZURE_CLIENT_SECRET": ENV_MARKER + "-client",
+    }
+    return AttackProject(root=root, outside=outside, env=env)

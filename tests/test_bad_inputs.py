@@ -40,7 +40,7 @@ EXPECTED = {
     "threshold-out-of-range.yml": ("DAC206", 18, 36),
     "top-level-list.yml": ("DAC200", 2, 1),
     "two-documents.yml": ("DAC104", 16, 1),
-    "unclosed-bracket.yml": ("DAC104", 8, 8),
+    "unclosed-bracket.yml": ("DAC104", 7, 10),
     "unknown-kind.yml": ("DAC204", 5, 7),
     "unknown-nested-key.yml": ("DAC202", 16, 3),
     "unknown-tactic.yml": ("DAC401", 17, 13),

@@ -91,12 +91,21 @@ def test_round():
     assert run("print round(14, -1), round(-16, -1), round(15, -1)") == [[10, -20, 20]]
 
 
-def test_round_refuses_ties_where_the_rules_differ():
-    # The tie rule is not documented: 3.5 -> 4 by both "to even" and "away from zero"; 2.5 is 2 or 3.
-    assert run("print round(3.5), round(-3.5)") == [[4.0, -4.0]]
-    assert refused("print round(2.5)") == "EMU001"
-    assert refused("datatable(x:real)[2.5] | extend r = round(x)") == "EMU002"
-    assert run("datatable(x:real)[1.5, 2.4] | extend r = round(x)") == [[1.5, 2.0], [2.4, 2.0]]
+def test_round_half_away_from_zero_on_the_printed_decimal():
+    # Ties round away from zero, on the decimal the value prints as (2.15, not 2.14999...), whatever
+    # the installed DuckDB's own float rounding does.
+    assert run("print round(2.5), round(-2.5), round(0.5), round(3.5), round(-3.5)") == [[3.0, -3.0, 1.0, 4.0, -4.0]]
+    assert run("datatable(x:real)[2.5, 1.5, 2.4, -0.4, 1.005, 0.125] | extend r = round(x, 2)") == [
+        [2.5, 2.5],
+        [1.5, 1.5],
+        [2.4, 2.4],
+        [-0.4, -0.4],
+        [1.005, 1.01],
+        [0.125, 0.13],
+    ]
+    assert run("datatable(x:real)[2.5, -2.5, 0.45] | extend r = round(x)") == [[2.5, 3.0], [-2.5, -3.0], [0.45, 0.0]]
+    assert run("print round(25, -1), round(-25, -1), round(-14, -1), round(1250, -2)") == [[30, -30, -10, 1300]]
+    assert run("print round(real(null)), round(1e300, 2), round(123456.7, -15)") == [[None, 1e300, 0.0]]
 
 
 def test_ceiling():

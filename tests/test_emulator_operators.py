@@ -228,3 +228,17 @@ def test_project_by_names_and_invoke():
 
 def test_reduce_is_refused():
     fails('print s = "a" | reduce by s')
+
+
+def test_range_operator_of_longs_reals_and_datetimes():
+    # range-operator: the values from start to stop (inclusive) by step; a real bound or step makes the
+    # column real (Microsoft's binder types `range x from 1 to 3.5 step 1` as real).
+    assert run("range x from 1 to 5 step 2") == [[1], [3], [5]]
+    assert run("range x from 5 to 1 step -2") == [[5], [3], [1]]
+    assert run("range x from 1.0 to 2.0 step 0.5") == [[1.0], [1.5], [2.0]]
+    assert run("range x from 1 to 3.5 step 1") == [[1.0], [2.0], [3.0]]
+    assert run("range x from 1.0 to 2.0 step -0.5") == []
+    assert run("range t from datetime(2024-01-01) to datetime(2024-01-02) step 1d") == [
+        [dt.datetime(2024, 1, 1)],
+        [dt.datetime(2024, 1, 2)],
+    ]

@@ -30,7 +30,8 @@ def _tables(yaml_text: str, env: Environment = DEFENDER, folder: Path | None = N
     """Type the `tables` of tests[0] in a small YAML document (line 1 is `tests:`)."""
     source = load_yaml_text(yaml_text, "det.yml")
     test = source.data["tests"][0]
-    return tables_for_test(test, (folder or Path(".")) / "det.yml", source, 0, env, **options)
+    base = folder or Path(".")
+    return tables_for_test(test, base / "det.yml", source, 0, env, root=base, **options)
 
 
 def _error(yaml_text: str, env: Environment = DEFENDER, folder: Path | None = None, **options):
@@ -253,7 +254,9 @@ def test_query_defined_and_other_dialect_tables_are_left_out():
 def test_ad_hoc_tables_get_an_inferred_schema():
     env = environment("defender")
     source = load_yaml_text("T:\n- {a: 1, t: 2024-12-02T11:00:00Z}\n- {a: 2, b: x}\n", "data.yml")
-    tables = build_tables(source.data, base_dir=Path("."), source=source, path=(), environment=env, ad_hoc=True)
+    tables = build_tables(
+        source.data, base_dir=Path("."), root=Path("."), source=source, path=(), environment=env, ad_hoc=True
+    )
     assert env.tables["T"] == {"a": "long", "t": "datetime", "b": "string"}
     assert tables["T"] == [{"a": 1, "t": T0, "b": ""}, {"a": 2, "t": None, "b": "x"}]
 
@@ -349,5 +352,5 @@ def test_fixture_files_beside_a_detection_in_a_folder(tmp_path):
     (tmp_path / "fixtures" / "e.jsonl").write_text("not json\n")
     source = load_yaml_text("tests:\n- tables:\n    DeviceNetworkEvents: fixtures/e.jsonl\n", "detections/x/det.yml")
     with pytest.raises(FixtureError) as caught:
-        tables_for_test(source.data["tests"][0], tmp_path / "det.yml", source, 0, DEFENDER)
+        tables_for_test(source.data["tests"][0], tmp_path / "det.yml", source, 0, DEFENDER, root=tmp_path)
     assert caught.value.diagnostic.format().startswith("detections/x/fixtures/e.jsonl:1:1: error DAC705:")

@@ -93,6 +93,23 @@ def test_let_functions_and_materialize():
     assert findings(query) == [("KQL202", 3, 31, "unknown column or name 'Nope'")]
 
 
+def test_a_let_function_sees_the_names_declared_before_it_not_itself():
+    """As in Kusto: no recursion, and a redefinition may call the function it replaces."""
+    assert findings("let f = () { f() };\nprint 1") == [("KQL203", 1, 14, "unknown function 'f'")]
+    assert columns("let f = () { print a = 1 };\nlet f = () { f() | extend b = 2 };\nf()") == [
+        ("a", "long"),
+        ("b", "long"),
+    ]
+    later = "let f = () { print a = x };\nlet x = 1;\nf()"  # x is declared after f: unknown in its body
+    assert [code for code, *_ in findings(later)] == ["KQL202"]
+
+
+def test_let_functions_calling_each_other_are_bound_once_each():
+    """f1 unions f0 with itself, f2 f1, ...: without binding each body once, 2^40 expansions."""
+    lets = "".join(f"let f{i} = () {{ f{i - 1}() | union f{i - 1}() }};\n" for i in range(1, 40))
+    assert columns("let f0 = () { print c0 = 0 };\n" + lets + "f39()") == [("c0", "long")]
+
+
 def test_seed_detections_bind_clean_in_both_dialects():
     from dac.checks.kql import build_variants, check
 

@@ -110,6 +110,8 @@ def test_recovery_reports_more_than_one_error():
         ("T | summarize by", "KQL006", 1, 17),
         ("T | extend x = ", "KQL006", 1, 16),
         ("T | project a # b", "KQL001", 1, 15),
+        ("T\n| where " + "(" * 65 + "x" + ")" * 65, "KQL010", 2, 73),
+        ("print " + "-" * 100 + "1", "KQL010", 1, 71),
     ],
 )
 def test_first_error_position(text: str, code: str, line: int, column: int):
@@ -147,6 +149,14 @@ def test_kql_check_jsonl_from_stdin():
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert broken.returncode == 2 and "<stdin>:1:2: not a JSON object" in broken.stderr
+
+
+def test_nesting_past_the_limit_is_one_error_and_the_rest_is_read_on():
+    """KQL010 once, where the limit is reached; the skipped text stays in the tree, the next operator is read."""
+    text = "T\n| where " + "(" * 70 + "x" + ")" * 70 + " or " + "(" * 70 + "y" + ")" * 70 + "\n| take 1 2"
+    result = parse(text)
+    assert [d.code for d in result.diagnostics] == ["KQL010", "KQL004"]  # the second: `2` after `take 1`
+    assert result.tree.text() == text
 
 
 def test_a_query_of_only_comments_is_not_an_error():

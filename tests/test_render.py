@@ -187,3 +187,111 @@ def test_parameters_are_filled_in_before_checking(tmp_path: Path):
     (tmp_path / "detections" / "a.yml").write_text(text.replace("{{ host | kql }}", "{{ hots }}"))
     [finding] = json.loads(run_dac("validate", "--format", "json", cwd=tmp_path).stdout)["diagnostics"]
     assert finding["code"] == "DAC130" and "'hots' is undefined" in finding["message"]
+
+
+# ------------------------------------------------------------------------------------------ parameters
+def _write(tmp_path: Path, query_line: str, extra: str = "") -> str:
+    from conftest import detection_text, make_project
+
+    make_project(tmp_path)
+    text = detection_text(extra=extra).replace("    | take 10\n", f"    {query_line}\n")
+    (tmp_path / "detections" / "a.yml").write_text(text)
+    return text
+
+
+def _diagnostics(tmp_path: Path) -> list[dict]:
+    return json.loads(run_dac("validate", "--format", "json", cwd=tmp_path).stdout)["diagnostics"]
+
+
+def _rendered(tmp_path: Path, dialect: str = "sentinel") -> str:
+    assert run_dac("render", "--out", "build", cwd=tmp_path).returncode == 0
+    return (tmp_path / "build" / dialect / "5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11.kql").read_text()
+
+
+def test_without_parameters_braces_are_kql_text(tmp_path: Path):
+    line = '| where ProcessCommandLine has "{%" or ProcessCommandLine has "{{ x }}" | extend y = "{# z #}"'
+    _write(tmp_path, line)
+    assert _diagnostics(tmp_path) == []
+    assert line in _rendered(tmp_path)
+
+
+def test_print_of_braces_runs_unchanged_without_parameters():
+    from conftest import emulate
+    from dac.templating import render_parameters
+
+    query = 'print x = "{{not a template}}", y = "{% if %}"'
+    assert render_parameters(query, None) == query
+    assert emulate(query) == [["{{not a template}}", "{% if %}"]]
+
+
+def test_an_empty_parameters_mapping_declares_a_template(tmp_path: Path):
+    _write(tmp_path, "| where FileName != {{ 'a.exe' | kql }} {# a template comment #}", extra="parameters: {}\n")
+    assert _diagnostics(tmp_path) == []
+    rendered = _rendered(tmp_path)
+    assert 'where FileName != "a.exe" \n' in rendered and "template comment" not in rendered
+
+
+def test_a_parameter_error_points_at_the_name_in_the_yaml_file(tmp_path: Path):
+    text = _write(tmp_path, "| where DeviceName == {{ hots | kql }}", extra="parameters:\n  host: ws1\n")
+    [finding] = _diagnostics(tmp_path)
+    line = text.splitlines().index("    | where DeviceName == {{ hots | kql }}") + 1
+    column = text.splitlines()[line - 1].index("hots") + 1
+    assert (finding["code"], finding["line"], finding["column"]) == ("DAC130", line, column)
+    assert "'hots' is undefined; did you mean 'host'? (parameters: host)" in finding["message"]
+
+
+def test_a_test_parameter_must_be_declared(tmp_path: Path):
+    tests = (
+        "tests:\n  - name: t\n    parameters: {hots: ws2}\n"
+        "    tables: {DeviceProcessEvents: []}\n    expect: {count: 0}\n"
+    )
+    text = _write(tmp_path, "| where DeviceName == {{ host | kql }}", extra="parameters:\n  host: ws1\n" + tests)
+    [finding] = _diagnostics(tmp_path)
+    line = text.splitlines().index("    parameters: {hots: ws2}") + 1
+    assert (finding["code"], finding["line"], finding["column"]) == ("DAC131", line, 18)
+    assert finding["message"] == "unknown test parameter 'hots'; did you mean 'host'? (declared parameters: host)"
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("ws1", '"ws1"'),
+        ('a"b\\c\nd', '"a\\"b\\\\c\\nd"'),
+        (["10.0.0.0/8", 1], 'dynamic(["10.0.0.0/8", 1])'),
+        ({"k": [True, None]}, 'dynamic({"k": [true, null]})'),
+        (True, "true"),
+        (None, "null"),
+        (3, "3"),
+        (2.5, "2.5"),
+        (float("inf"), "real(+inf)"),
+    ],
+)
+def test_the_kql_filter_writes_literals(value, literal):
+    from dac.templating import render_parameters
+
+    assert render_parameters("{{ v | kql }}", {"v": value}) == literal
+
+
+@pytest.mark.parametrize("value", ["DeviceName", "AdditionalFields.Reason", "['my column']", "7d", "90m", "42", "_x1"])
+def test_a_bare_string_may_be_a_name_number_or_timespan(value):
+    from dac.templating import render_parameters
+
+    assert render_parameters("{{ v }}", {"v": value}) == value
+
+
+@pytest.mark.parametrize("value", ['x" or 1==1 //', "a b", "x | take 1", "", "['a'] | x", "x\ny", "ws1;"])
+def test_any_other_bare_string_is_refused(value):
+    from dac.templating import ParameterError, render_parameters
+
+    with pytest.raises(ParameterError, match=r"write it as a KQL literal with `\{\{ name \| kql \}\}`"):
+        render_parameters("x\n{{ v }}", {"v": value})
+
+
+def test_a_target_or_test_value_for_an_undeclared_name_is_not_applied(tmp_path: Path):
+    from dac.checks.kql import build_variants
+    from dac.detection import load_detection
+
+    _write(tmp_path, "| where DeviceName == {{ host | kql }}", extra="parameters:\n  host: ws1\n")
+    detection = load_detection(tmp_path / "detections" / "a.yml").detection
+    [variant, *_] = build_variants(detection, parameters={"host": "ws2", "other": "x"})
+    assert 'DeviceName == "ws2"' in variant.text

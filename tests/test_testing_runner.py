@@ -87,8 +87,9 @@ class Factory:
         self.result = result
         self.engines: list[FakeEngine] = []
 
-    def __call__(self, environment, *, now, externaldata):
+    def __call__(self, environment, *, now, externaldata, limits=None):
         engine = FakeEngine(self.result, environment, now, externaldata)
+        engine.limits = limits
         self.engines.append(engine)
         return engine
 

@@ -153,3 +153,42 @@ def test_an_empty_dac_yml_means_defaults(tmp_path: Path):
     (tmp_path / "dac.yml").write_text("# nothing configured\n")
     (tmp_path / "detections" / "a.yml").write_text(detection_text())
     assert run_dac("check", cwd=tmp_path).returncode == 0
+
+
+def test_a_query_folded_by_yaml_is_a_warning_at_its_text_key(tmp_path: Path):
+    make_project(tmp_path)
+    folded = detection_text().replace(
+        "  text: |\n    DeviceProcessEvents | where Timestamp > ago(1d)\n",
+        "  text:\n    DeviceProcessEvents | where Timestamp > ago(1d) // recent only\n",
+    )
+    (tmp_path / "detections" / "a.yml").write_text(folded)
+    result = run_dac("validate", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout  # a warning does not fail by default
+    [finding] = [d for d in diagnostics_of(result) if d["code"] == "DAC109"]
+    assert (finding["severity"], finding["line"], finding["column"]) == ("warning", 13, 3)
+    assert "the `//` comment on line 14 swallows everything after it; write `text: |`" in finding["message"]
+
+
+def test_a_blank_line_keeps_a_folded_comment_from_swallowing(tmp_path: Path):
+    make_project(tmp_path)
+    folded = detection_text().replace(
+        "  text: |\n    DeviceProcessEvents | where Timestamp > ago(1d)\n",
+        "  text:\n    DeviceProcessEvents // recent only\n\n    | where Timestamp > ago(1d)\n",
+    )
+    (tmp_path / "detections" / "a.yml").write_text(folded)
+    [finding] = diagnostics_of(run_dac("validate", "--format", "json", cwd=tmp_path))
+    assert finding["code"] == "DAC109"
+    assert "swallows" not in finding["message"] and "it still runs" in finding["message"]
+    # blank lines between all the lines: YAML keeps every line break, nothing is folded
+    kept = folded.replace("ago(1d)\n    | take 10", "ago(1d)\n\n    | take 10")
+    (tmp_path / "detections" / "a.yml").write_text(kept)
+    assert diagnostics_of(run_dac("validate", "--format", "json", cwd=tmp_path)) == []
+
+
+def test_dac_yml_unknown_key_points_at_the_key(tmp_path: Path):
+    make_project(tmp_path)
+    (tmp_path / "dac.yml").write_text("detections: detections\ntarget:\n  - name: x\n")
+    result = run_dac("validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "dac.yml:2:1: error DAC120: unknown key 'target' (did you mean 'targets'?)" in result.stderr
+    assert "Traceback" not in result.stderr

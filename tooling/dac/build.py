@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .checks.kql import Variant
 from .detection import Detection
+from .redaction import write_text
 from .rules import defender_rule, sentinel_rule
 
 _RULE_BUILDERS = {"defender": defender_rule, "sentinel": sentinel_rule}
@@ -39,6 +40,6 @@ def write(out: Path, files: dict[Path, str]) -> list[Path]:
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists() or target.read_text(encoding="utf-8") != content:
-            target.write_text(content, encoding="utf-8", newline="\n")
+            write_text(target, content, encoding="utf-8", newline="\n")
         written.append(target)
     return written

@@ -21,6 +21,7 @@ from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
 from .diagnostics import Severity
 from .project import find_project
+from .redaction import write_text
 from .reports import FORMATS
 from .reports import github as github_report
 from .reports import json as json_report
@@ -39,6 +40,9 @@ def main() -> None:
     detection rules and Sentinel analytics rules. Exit codes: 0 clean, 1 findings, 2 usage or
     input errors.
     """
+    from .redaction import install
+
+    install()  # before any command prints: secrets from the environment never reach the output
 
 
 def _exit_code(report: ValidationReport, fail_on: str) -> int:
@@ -118,22 +122,29 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
 def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str) -> None:
     """The main job: validate, render and test every detection, then print a summary.
 
-    Runs over the project's detections folder unless PATHS are given.
+    Runs over the project's detections folder unless PATHS are given. Each test run has a time
+    and a memory limit (limits: in dac.yml, timeout: on a test; default 60 s and 2 GiB); a run
+    past one is reported as that test's error and the others go on. Files a detection names must
+    lie inside the project. json, sarif and github output include the failed tests as findings.
+    Secrets (tokens, client secrets) are masked in all output.
     """
-    from .cli_test import print_test_results
+    from .cli_test import print_test_results, query_limits
+    from .emulator.engine import address_space_limit
     from .testing import run_detection_tests, summarize, summary_line
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project, base_ref)
-    if output_format != "sarif":  # the SARIF log also holds the tests' findings: printed once, below
+    if output_format not in ("sarif", "json"):  # one document with the tests' findings too: printed below
         _print_report(report, output_format)
     failed_files = report.files_with_errors()
     results = []
-    for loaded in report.results:  # detection tests run on the emulator, for detections without errors
-        if loaded.detection is not None and loaded.display not in failed_files:
-            results += run_detection_tests(
-                loaded.detection, project.tables_dir, variants=report.variants.get(loaded.path)
-            )
+    limits = query_limits(project)
+    with address_space_limit(limits.memory_limit):  # detection tests run on the emulator, within the limits
+        for loaded in report.results:  # of detections without errors
+            if loaded.detection is not None and loaded.display not in failed_files:
+                results += run_detection_tests(
+                    loaded.detection, project.tables_dir, variants=report.variants.get(loaded.path), limits=limits
+                )
     tests = summarize(results)
     code = _exit_code(report, fail_on)
     if tests["passed"] != tests["tests"]:
@@ -152,6 +163,8 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
                 click.echo(line)
     elif output_format == "sarif":
         _print_report(report, output_format, results)
+    elif output_format == "json":
+        click.echo(json_report.render_check(report.diagnostics, _summary(report), results, tests))
     sys.exit(code)
 
 
@@ -217,7 +230,7 @@ def new_command(name: str, folder: Path | None, kind: str, author: str | None) -
     target_folder.mkdir(parents=True, exist_ok=True)
     target = unique_path(target_folder, slugify(name))
     data = new_detection(name.strip(), kind, author or default_author())
-    target.write_text(dump_detection(data, schema_reference(target_folder)), encoding="utf-8")
+    write_text(target, dump_detection(data, schema_reference(target_folder)), encoding="utf-8")
     click.echo(f"created {display_path(target)} (id {data['id']})")
 
 
@@ -267,7 +280,7 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
     for source, data in converted:
         target = unique_path(out_dir, slugify(data["name"]), taken)
         taken.add(target)
-        target.write_text(dump_detection(data, reference), encoding="utf-8")
+        write_text(target, dump_detection(data, reference), encoding="utf-8")
         sentinel = "sentinel override kept" if data.get("variants", {}).get("sentinel", {}).get("text") else ""
         click.echo(f"{display_path(source)} -> {display_path(target)}" + (f" ({sentinel})" if sentinel else ""))
 

@@ -14,6 +14,7 @@ from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
 from .detection import Detection, discover, load_detection
 from .project import find_project
+from .redaction import write_text
 from .reports.text import print_diagnostics
 from .validation import display_path
 
@@ -37,7 +38,7 @@ def _write_or_print(text: str, out_file: Path | None) -> None:
         click.echo(text, nl=False)
         return
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text, encoding="utf-8")
+    write_text(out_file, text, encoding="utf-8")
     click.echo(f"wrote {display_path(out_file)}", err=True)
 
 
@@ -124,7 +125,7 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
         if result.detection is not None and result.display not in failed
     ]
     try:
-        pages = build(documented, project.detections_dir, out_dir, templates_dir)
+        pages = build(documented, project.detections_dir, out_dir, templates_dir, project.root)
     except DocsError as exc:
         _fail(str(exc))
     write(pages, out_dir)

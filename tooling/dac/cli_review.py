@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .cli_support import guarded as _guarded
+from .redaction import write_text
 
 
 @click.group("report")
@@ -46,7 +47,7 @@ def report_pr_command(base_ref: str, out_file: Path | None, max_chars: int) -> N
         return
     if out_file.parent != Path():
         out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(markdown, encoding="utf-8")
+    write_text(out_file, markdown, encoding="utf-8")
     click.echo(f"wrote {out_file} ({len(markdown):,} characters)", err=True)
 
 

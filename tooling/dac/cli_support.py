@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
+from .diagnostics import InputError
 from .gitref import GitError
 from .project import Project, ProjectError
 
@@ -58,7 +59,7 @@ def guarded(command: F) -> F:
             return command(*args, **kwargs)
         except ProjectError as exc:
             fail(exc.diagnostic.format())
-        except GitError as exc:
+        except (GitError, InputError) as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))

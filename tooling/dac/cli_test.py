@@ -8,6 +8,7 @@ of the command line they only parse arguments, call the library and print. Exit 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,6 +31,31 @@ from .cli_support import console as _console
 from .cli_support import fail as _fail
 from .cli_support import guarded as _guarded
 from .detection import DIALECTS
+from .redaction import write_text
+
+# --------------------------------------------------------------------------------------- limits
+
+
+def query_limits(project: Any, timeout: float | None = None, **hints: str) -> Any:
+    """The QueryLimits of every query run: dac.yml's `limits:` (a --timeout wins), default 60 s, 2 GiB."""
+    from .emulator.engine import QueryLimits
+
+    return QueryLimits(timeout=timeout or project.query_timeout, memory_limit=project.memory_limit, **hints)
+
+
+def _timeout_seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """--timeout: seconds (30, 0.5) or a duration as in dac.yml (90s, 2m, 1h)."""
+    from .project import parse_duration
+
+    if value is None:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) and float(text) > 0:
+        return float(text)
+    if re.fullmatch(r"[1-9][0-9]*[smh]", text):
+        return parse_duration(text)
+    raise click.BadParameter(f"'{value}' is not a time limit: write seconds (30) or 90s, 2m, 1h")
+
 
 # --------------------------------------------------------------------------------------- dac test
 
@@ -56,9 +82,11 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from .emulator.engine import address_space_limit
     from .testing import json_document, junit_xml, planned, run_detection_tests, summarize
 
     project = find_project()
+    limits = query_limits(project)
     report = validate(paths_or_default(paths, project), project)
     broken = report.files_with_errors()
     invalid: dict[str, tuple[str, list[Diagnostic]]] = {}
@@ -74,34 +102,37 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     results: list[TestResult] = []
     total = sum(len(planned(loaded.detection, dialect)) for loaded in runnable)
     progress_console = _console(stderr=True)
-    if progress_console.is_terminal and total:
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=progress_console, transient=True) as progress:
-            task = progress.add_task("testing", total=total)
+    with address_space_limit(limits.memory_limit):  # a query's memory beyond DuckDB's view stays bounded
+        if progress_console.is_terminal and total:
+            columns = (
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=progress_console, transient=True) as progress:
+                task = progress.add_task("testing", total=total)
+                for loaded in runnable:
+                    progress.update(task, description=loaded.detection.name)
+                    results += run_detection_tests(
+                        loaded.detection, project.tables_dir, dialect=dialect,
+                        variants=report.variants.get(loaded.path), on_result=lambda _: progress.advance(task),
+                        limits=limits,
+                    )  # fmt: skip
+        else:
             for loaded in runnable:
-                progress.update(task, description=loaded.detection.name)
                 results += run_detection_tests(
                     loaded.detection, project.tables_dir, dialect=dialect, variants=report.variants.get(loaded.path),
-                    on_result=lambda _: progress.advance(task),
+                    limits=limits,
                 )  # fmt: skip
-    else:
-        for loaded in runnable:
-            results += run_detection_tests(
-                loaded.detection, project.tables_dir, dialect=dialect, variants=report.variants.get(loaded.path)
-            )
 
     summary = summarize(results, invalid=len(invalid))
     invalid_diagnostics = [d for _, diagnostics in invalid.values() for d in diagnostics]
     if junit_file is not None:
         if junit_file.parent != Path():
             junit_file.parent.mkdir(parents=True, exist_ok=True)
-        junit_file.write_text(junit_xml(results, invalid), encoding="utf-8")
+        write_text(junit_file, junit_xml(results, invalid), encoding="utf-8")
     if output_format == "json":
         click.echo(json_document(results, summary, invalid_diagnostics))
     else:
@@ -147,17 +178,24 @@ def print_test_results(results: list[TestResult], summary: dict[str, Any], inval
 )  # fmt: skip
 @click.option("--now", "now_text", metavar="DATETIME", help="Pins now() and ago(), e.g. 2024-12-02T12:00:00Z.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--timeout", callback=_timeout_seconds, metavar="DURATION",
+    help="Time limit of the query: seconds (30) or 90s, 2m, 1h (default: limits.query_timeout in dac.yml, 60s).",
+)  # fmt: skip
 @_guarded
 def kql_run_command(
-    file: Path | None, dialect: str, data_file: Path | None, now_text: str | None, output_format: str
-) -> None:
+    file: Path | None, dialect: str, data_file: Path | None, now_text: str | None, output_format: str,
+    timeout: float | None,
+) -> None:  # fmt: skip
     """Run a query on the local emulator and print its result.
 
     FILE holds the query ('-' or none: standard input). It can be self-contained (datatable,
     print, range) or read tables given with --data, typed like test fixtures; a table no schema
     knows gets its column types from its values. Exit code 1 when the query has an error.
     """
+    from .confine import project_root_of
     from .emulator import Emulator, EmulatorError
+    from .emulator.engine import address_space_limit
     from .emulator.fixtures import FixtureError, build_tables, parse_datetime
     from .kql import LineIndex, parse
     from .tables import environment
@@ -188,24 +226,29 @@ def kql_run_command(
             now = parse_datetime(now_text)
         except ValueError as exc:
             _fail(f"--now: {exc}")
-    env = environment(dialect, find_project().tables_dir)
+    project = find_project()
+    limits = query_limits(project, timeout, timeout_hint="set limits.query_timeout in dac.yml or --timeout")
+    env = environment(dialect, project.tables_dir)
     env.tables = dict(env.tables)  # ad-hoc tables from --data are added to this copy
     tables: dict[str, list[dict[str, Any]]] = {}
     if data_file is not None:
         source = _load_data(data_file)
         try:
             tables = build_tables(
-                source.data, base_dir=data_file.parent, source=source, path=(), environment=env,
+                source.data, base_dir=data_file.parent, root=project_root_of(data_file), source=source, path=(),
+                environment=env,
                 query_tables=let_names(text), ad_hoc=True,
             )  # fmt: skip
         except FixtureError as exc:
             _fail(exc.diagnostic.format())
 
-    engine = Emulator(env, now=now)
     try:
-        for name, rows in tables.items():
-            engine.load_table(name, rows)
-        result = engine.run(text)
+        with address_space_limit(limits.memory_limit):
+            engine = Emulator(env, now=now, limits=limits)
+            for name, rows in tables.items():
+                engine.load_table(name, rows)
+            result = engine.run(text)
+            engine.close()
     except EmulatorError as exc:
         report(exc.code, exc.message, exc.offset)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, Position
+from .confine import OUTSIDE_PROJECT, OutsideProject, project_root_of, refuse_outside
+from .diagnostics import Diagnostic, Position, error
 from .schema import check_schema
 from .yamlsource import JsonPath, LoadedYaml, YamlLoadError, load_yaml_file
 
@@ -98,8 +100,20 @@ class LoadResult:
 
 
 def load_detection(file: Path, display: str | None = None) -> LoadResult:
-    """Load one file: YAML with positions, then the schema. Never raises for bad content."""
+    """Load one file: YAML with positions, then the schema. Never raises for bad content.
+
+    A file that is a folder, or a symlink leading out of its project or into a loop, is reported
+    (DAC100, DAC150) and never read.
+    """
     display = display or str(file)
+    try:
+        refuse_outside(project_root_of(file), file, "detection file")
+    except OutsideProject as exc:
+        code = "DAC100" if exc.unreadable else OUTSIDE_PROJECT
+        return LoadResult(file, display, None, [error(display, Position(), code, str(exc))])
+    if file.is_dir():
+        problem = "is a folder, not a detection file: rename it, or keep detection files only as *.yml/*.yaml files"
+        return LoadResult(file, display, None, [error(display, Position(), "DAC100", problem)])
     try:
         source = load_yaml_file(file, display)
     except YamlLoadError as exc:
@@ -111,24 +125,60 @@ def load_detection(file: Path, display: str | None = None) -> LoadResult:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Detection files named by `paths`: files as given, directories searched for *.yml/*.yaml."""
+    """Detection files named by `paths`: files as given, folders searched for *.yml/*.yaml.
+
+    Everything a search finds by that name is returned, also folders and broken or looping symlinks,
+    so that loading reports them instead of skipping them silently. Hidden files and folders (a
+    leading dot, such as .git) are left out; a symlinked folder is searched once.
+    """
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix in DETECTION_SUFFIXES and p.is_file() and not _hidden(p.relative_to(path))
-                )
-            )
-        else:
-            found.append(path)
-    unique: dict[Path, None] = {}
+        found.extend(_walk(path) if path.is_dir() else [path])
+    unique: dict[str, Path] = {}
     for path in found:
-        unique.setdefault(path.resolve(), None)
-    return list(unique)
+        unique.setdefault(_identity(path), path)
+    return [_absolute(path) for path in unique.values()]
 
 
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+def _walk(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    seen: set[str] = set()
+    pending = [folder]
+    while pending:  # a loop, not recursion: folder depth is the user's
+        current = pending.pop()
+        identity = _identity(current)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        try:
+            entries = sorted(current.iterdir())
+        except OSError:
+            continue  # an unreadable folder holds nothing dac can read; a looping link is reported below
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.suffix in DETECTION_SUFFIXES:
+                found.append(entry)
+            elif entry.is_dir():
+                pending.append(entry)
+    return sorted(found)
+
+
+def _identity(path: Path) -> str:
+    """The resolved path where it resolves (so two names of one file count once), else the path itself."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return str(path.absolute())
+
+
+def _absolute(path: Path) -> Path:
+    """The resolved path when it stays in its project; else the path as named, which loading refuses."""
+    lexical = Path(os.path.normpath(path.absolute()))
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        return lexical
+    if not resolved.exists():  # a dangling link: report it under its own name
+        return lexical
+    return resolved if resolved.is_relative_to(project_root_of(lexical)) else lexical

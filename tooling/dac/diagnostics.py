@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class InputError(Exception):
+    """A usage or input problem outside any detection file (one message, exit code 2)."""
+
+
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"

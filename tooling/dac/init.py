@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .project import CONFIG_NAME
+from .redaction import write_text
 from .scaffold import new_detection
 from .yamlwrite import dump_detection
 
@@ -136,7 +137,7 @@ def write(root: Path, files: Sequence[ScaffoldFile]) -> list[Path]:
     for file in files:
         target = root / file.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(file.text, encoding="utf-8", newline="\n")
+        write_text(target, file.text, encoding="utf-8", newline="\n")
         written.append(target)
     return written
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -9,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
+from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project
 from .diagnostics import Diagnostic, Position, error
-from .schema import field_name
+from .schema import describe_value, expected_types, field_name
 from .yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
 
 CONFIG_NAME = "dac.yml"
@@ -27,6 +30,9 @@ class ProjectError(Exception):
 
 DEFAULT_API = {"graph": "https://graph.microsoft.com/beta", "arm": "https://management.azure.com"}
 DEFAULT_STATUSES = ("stable", "deprecated")  # deprecated detections deploy as disabled rules
+# dac.yml `limits:` on every query run (dac test, dac check, dac kql run); emulator/engine.py has the same.
+DEFAULT_QUERY_TIMEOUT = 60.0  # seconds
+DEFAULT_MEMORY_LIMIT = 2 * 1024**3  # bytes
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class Project:
     detections_dir: Path
     tables_dir: Path | None = None  # the project's own table schemas (custom logs, watchlists)
     targets: tuple[Target, ...] = ()
+    query_timeout: float = DEFAULT_QUERY_TIMEOUT  # limits.query_timeout, in seconds
+    memory_limit: int = DEFAULT_MEMORY_LIMIT  # limits.memory_limit, in bytes
 
     def target(self, name: str) -> Target:
         """The target of that name; ProjectError (exit 2) naming the known ones otherwise."""
@@ -100,13 +108,11 @@ def _load(root: Path, config_file: Path) -> Project:
         loaded = LoadedYaml(path=str(config_file), text="", data={})
     data = loaded.data if loaded.data is not None else {}
     schema = json.loads(resources.files("dac").joinpath("data/config.schema.json").read_text("utf-8"))
-    for problem in Draft202012Validator(schema).iter_errors(data):
-        path = tuple(problem.absolute_path)
-        raise ProjectError(
-            error(str(config_file), loaded.position(path), "DAC120", f"{field_name(path)}: {problem.message}")
-        )
+    problems = list(Draft202012Validator(schema).iter_errors(data))
+    if problems:
+        raise ProjectError(_config_problem(str(config_file), loaded, problems))
     detections = root / data.get("detections", "detections")
-    tables = root / data["tables"] if "tables" in data else None
+    tables = _tables_folder(root, config_file, loaded, data["tables"]) if "tables" in data else None
     targets = []
     for index, entry in enumerate(data.get("targets") or []):
         if any(t.name == entry["name"] for t in targets):
@@ -114,7 +120,92 @@ def _load(root: Path, config_file: Path) -> Project:
             raise ProjectError(error(str(config_file), position, "DAC120", f"two targets named '{entry['name']}'"))
         targets.append(_target(entry))
     return Project(root=root, config_file=config_file, detections_dir=detections, tables_dir=tables,
-                   targets=tuple(targets))  # fmt: skip
+                   targets=tuple(targets), **_limits(data.get("limits") or {}))  # fmt: skip
+
+
+_GUID = "must be a GUID: 8-4-4-4-12 hexadecimal digits, as in 00000000-0000-0000-0000-000000000000"
+_CONFIG_PATTERNS = {
+    "tenant_id": _GUID,
+    "client_id": _GUID,
+    "subscription_id": _GUID,
+    "name": "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'",
+    "graph": "must be an http:// or https:// URL",
+    "arm": "must be an http:// or https:// URL",
+}
+
+
+def _config_problem(where: str, loaded: LoadedYaml, problems: list[ValidationError]) -> Diagnostic:
+    """The dac.yml problem to report: at the offending key or value, in the words of the file.
+
+    Unknown keys and misspelt values come first (with a "did you mean"), as they often explain a
+    "missing" key beside them; then the problem nearest the top of the file.
+    """
+    found: list[tuple[int, Position, str]] = []
+    missing: dict[tuple[Any, ...], list[str]] = {}  # the required keys each mapping lacks, reported together
+    reasons: dict[tuple[Any, ...], str] = {}
+    for problem in problems:
+        path = tuple(problem.absolute_path)
+        name = field_name(path)
+        value = problem.instance
+        place = f" in {name}" if path else ""
+        if problem.validator == "additionalProperties" and isinstance(value, dict):
+            allowed = sorted(problem.schema.get("properties", {}))
+            for key in value:
+                if key in allowed:
+                    continue
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else f"; allowed here: {', '.join(allowed)}"
+                found.append((0, loaded.key_position((*path, key)), f"unknown key '{key}'{place}{hint}"))
+        elif problem.validator == "enum":
+            options = [str(option) for option in problem.validator_value]
+            close = difflib.get_close_matches(str(value), options, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            message = f"{name}: {describe_value(value)} is not one of: {', '.join(options)}{hint}"
+            found.append((1, loaded.position(path), message))
+        elif "propertyNames" in problem.relative_schema_path:
+            message = f"{name}: '{value}' is not a valid parameter name (letters, digits and '_', no digit first)"
+            found.append((2, loaded.key_position((*path, str(value))), message))
+        elif problem.validator == "required":
+            key = problem.message.split("'")[1] if "'" in problem.message else problem.message
+            missing.setdefault(path, []).append(key)
+            if "then" in problem.schema_path and isinstance(value, dict) and "platform" in value:
+                reasons[path] = f" (required for platform: {value['platform']})"
+        else:
+            found.append((2, loaded.position(path), _config_value_message(problem, name)))
+    for path, keys in missing.items():
+        names = ", ".join(f"'{key}'" for key in keys)
+        place = f" in {field_name(path)}" if path else ""
+        message = f"missing required key{'s' if len(keys) > 1 else ''} {names}{place}{reasons.get(path, '')}"
+        found.append((3, loaded.position(path), message))
+    _, position, message = min(found, key=lambda item: (item[0], item[1]))
+    return error(where, position, "DAC120", message)
+
+
+def _config_value_message(problem: ValidationError, name: str) -> str:
+    value, bound = problem.instance, problem.validator_value
+    if problem.validator == "type":
+        return f"{name}: expected {expected_types(bound)}, found {describe_value(value)}"
+    if problem.validator == "pattern":
+        last = next((part for part in reversed(problem.absolute_path) if isinstance(part, str)), "")
+        return f"{name}: {value!r} {_CONFIG_PATTERNS.get(last, f'does not match the pattern {bound!r}')}"
+    if problem.validator == "minLength":
+        return f"{name}: must not be empty"
+    if problem.validator == "minItems":
+        return f"{name}: the list is empty; give at least {bound} entry"
+    if problem.validator == "uniqueItems":
+        return f"{name}: the list holds the same entry more than once"
+    if problem.validator in ("minimum", "maximum"):
+        side = "below the minimum" if problem.validator == "minimum" else "above the maximum"
+        return f"{name}: {value} is {side} {bound}"
+    return f"{name}: {problem.message}"
+
+
+def _tables_folder(root: Path, config_file: Path, loaded: LoadedYaml, name: str) -> Path:
+    """dac.yml's `tables` folder, refused (before anything in it is read) unless inside the project."""
+    try:
+        return inside_project(root, root, name, "tables folder")
+    except OutsideProject as exc:
+        raise ProjectError(error(str(config_file), loaded.position(("tables",)), OUTSIDE_PROJECT, str(exc))) from None
 
 
 def _target(entry: dict[str, Any]) -> Target:
@@ -135,3 +226,36 @@ def _target(entry: dict[str, Any]) -> Target:
         api={**DEFAULT_API, **(entry.get("api") or {})},
         concurrency=int(entry.get("concurrency", 4)),
     )
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+_SIZE_UNITS = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '2m', '1h' -> seconds (the schemas check the form: digits, then s, m or h)."""
+    text = str(text).strip()
+    return float(text[:-1]) * _DURATION_UNITS[text[-1]]
+
+
+def parse_size(text: str) -> int:
+    """'2GiB', '512MiB', '2GB' -> bytes (the schema checks the form: digits, then KiB/MiB/GiB/KB/MB/GB)."""
+    text = str(text).strip()
+    return int(text[:-3]) * _SIZE_UNITS[text[-3:]] if text.endswith("iB") else int(text[:-2]) * _SIZE_UNITS[text[-2:]]
+
+
+def _limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """dac.yml `limits:` -> the Project's query_timeout and memory_limit (defaults where absent)."""
+    parsed: dict[str, Any] = {}
+    if "query_timeout" in limits:
+        parsed["query_timeout"] = parse_duration(limits["query_timeout"])
+    if "memory_limit" in limits:
+        parsed["memory_limit"] = parse_size(limits["memory_limit"])
+    return parsed
+
+
+# How dac.yml's checker words a `limits:` value that does not match its pattern.
+_CONFIG_PATTERNS.update(
+    query_timeout="is not a duration: write whole seconds, minutes or hours, e.g. 60s, 2m, 1h",
+    memory_limit="is not a size: write a whole number and KiB, MiB, GiB, KB, MB or GB, e.g. 2GiB, 512MiB",
+)

@@ -56,6 +56,17 @@ _TYPE_NAMES = {
 }
 
 
+def expected_types(expected: str | list[str]) -> str:
+    """JSON Schema type names as the format speaks of them: 'a list or a string'."""
+    names = expected if isinstance(expected, list) else [expected]
+    return " or ".join(_TYPE_NAMES.get(t, t) for t in names)
+
+
+def describe_value(value: Any) -> str:
+    """What a loaded YAML value is, for a message: 'the string 'x'', 'a list', 'the number 1.0'."""
+    return _describe(value)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
@@ -84,6 +95,7 @@ _PATTERN_HINTS = {
     "lookback": "must be a duration such as 5m, 1h or 14d",
     "now": "must be a date and time such as 2024-12-02T12:00:00Z",
     "tables": "must be inline rows or the path of a .jsonl or .csv file",
+    "timeout": "must be a whole number of seconds, minutes or hours, such as 30s, 2m or 1h",
 }
 
 
@@ -156,9 +168,7 @@ def _translate(source: LoadedYaml, exc: ValidationError) -> list[tuple[Diagnosti
             )
         ]
     if validator == "type":
-        expected = exc.validator_value if isinstance(exc.validator_value, list) else [exc.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
-        return at_value("DAC203", f"{where}: expected {names}, found {_describe(value)}")
+        return at_value("DAC203", f"{where}: expected {expected_types(exc.validator_value)}, found {_describe(value)}")
     if validator == "enum":
         options = [str(o) for o in exc.validator_value]
         notes = []

@@ -9,7 +9,7 @@ docs/reports.md. Nothing here deletes files: the site is written over, page by p
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -29,8 +29,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from . import __version__
 from .attack import AttackCatalog, load_catalog
 from .checks.kql import Variant
+from .confine import OutsideProject, project_root_of, refuse_outside
 from .coverage import coverage as measure_coverage
 from .detection import Detection
+from .redaction import write_text
 from .reports import coverage_markdown
 from .reports.coverage_markdown import escape_cell, escape_inline, link_target
 
@@ -73,9 +75,30 @@ def fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def environment(templates: Path | None = None) -> SandboxedEnvironment:
-    """The sandboxed Jinja2 environment: `templates` (if given) first, then the package's templates."""
-    loaders: list[Any] = [FileSystemLoader(str(templates))] if templates is not None else []
+class ConfinedLoader(FileSystemLoader):
+    """Templates from one folder of the project: a template that is (or goes through) a symlink out of the
+    project or into .git/ is refused before it is read, like every file a project names."""
+
+    def __init__(self, folder: Path, root: Path):
+        super().__init__(str(folder))
+        self.folder, self.root = folder, root
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        candidate = self.folder / template
+        if candidate.exists() or candidate.is_symlink():
+            try:
+                refuse_outside(self.root, candidate, "template")
+            except OutsideProject as exc:
+                raise DocsError(f"{template}: {exc}") from None
+        return super().get_source(environment, template)
+
+
+def environment(templates: Path | None = None, root: Path | None = None) -> SandboxedEnvironment:
+    """The sandboxed Jinja2 environment: `templates` (if given, inside the project `root`) first, then the
+    package's templates."""
+    loaders: list[Any] = []
+    if templates is not None:
+        loaders.append(ConfinedLoader(templates, root or project_root_of(templates)))
     loaders.append(PackageLoader("dac", "templates/docs"))
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders), undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
@@ -261,11 +284,20 @@ def _coverage_page(entries: list[tuple[PurePosixPath, Documented]]) -> str:
 
 
 def build(
-    documented: Sequence[Documented], detections_dir: Path, out_dir: Path, templates: Path | None = None
+    documented: Sequence[Documented],
+    detections_dir: Path,
+    out_dir: Path,
+    templates: Path | None = None,
+    root: Path | None = None,
 ) -> list[Page]:
-    """Every page of the site, in writing order. Raises DocsError for a template problem or two
-    detections that would share a page."""
-    env = environment(templates)
+    """Every page of the site, in writing order. Raises DocsError for a template problem, a templates
+    folder outside the project `root`, or two detections that would share a page."""
+    if templates is not None:
+        try:
+            refuse_outside(root or project_root_of(templates), templates, "templates folder")
+        except OutsideProject as exc:
+            raise DocsError(str(exc)) from None
+    env = environment(templates, root)
     catalog = load_catalog()
     entries: list[tuple[PurePosixPath, Documented]] = []
     owners: dict[PurePosixPath, Detection] = {}
@@ -291,6 +323,6 @@ def write(pages: Sequence[Page], out_dir: Path) -> list[Path]:
     for page in pages:
         target = out_dir / page.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page.text, encoding="utf-8")
+        write_text(target, page.text, encoding="utf-8")
         written.append(target)
     return written

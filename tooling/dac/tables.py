@@ -11,6 +11,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from .confine import OutsideProject, project_root_of, refuse_outside
+from .diagnostics import InputError
 from .kql.binder import Environment
 from .kql.types import RowSchema, normalize_type
 
@@ -55,7 +57,7 @@ PLATFORM_FUNCTIONS: dict[str, dict[str, RowSchema]] = {
 }
 
 
-class TableSchemaError(Exception):
+class TableSchemaError(InputError):
     """A custom table file is unreadable or malformed (a usage/input error)."""
 
 
@@ -68,7 +70,12 @@ def shipped_tables(dialect: str) -> dict[str, dict[str, str]]:
 def load_custom_tables(folder: Path) -> dict[str, dict[str, dict[str, str]]]:
     """Custom tables: *.json files {"name", "columns": [{"name", "type"}], "dialect"?} (no dialect = both)."""
     result: dict[str, dict[str, dict[str, str]]] = {dialect: {} for dialect in DIALECTS}
+    root = project_root_of(folder)
     for file in sorted(folder.rglob("*.json")):
+        try:
+            refuse_outside(root, file, "table schema file")
+        except OutsideProject as exc:
+            raise TableSchemaError(str(exc)) from None
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
             name = data["name"]

@@ -25,7 +25,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,9 +34,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .checks.kql import Variant, build_variants, query_position
+from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project, project_root_of
 from .detection import Detection
 from .diagnostics import Diagnostic, Position, error
-from .emulator.engine import json_or_text
+from .emulator.engine import LIMIT_CODES, OUT_OF_MEMORY, TIMEOUT, QueryLimits, json_or_text, limit_error
 from .emulator.fixtures import (
     FixtureError,
     format_datetime,
@@ -65,7 +66,7 @@ class Engine(Protocol):
     def run(self, query_text: str) -> Any: ...  # QueryResult: .columns [(name, type)], .rows [[value]]
 
 
-EngineFactory = Callable[..., Engine]  # (environment, *, now, externaldata) -> Engine
+EngineFactory = Callable[..., Engine]  # (environment, *, now, externaldata, limits: QueryLimits) -> Engine
 
 
 @dataclass
@@ -113,10 +114,26 @@ def planned(detection: Detection, dialect: str | None = None) -> list[tuple[int,
     return runs
 
 
-def _default_engine(environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path]) -> Engine:
+def _default_engine(
+    environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path], limits: QueryLimits
+) -> Engine:
     from .emulator import Emulator
 
-    return Emulator(environment, now=now, externaldata=externaldata)
+    return Emulator(environment, now=now, externaldata=externaldata, limits=limits)
+
+
+# How a test's limits change: the end of the EMU008/EMU009 messages.
+TIMEOUT_HINT = "set limits.query_timeout in dac.yml or timeout: on the test"
+MEMORY_HINT = "set limits.memory_limit in dac.yml"
+
+
+def _test_limits(limits: QueryLimits | None, test: Mapping[str, Any]) -> QueryLimits:
+    """The project's limits (or the defaults) with the test's own `timeout`, and the test's hints."""
+    from .project import parse_duration
+
+    base = limits or QueryLimits()
+    timeout = parse_duration(test["timeout"]) if test.get("timeout") else base.timeout
+    return replace(base, timeout=timeout, timeout_hint=TIMEOUT_HINT, memory_hint=MEMORY_HINT)
 
 
 def run_detection_tests(
@@ -127,11 +144,14 @@ def run_detection_tests(
     variants: Sequence[Variant] | None = None,
     engine_factory: EngineFactory | None = None,
     on_result: Callable[[TestResult], None] | None = None,
+    limits: QueryLimits | None = None,
 ) -> list[TestResult]:
     """Run every test of `detection` in each of its dialects (or only `dialect`).
 
     `variants` are the detection's rendered queries with default parameters (from validation);
-    a test with its own `parameters` gets its variants rendered again.
+    a test with its own `parameters` gets its variants rendered again. `limits`: the project's
+    (Project.query_timeout, Project.memory_limit; default 60 s, 2 GiB); a test's `timeout` wins.
+    A run that exceeds a limit is an error of that test (EMU008, EMU009, EMU010); the others run.
     """
     factory = engine_factory or _default_engine
     default_variants = {v.dialect: v for v in (variants or [])}
@@ -153,12 +173,18 @@ def run_detection_tests(
             variant = default_variants[name]
         dialects_of_test = [d for i, _, d in runs if i == index]
         result = TestResult(detection.name, detection.display, test["name"], index, name, PASSED)
+        test_limits = _test_limits(limits, test)
         try:
-            failures, details = _run_one(detection, index, test, variant, dialects_of_test, tables_folder, factory)
+            failures, details = _run_one(
+                detection, index, test, variant, dialects_of_test, tables_folder, factory, test_limits
+            )
         except _TestError as exc:
             result.status, result.diagnostics = ERROR, [exc.diagnostic]
         except FixtureError as exc:
             result.status, result.diagnostics = ERROR, [exc.diagnostic]
+        except MemoryError:  # on Python's side (the CLI caps the address space: address_space_limit)
+            problem = limit_error(test_limits, OUT_OF_MEMORY, "the test")
+            result.status, result.diagnostics = ERROR, [_limit_diagnostic(detection, index, test, name, problem)]
         except Exception as exc:  # a bug in the emulator must not stop the other tests
             if os.environ.get("DAC_DEBUG"):
                 raise
@@ -184,6 +210,7 @@ def _run_one(
     dialects_of_test: list[str],
     tables_folder: Path | None,
     factory: EngineFactory,
+    limits: QueryLimits,
 ) -> tuple[list[Diagnostic], str]:
     display = detection.display
     if variant.parameter_error is not None:
@@ -204,14 +231,16 @@ def _run_one(
                 error(display, detection.position(("tests", index, "now")), BAD_NOW, f"now: {exc}")
             ) from None
 
+    root = project_root_of(detection.file)
     externaldata: dict[str, Path] = {}
     for url, relative in (test.get("externaldata") or {}).items():
-        file = detection.file.parent / relative
+        where = detection.position(("tests", index, "externaldata", url))
+        try:
+            file = inside_project(root, detection.file.parent, str(relative), "externaldata file")
+        except OutsideProject as exc:
+            raise _TestError(error(display, where, OUTSIDE_PROJECT, str(exc))) from None
         if not file.is_file():
-            where = detection.position(("tests", index, "externaldata", url))
-            raise _TestError(
-                error(display, where, "DAC704", f"externaldata file '{relative}' not found", f"looked for {file}")
-            )
+            raise _TestError(error(display, where, "DAC704", f"externaldata file '{relative}' not found"))
         externaldata[url] = file
 
     env = environment(variant.dialect, tables_folder)
@@ -220,17 +249,26 @@ def _run_one(
         if other != variant.dialect:
             also_known |= set(environment(other, tables_folder).tables)
     tables = tables_for_test(
-        test, detection.file, detection.source, index, env, query_tables=let_names(variant.text), also_known=also_known
+        test,
+        detection.file,
+        detection.source,
+        index,
+        env,
+        root=root,
+        query_tables=let_names(variant.text),
+        also_known=also_known,
     )
     from .emulator import EmulatorError
 
-    engine = factory(env, now=now, externaldata=externaldata)
+    engine = factory(env, now=now, externaldata=externaldata, limits=limits)
     try:
-        for name, rows in tables.items():
-            engine.load_table(name, rows)
         try:
+            for name, rows in tables.items():
+                engine.load_table(name, rows)
             result = engine.run(variant.text)
         except EmulatorError as exc:
+            if exc.code in LIMIT_CODES:  # a limit ends this test only: positioned at the test, named
+                raise _TestError(_limit_diagnostic(detection, index, test, variant.dialect, exc)) from None
             where = _query_position(detection, variant, exc.offset, tables_folder)
             raise _TestError(error(display, where, exc.code, exc.message)) from None
     finally:
@@ -238,6 +276,15 @@ def _run_one(
         if callable(close):
             close()
     return check_expectations(detection, index, test.get("expect") or {}, result)
+
+
+def _limit_diagnostic(detection: Detection, index: int, test: Mapping[str, Any], dialect: str, exc: Any) -> Diagnostic:
+    """EMU008-EMU010 at the test (at its `timeout` for a time limit the test sets), naming the test."""
+    path: tuple[Any, ...] = ("tests", index)
+    if exc.code == TIMEOUT and test.get("timeout"):
+        path = ("tests", index, "timeout")
+    message = f"test '{test['name']}' [{dialect}]: {exc.message}"
+    return error(detection.display, detection.position(path), exc.code, message)
 
 
 def let_names(text: str) -> set[str]:
@@ -590,18 +637,13 @@ def summary_line(summary: Mapping[str, Any]) -> str:
 def json_document(
     results: Sequence[TestResult], summary: Mapping[str, Any], diagnostics: Sequence[Diagnostic] = ()
 ) -> str:
-    tests = []
-    for r in results:
-        entry: dict[str, Any] = {
-            "detection": r.detection, "file": r.file, "test": r.test, "dialect": r.dialect, "status": r.status,
-            "message": r.message, "duration": round(r.duration, 3),
-        }  # fmt: skip
-        if r.diagnostics:
-            entry["diagnostics"] = [d.as_dict() for d in r.diagnostics]
-        if r.details:
-            entry["details"] = r.details
-        tests.append(entry)
-    document = {"tests": tests, "summary": dict(summary), "diagnostics": [d.as_dict() for d in diagnostics]}
+    from .reports.json import test_entries
+
+    document = {
+        "tests": test_entries(results),
+        "summary": dict(summary),
+        "diagnostics": [d.as_dict() for d in diagnostics],
+    }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 

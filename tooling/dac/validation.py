@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gitref
-from .checks import history, kql, metadata, mitre, platform, repository
+from .checks import history, kql, metadata, mitre, parameters, platform, repository, yaml_style
 from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
 from .diagnostics import Diagnostic, Severity
 from .project import Project
@@ -17,7 +17,7 @@ from .yamlsource import YamlLoadError, load_yaml_file
 PerDetectionCheck = Callable[[Detection], list[Diagnostic]]
 
 # One small module per concern; each takes a schema-valid detection.
-DETECTION_CHECKS: tuple[PerDetectionCheck, ...] = (metadata.check, mitre.check)
+DETECTION_CHECKS: tuple[PerDetectionCheck, ...] = (metadata.check, mitre.check, yaml_style.check)
 
 
 @dataclass
@@ -71,18 +71,28 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
                 report.diagnostics.extend(platform.check_variant(result.detection, variant))
 
     checked = report.detections
-    checked_files = {f.resolve() for f in files}
+    checked_files = set(files)  # discover() names each file once, resolved where it can be
     repository_files = (
         [f for f in discover([project.detections_dir]) if f not in checked_files]
         if (project.detections_dir.is_dir())
         else []
     )
     report.diagnostics.extend(repository.check_unique_ids(checked, _ids_of(repository_files)))
+    if _whole_folder(paths, project):  # a target parameter no detection declares is a typo (DAC131)
+        for target in project.targets:
+            report.diagnostics.extend(parameters.check_target(project, target, checked))
 
     if base_ref is not None:
         report.diagnostics.extend(_check_base(checked, project, base_ref, files + repository_files))
     report.diagnostics.sort(key=Diagnostic.sort_key)
     return report
+
+
+def _whole_folder(paths: Sequence[Path], project: Project) -> bool:
+    """Whether `paths` cover the project's whole detections folder (only then is "no detection declares
+    this parameter" known)."""
+    folder = project.detections_dir.resolve()
+    return any(folder.is_relative_to(p.resolve()) for p in paths if p.is_dir())
 
 
 def _ids_of(files: list[Path]) -> dict[Path, str]:
@@ -107,7 +117,7 @@ def _check_base(checked: list[Detection], project: Project, ref: str, head_files
     for file in head_files:
         try:
             head_paths.add(file.resolve().relative_to(root).as_posix())
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # outside the repository, or a symlink loop
             continue
     in_repository = [d for d in checked if d.file.resolve().is_relative_to(root)]
     return history.check_against_base(in_repository, root, base, head_paths, ref)

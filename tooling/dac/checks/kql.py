@@ -22,8 +22,9 @@ from ..kql.lints import lint
 from ..kql.render import render
 from ..kql.types import RowSchema
 from ..tables import environment
-from ..templating import ParameterError, render_parameters
+from ..templating import ParameterError, declares_parameters, render_parameters
 from ..yamlsource import JsonPath
+from .parameters import check as check_parameter_names
 
 
 @dataclass
@@ -45,8 +46,12 @@ class Variant:
 def build_variants(
     detection: Detection, tables_folder: Path | None = None, parameters: dict[str, Any] | None = None
 ) -> list[Variant]:
-    """Render and bind every enabled dialect of a detection (`parameters` override the defaults)."""
-    values = {**(detection.data.get("parameters") or {}), **(parameters or {})}
+    """Render and bind every enabled dialect of a detection.
+
+    Only a detection that declares `parameters` has a template for a query; `parameters` (a test's or a
+    deployment target's) override the defaults of the names the detection declares, and are ignored
+    otherwise (checks.parameters reports names a detection does not declare)."""
+    values = template_values(detection, parameters)
     query = detection.data["query"]
     hunting = detection.kind == "hunting"
     variants = []
@@ -90,6 +95,24 @@ def build_variants(
     return variants
 
 
+def template_values(detection: Detection, overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The values a detection's query template is rendered with; None when the query is no template."""
+    if not declares_parameters(detection.data):
+        return None
+    declared = detection.data["parameters"]
+    return {**declared, **{name: value for name, value in (overrides or {}).items() if name in declared}}
+
+
+def parameter_error_position(detection: Detection, variant: Variant) -> Position:
+    """Where a variant's ParameterError points in the YAML file (its line and column in the query)."""
+    problem = variant.parameter_error
+    assert problem is not None
+    lines = variant.source_text.split("\n")
+    line = min(max(problem.line, 1), len(lines))
+    offset = sum(len(text) + 1 for text in lines[: line - 1]) + min(problem.column - 1, len(lines[line - 1]))
+    return query_position(detection, variant, offset)
+
+
 def query_position(detection: Detection, variant: Variant, offset: int) -> Position:
     """Map an offset in a variant's source text to line:col in the YAML file."""
     line, column = LineIndex(variant.source_text).position(offset)
@@ -106,11 +129,10 @@ def check(
     variants = variants if variants is not None else build_variants(detection, tables_folder)
     suppressed = set(detection.data.get("suppress") or [])
     findings: dict[tuple[Position, str, str], tuple[Diagnostic, list[str]]] = {}
-    results: list[Diagnostic] = []
+    results: list[Diagnostic] = check_parameter_names(detection)  # test parameters it does not declare
     for variant in variants:
         if variant.parameter_error is not None:
-            block = detection.source.block_starts.get(variant.path) or detection.position(variant.path)
-            position = Position(block.line + variant.parameter_error.line - 1, block.column)
+            position = parameter_error_position(detection, variant)
             problem = error(detection.display, position, "DAC130", str(variant.parameter_error))
             if problem not in results:  # the same template fails the same way in every dialect
                 results.append(problem)

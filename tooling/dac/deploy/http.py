@@ -21,7 +21,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC
@@ -30,6 +29,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from ..redaction import redact, register_secret
 
 log = logging.getLogger("dac.deploy")
 
@@ -52,29 +53,6 @@ class TokenCredential(Protocol):
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:  # -> AccessToken-like (token, expires_on)
         ...
-
-
-# --------------------------------------------------------------------------------------------
-# Redaction
-# --------------------------------------------------------------------------------------------
-
-_BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
-_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
-_SECRET_FIELD_RE = re.compile(
-    r"(?i)(\"?(?:access_token|id_token|refresh_token|client_assertion|client_secret|authorization)\"?\s*[:=]\s*\"?)"
-    r"[^\"&\s,}]+"
-)
-REDACTED = "[REDACTED]"
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` with bearer tokens, JWTs, token-like fields and the given secret strings masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:  # short strings would mask ordinary words
-            text = text.replace(secret, REDACTED)
-    text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _JWT_RE.sub(REDACTED, text)
-    return _SECRET_FIELD_RE.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,6 +269,7 @@ class ApiSession:
             return None
         token = self.credential.get_token(self.scope).token
         self._last_token = token
+        register_secret(token)  # masked in every later output, not only this client's messages
         return token
 
     def _backoff(self, attempt: int) -> float:

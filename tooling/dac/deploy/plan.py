@@ -1,7 +1,8 @@
 """What a deploy would change: the target's desired rules (from the detections) against its live rules.
 
 Desired rules come from the detections the target selects, rendered for its platform with its
-parameters. Live rules come from one list call. Each rule falls in one class:
+parameters (each detection takes the target parameters it declares; a target parameter that no
+detection declares is an error, DAC131). Live rules come from one list call. Each rule falls in one class:
 
 - create: dac wants it and the tenant has no rule with that id;
 - update: dac owns the live rule and its content differs from the detection (with a field diff);
@@ -20,9 +21,10 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks.kql import build_variants
+from ..checks.kql import build_variants, parameter_error_position
+from ..checks.parameters import check_target as check_target_parameters
 from ..detection import Detection
-from ..diagnostics import Diagnostic, Severity
+from ..diagnostics import Diagnostic, Severity, error
 from ..project import Project, Target
 from ..rules import content_hash, defender_rule, normalised, read_marker, sentinel_rule, unmarked
 from ..validation import ValidationReport, display_path, validate
@@ -105,6 +107,9 @@ def desired_rules(project: Project, target: Target, report: ValidationReport | N
     errors = [d for d in report.diagnostics if d.severity is Severity.ERROR]
     if errors:
         raise PlanError(f"{len(errors)} error(s) in the detections: fix them before planning a deploy", errors)
+    unknown = check_target_parameters(project, target, report.detections)
+    if unknown:
+        raise PlanError(f"target '{target.name}' sets {len(unknown)} parameter(s) that no detection declares", unknown)
     rules = []
     for detection in sorted(report.detections, key=lambda d: d.id):
         if not selected(detection, target, project):
@@ -114,8 +119,12 @@ def desired_rules(project: Project, target: Target, report: ValidationReport | N
         problems = [d for d in variant.diagnostics if d.severity == "error"]
         if variant.parameter_error is not None or problems:
             detail = str(variant.parameter_error or problems[0].message)
+            where = []
+            if variant.parameter_error is not None:  # the template fails with the target's values: say where
+                position = parameter_error_position(detection, variant)
+                where = [error(detection.display, position, "DAC130", f"{detail} (with target '{target.name}')")]
             raise PlanError(f"{detection.display}: the {target.platform} query with target '{target.name}' "
-                            f"parameters is not valid: {detail}")  # fmt: skip
+                            f"parameters is not valid: {detail}", where)  # fmt: skip
         body = _BUILDERS[target.platform](detection.data, variant.text)
         rules.append(DesiredRule(detection.id, detection.name, display_path(detection.file), body))
     return rules

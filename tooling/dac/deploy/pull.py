@@ -16,6 +16,7 @@ from typing import Any
 
 from ..checks.metadata import schema_reference
 from ..project import Target
+from ..redaction import write_text
 from ..rules import (
     DEFENDER_ENTITY_TYPES,
     SENTINEL_ENTITY_TYPES,
@@ -210,6 +211,6 @@ def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[t
         path, counter = out_dir / f"{stem}.yml", 2
         while path.exists():
             path, counter = out_dir / f"{stem}-{counter}.yml", counter + 1
-        path.write_text(dump_detection(data, schema_reference(out_dir)), encoding="utf-8", newline="\n")
+        write_text(path, dump_detection(data, schema_reference(out_dir)), encoding="utf-8", newline="\n")
         written.append((path, rule))
     return written

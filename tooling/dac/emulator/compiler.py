@@ -14,12 +14,13 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..kql import parse
-from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_value, column_name
+from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_literal, _string_value, column_name
 from ..kql.lexer import T, Token
-from ..kql.syntax import Node
+from ..kql.parser import MAX_NESTING, expansion_offset
+from ..kql.syntax import Node, operands
 from .engine import DUCK_TYPES, EmulatorError, _q
 from .functions import FUNCTIONS
 from .pass_through import as_operator, render, serialize
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from .engine import Emulator
 
 Columns = list[tuple[str, str]]
+_Result = TypeVar("_Result")
 
 
 def compile_query(engine: Emulator, text: str) -> str:
@@ -36,7 +38,43 @@ def compile_query(engine: Emulator, text: str) -> str:
     if result.diagnostics:
         first = result.diagnostics[0]
         raise EmulatorError("EMU004", f"syntax error: {first.message}", first.start)
-    return Compiler(engine).query(result.tree)
+    sql = Compiler(engine).query(result.tree)
+    if _nesting(sql) > _DEEP_SQL:  # rare: only then ask DuckDB whether it takes the query, to say why not
+        _describe(engine, sql)
+    return sql
+
+
+def _describe(engine: Emulator, sql: str) -> Columns:
+    """The columns of a query, from DuckDB; its refusal of SQL nested too deep said in our words."""
+    try:
+        return engine.describe(sql)
+    except EmulatorError as error:
+        if "max_expression_depth" not in error.message:
+            raise
+        raise EmulatorError(
+            "EMU001",
+            "the emulator does not support this query: its SQL nests deeper than DuckDB's limit of 1000 "
+            "expression levels (a long chain of one operator that is not and/or/arithmetic, or many let "
+            "values built on each other)",
+            0,
+        ) from None
+
+
+def _nesting(sql: str) -> int:
+    """How deep the brackets of SQL text nest (outside quotes): about how deep DuckDB's expressions do."""
+    depth = deepest = 0
+    for match in _SQL_BRACKETS.finditer(sql):
+        if match.group() == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif match.group() == ")":
+            depth -= 1
+    return deepest
+
+
+_SQL_BRACKETS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[()]""")
+# Past this bracket depth compile_query has DuckDB check the query (its limit is 1000 expression levels).
+_DEEP_SQL = 250
 
 
 def _offset(node: Node | Token | None) -> int:
@@ -104,6 +142,12 @@ class Compiler:
         self.scalars: dict[str, tuple[str, str]] = {}  # let name -> (sql, type)
         self.tables: dict[str, str] = {}  # let name -> SQL of the relation
         self.functions: dict[str, Node] = {}  # let name -> FunctionDeclaration
+        # When each let function was declared (a count), and the one of the same name it hides: a body
+        # sees only the functions declared before it (Kusto has no recursion), see visible_before.
+        self.declared_at: dict[Node, int] = {}
+        self.hidden: dict[Node, Node] = {}
+        self.offset = 0  # what to add to the text depths of the function body being compiled (see expand)
+        self.inlined = 0  # let function calls inlined so far (see call_function)
         self.options: dict[str, Node] = {}  # set name = value
         self._search_texts: dict[str, str] = {}  # within one `search`: joined columns SQL -> helper column
 
@@ -115,7 +159,7 @@ class Compiler:
         return f"_t{self.counter}"
 
     def columns(self, sql: str) -> Columns:
-        return self.engine.describe(sql)
+        return _describe(self.engine, sql)
 
     # ----------------------------------------------------------------- statements
     def query(self, tree: Node) -> str:
@@ -144,7 +188,7 @@ class Compiler:
                 from .plugins import define_view
 
                 return define_view(self, name, value)
-            self.functions[name] = value
+            self.declare_function(name, value)
             return
         if self.is_tabular(value):
             sql = self.tabular(value)
@@ -169,13 +213,50 @@ class Compiler:
             name = _name_text(node["callee"])
             if name in self.functions:
                 statements = self.functions[name]["statements"] or []
-                return bool(statements) and self.is_tabular(statements[-1])
+                return bool(statements) and self.expand(node, lambda: self.is_tabular(statements[-1]))
             return name in ("materialize", "view")
         return False
+
+    def declare_function(self, name: str, declaration: Node) -> None:
+        self.declared_at[declaration] = len(self.declared_at)
+        if name in self.functions:
+            self.hidden[declaration] = self.functions[name]
+        self.functions[name] = declaration
+
+    def visible_before(self, declaration: Node) -> dict[str, Node]:
+        """The let functions declared before `declaration`, by name: what its body may call."""
+        when = self.declared_at.get(declaration, len(self.declared_at))
+        visible = {}
+        for name, function in self.functions.items():
+            while function is not None and self.declared_at.get(function, -1) >= when:
+                function = self.hidden.get(function)
+            if function is not None:
+                visible[name] = function
+        return visible
+
+    def expand(self, call: Node, body: Callable[[], _Result]) -> _Result:
+        """Run `body` on the let function `call` calls, as its body sees names: the functions declared
+        before it, at the depth the call expands it to (refused past MAX_NESTING, as the binder does)."""
+        name = _name_text(call["callee"])
+        declaration = self.functions[name]
+        offset = expansion_offset(call, declaration, self.offset)
+        if offset is None:
+            raise self.unsupported(
+                f"let functions that nest deeper than {MAX_NESTING} levels when expanded (the call of '{name}')", call
+            )
+        saved = self.functions, self.offset
+        self.functions, self.offset = self.visible_before(declaration), offset
+        try:
+            return body()
+        finally:
+            self.functions, self.offset = saved
 
     def call_function(self, node: Node, columns: Columns, tabular: bool) -> Any:
         """Inline a let function: its parameters become let values for the body, then restored."""
         name = _name_text(node["callee"])
+        self.inlined += 1
+        if self.inlined > _MAX_INLINED:  # functions calling others twice double the work at each level
+            raise self.unsupported(f"more than {_MAX_INLINED:,} calls of let functions in one query", node)
         declaration = self.functions[name]
         arguments = list(node["arguments"]["items"] or [])
         saved = (dict(self.scalars), dict(self.tables), dict(self.functions))
@@ -191,16 +272,19 @@ class Compiler:
                 else:
                     sql, kind = self.expr(value, columns)
                     self.scalars[parameter] = (f"({sql})", kind)
-            statements = declaration["statements"] or []
-            for statement in statements[:-1]:
-                if statement.kind == "LetStatement":
-                    self.let(statement)
-            if not statements:
-                raise EmulatorError("EMU005", f"'{name}' has an empty body", _offset(node))
-            last = statements[-1]
-            return self.tabular(last) if tabular else self.expr(last, columns)
+            return self.expand(node, lambda: self.function_body(node, declaration, columns, tabular))
         finally:
             self.scalars, self.tables, self.functions = saved
+
+    def function_body(self, call: Node, declaration: Node, columns: Columns, tabular: bool) -> Any:
+        statements = declaration["statements"] or []
+        for statement in statements[:-1]:
+            if statement.kind == "LetStatement":
+                self.let(statement)
+        if not statements:
+            raise EmulatorError("EMU005", f"'{_name_text(call['callee'])}' has an empty body", _offset(call))
+        last = statements[-1]
+        return self.tabular(last) if tabular else self.expr(last, columns)
 
     # ----------------------------------------------------------------- tabular expressions
     def tabular(self, node: Node) -> str:
@@ -357,10 +441,17 @@ class Compiler:
     def range(self, node: Node) -> str:
         name = _name_text(node.children[1])
         expressions = [c for c in node.children[2:] if isinstance(c, Node)]
-        start, _ = self.expr(expressions[0], [])
-        stop, _ = self.expr(expressions[1], [])
-        step, _ = self.expr(expressions[2], [])
-        return f"SELECT unnest(generate_series({start}, {stop}, {step})) AS {_q(name)}"
+        (start, start_kind), (stop, stop_kind), (step, step_kind) = (self.expr(e, []) for e in expressions[:3])
+        # Table functions stream their rows (a list would hold all of them in memory first, past the memory
+        # limit), so a huge range stops at the time limit.
+        if "real" not in (start_kind, stop_kind, step_kind):
+            return f"SELECT _value AS {_q(name)} FROM generate_series({start}, {stop}, {step}) AS _range(_value)"
+        # With a real bound or step the column is real (as Microsoft's binder types it): start + i * step for
+        # every whole i from 0 while the value has not passed the stop.
+        first, last, size = (f"CAST({sql} AS DOUBLE)" for sql in (start, stop, step))
+        steps = f"CASE WHEN {size} = 0 THEN error('range: the step is 0') ELSE floor(({last} - {first}) / {size}) END"
+        return (f"SELECT {first} + _index * {size} AS {_q(name)} "
+                f"FROM generate_series(0, CAST({steps} AS BIGINT)) AS _range(_index)")  # fmt: skip
 
     # ----------------------------------------------------------------- operators
     def operator(self, node: Node, sql: str) -> str:
@@ -379,7 +470,8 @@ class Compiler:
         # A row passes `where A and B` exactly when A and B are both true, so the conjuncts go to DuckDB
         # one by one: it can then push the cheap ones into the scan and run them first.
         conditions = [self.expr(part, columns)[0] for part in _conjuncts(node["predicate"])]
-        return f"SELECT * FROM ({sql}) AS {self.alias()} WHERE " + " AND ".join(f"({c})" for c in conditions)
+        condition = _filter(" AND ".join(f"({c})" for c in conditions))
+        return f"SELECT * FROM ({sql}) AS {self.alias()} WHERE {condition}"
 
     def extend(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
@@ -662,13 +754,14 @@ class Compiler:
                 f"AS {right_alias} ON {on}")  # fmt: skip
 
     def join_keys(self, condition: Node) -> list[tuple[str, str]]:
+        return [pair for part in operands(condition, ("and",)) for pair in self.join_key(part)]
+
+    def join_key(self, condition: Node) -> list[tuple[str, str]]:
         if condition.kind == "Name":
             name = _name_text(condition)
             return [(name, name)]
         if condition.kind == "BinaryExpression":
             op = condition["op"].text
-            if op == "and":
-                return self.join_keys(condition["left"]) + self.join_keys(condition["right"])
             if op == "==":
                 sides = {}
                 for side in (condition["left"], condition["right"]):
@@ -711,7 +804,7 @@ class Compiler:
         outer_texts = self._search_texts
         self._search_texts = {}  # concatenation SQL -> its helper column
         try:
-            condition = self.search_predicate(predicate, columns)
+            condition = _filter(self.search_predicate(predicate, columns))
             helpers = ", ".join(f"{text} AS {name}" for text, name in self._search_texts.items())
             hidden = ", ".join(self._search_texts.values())
         finally:
@@ -724,11 +817,14 @@ class Compiler:
                 f"AS {self.alias()} WHERE {condition}")  # fmt: skip
 
     def search_predicate(self, node: Node, columns: Columns) -> str:
+        """`and`/`or` of terms; a run of one of them is one flat SQL conjunction (see chain)."""
         if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
-            op = node["op"].text.upper()
-            return (
-                f"({self.search_predicate(node['left'], columns)} {op} {self.search_predicate(node['right'], columns)})"
-            )
+            op = node["op"].text
+            parts = [self.search_predicate(part, columns) for part in operands(node, (op,))]
+            return "(" + f" {op.upper()} ".join(parts) + ")"
+        return self.search_term(node, columns)
+
+    def search_term(self, node: Node, columns: Columns) -> str:
         if node.kind == "Literal" and node["literal"] == "string":
             term = "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
             if "*" in term:
@@ -922,10 +1018,23 @@ class Compiler:
 
     # ----------------------------------------------------------------- expressions
     def expr(self, node: Node, columns: Columns) -> tuple[str, str]:
+        if node.kind in _CHAIN_LINKS:
+            return self.chain(node, columns)
         method = _EXPRESSIONS.get(node.kind)
         if method is None:
             raise self.unsupported(f"the expression '{node.text().strip()[:40]}'", node)
-        return method(self, node, columns)
+        return self.bounded(method(self, node, columns), node)
+
+    def bounded(self, value: tuple[str, str], node: Node) -> tuple[str, str]:
+        """Some translations repeat an operand (a comparison with a value that may be null names it three
+        times): nested, the SQL would grow exponentially. Past _MAX_SQL characters it is refused."""
+        if len(value[0]) > _MAX_SQL:
+            raise self.unsupported(
+                f"this expression: its SQL would pass {_MAX_SQL // 1_000_000} MB (operands repeated by nested "
+                "comparisons, property accesses or let values)",
+                node,
+            )
+        return value
 
     def e_literal(self, node: Node, columns: Columns) -> tuple[str, str]:
         literal = node["literal"]
@@ -1091,12 +1200,62 @@ class Compiler:
             return f"coalesce(left(strftime({sql}, '%Y-%m-%dT%H:%M:%S.{digits}, '')"
         return f"kql_str({sql})"
 
-    def e_binary(self, node: Node, columns: Columns) -> tuple[str, str]:
+    def chain(self, node: Node, columns: Columns) -> tuple[str, str]:
+        """Binary, `in` and `between` operators nest on the left as deep as a chain (`a or b or c ...`) is
+        long: compile the innermost left operand, then each operator outwards, in a loop. A run of one of
+        `and`/`or` becomes one flat SQL conjunction, a long run of `+`/`-` (or of `*`/`/`/`%`) a fold:
+        DuckDB refuses SQL expressions nested deeper than 1000."""
+        links: list[Node] = []
+        while node.kind in _CHAIN_LINKS:
+            links.append(node)
+            node = node["left"]
+        links.reverse()  # innermost first: the order of evaluation
+        value = self.expr(node, columns)
+        index = 0
+        while index < len(links):
+            run = _run(links, index)
+            group = _group(links[index])
+            if group in ("and", "or"):
+                value = self.logical(group, value, run, columns)
+            elif group in _FOLDABLE and len(run) > _FOLD_AFTER:
+                value = self.fold(value, run, columns)
+            else:
+                for link in run:
+                    value = self.bounded(_CHAIN_LINKS[link.kind](self, link, *value, columns), link)
+            index += len(run)
+        return self.bounded(value, links[-1])
+
+    def logical(self, op: str, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
+        """`a or b or c`: one flat `(coalesce(a, false) OR ...)`; a null bool counts as false in and/or
+        (logical operators docs)."""
+        terms = [left[0], *(self.expr(link["right"], columns)[0] for link in run)]
+        return "(" + f" {op.upper()} ".join(f"coalesce({term}, false)" for term in terms) + ")", "bool"
+
+    def fold(self, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
+        """A long run of arithmetic (`1 + 2 - 3 + ... 10000`) as list_reduce over the right operands: the
+        same operations in the same order, without SQL nesting one level per operator. The first step is
+        written out; after it every step must keep the running value's type, as it does when all right
+        operands have one type (else the run is refused)."""
+        ops = [link["op"].text for link in run]
+        rights = [self.expr(link["right"], columns) for link in run]
+        kinds = {kind for _, kind in rights}
+        first, kind = self.arithmetic(ops[0], *left, *rights[0])
+        distinct = sorted(set(ops[1:]))
+        steps = [self.arithmetic(op, "_kql_acc", kind, "_kql_x.v", rights[0][1]) for op in distinct]
+        if len(kinds) > 1 or any(step_kind != kind for _, step_kind in steps):
+            raise self.unsupported(
+                f"a chain of more than {_FOLD_AFTER} arithmetic operators whose operands are not all of one type",
+                run[0]["op"],
+            )
+        pairs = zip(ops[1:], rights[1:], strict=True)
+        items = ", ".join(f"{{'o': {distinct.index(op)}, 'v': {right}}}" for op, (right, _) in pairs)
+        step = "CASE _kql_x.o " + " ".join(f"WHEN {i} THEN {sql}" for i, (sql, _) in enumerate(steps)) + " END"
+        return f"list_reduce([{items}], lambda _kql_acc, _kql_x: {step}, {first})", kind
+
+    def binary(self, node: Node, left: str, left_kind: str, columns: Columns) -> tuple[str, str]:
+        """One binary operator, its left operand compiled (see chain)."""
         op = node["op"].text
-        left, left_kind = self.expr(node["left"], columns)
         right, right_kind = self.expr(node["right"], columns)
-        if op in ("and", "or"):  # a null bool counts as false in and/or (logical operators docs)
-            return f"(coalesce({left}, false) {op.upper()} coalesce({right}, false))", "bool"
         if op in ("==", "!=", "<>", "="):
             left, right = self.comparable(left, left_kind, right, right_kind)
             # two nulls give null; null and a value are unequal, on either side (null values docs)
@@ -1155,9 +1314,9 @@ class Compiler:
             "datetime", "timespan") else ("real" if "real" in (left_kind, right_kind) else left_kind)  # fmt: skip
         return f"({left} {op} {right})", kind
 
-    def e_in(self, node: Node, columns: Columns) -> tuple[str, str]:
+    def in_list(self, node: Node, left: str, left_kind: str, columns: Columns) -> tuple[str, str]:
+        """`in`, `!in`, `in~`, `has_any`, ... with the left operand compiled (see chain)."""
         op = node["op"].text
-        left, left_kind = self.expr(node["left"], columns)
         items = (
             [c for c in node["right"].children if isinstance(c, Node)]
             if node["right"].kind == "ExpressionList"
@@ -1166,6 +1325,10 @@ class Compiler:
         negate = op.startswith("!")
         base = op.lstrip("!")
         left_text = self.as_string(left, left_kind)
+        needles = [_string_literal(item) for item in items] if base == "has_any" else []
+        if len(needles) > _FEW_TERMS and None not in needles:
+            sql = _has_any_of(left_text, [needle for needle in needles if needle is not None])
+            return (f"(NOT {sql})" if negate else sql), "bool"
         if base in ("has_any", "has_all"):
             checks = []
             for item in items:
@@ -1175,6 +1338,7 @@ class Compiler:
             return (f"(NOT {sql})" if negate else sql), "bool"
         insensitive = base == "in~"
         values = []
+        listed: list[str] = []  # each item's SQL while all are scalars of the left operand's type
         for item in items:
             if self.is_tabular(item):
                 sub = self.tabular(item)
@@ -1189,11 +1353,17 @@ class Compiler:
                     f"SELECT unnest({array if not insensitive else f'list_transform({array}, lambda x: lower(x))'})"
                 )
             else:
-                values.append(f"SELECT {('lower(' + self.as_string(sql, kind) + ')') if insensitive else sql}")
+                value = f"lower({self.as_string(sql, kind)})" if insensitive else sql
+                values.append(f"SELECT {value}")
+                if insensitive or kind == left_kind:
+                    listed.append(value)
         target = (
             f"lower({left_text})" if insensitive else (left_text if any("from_json" in v for v in values) else left)
         )
-        sql = f"({target} IN ({' UNION ALL '.join(values)}))"
+        # A plain value list means the same as the union of one-row selects (nulls included) and DuckDB
+        # plans it far faster: an IOC list of 10,000 values takes a fraction of a second, not many.
+        choices = ", ".join(listed) if len(listed) == len(items) else " UNION ALL ".join(values)
+        sql = f"({target} IN ({choices}))"
         return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
 
     def term_check(self, left_text: str, item: Node, columns: Columns, mode: str) -> str:
@@ -1212,8 +1382,8 @@ class Compiler:
             return f"coalesce({aggregate}({each}), false)"
         return f"kql_has({left_text}, {self.as_string(sql, kind)})"
 
-    def e_between(self, node: Node, columns: Columns) -> tuple[str, str]:
-        value, _kind = self.expr(node["left"], columns)
+    def between(self, node: Node, value: str, _kind: str, columns: Columns) -> tuple[str, str]:
+        """`between` and `!between` with the left operand compiled (see chain)."""
         low, _ = self.expr(node["right"]["low"], columns)
         high, _ = self.expr(node["right"]["high"], columns)
         sql = f"({value} BETWEEN {low} AND {high})"
@@ -1249,14 +1419,44 @@ _PARSE_GROUPS = {
 
 
 def _conjuncts(predicate: Node) -> list[Node]:
-    """The operands of a chain of `and` (through parentheses), or the predicate itself."""
-    if predicate.kind == "Parenthesized":
-        inner = [c for c in predicate.children if isinstance(c, Node)]
+    """The operands of a chain of `and` (through parentheses), or the predicate itself; by a loop, as a
+    chain nests as deep as it is long."""
+    result: list[Node] = []
+    pending = [predicate]
+    while pending:
+        node = pending.pop()
+        inner = [c for c in node.children if isinstance(c, Node)] if node.kind == "Parenthesized" else []
         if len(inner) == 1:
-            return _conjuncts(inner[0])
-    if predicate.kind == "BinaryExpression" and predicate["op"].text == "and":
-        return [*_conjuncts(predicate["left"]), *_conjuncts(predicate["right"])]
-    return [predicate]
+            pending.append(inner[0])
+        elif node.kind == "BinaryExpression" and node["op"].text == "and":
+            pending += [node["right"], node["left"]]  # the left one is taken first
+        else:
+            result.append(node)
+    return result
+
+
+def _has_any_of(text: str, needles: list[str]) -> str:
+    """`has_any` of many string literals as one regular expression per 10,000 terms, not one per term:
+    the same test as kql_has for each (`P(a|b)S` matches where `PaS` or `PbS` does), planned in a moment."""
+    if "" in needles:  # every text has the empty term
+        return "true"
+    tests = []
+    for start in range(0, len(needles), 10_000):
+        listed = ", ".join(_string(needle) for needle in needles[start : start + 10_000])
+        terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
+        tests.append(
+            f"regexp_matches(lower(coalesce({text}, '')), '(^|[^[:alnum:]])(' || {terms} || ')($|[^[:alnum:]])')"
+        )
+    return "(" + " OR ".join(tests) + ")"
+
+
+def _filter(condition: str) -> str:
+    """A WHERE condition as DuckDB plans it fast. DuckDB splits a filter into conjuncts (also through NOT
+    of an OR) and plans them pairwise: 2,000 take seconds and gigabytes. Inside a function a long condition
+    stays one expression; a null counts as false in WHERE either way."""
+    if condition.count(" AND ") + condition.count(" OR ") > _SEPARATE_CONJUNCTS:
+        return f"coalesce({condition}, false)"
+    return condition
 
 
 def _words(where: Node) -> set[str]:
@@ -1379,6 +1579,44 @@ _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "Render": render,
 }
 
+# Operators whose left operand may be the same kind of node, compiled by Compiler.chain given that
+# operand's SQL and kind.
+_CHAIN_LINKS: dict[str, Callable[[Compiler, Node, str, str, Columns], tuple[str, str]]] = {
+    "BinaryExpression": Compiler.binary,
+    "InExpression": Compiler.in_list,
+    "BetweenExpression": Compiler.between,
+}
+# A run of one of these operators longer than _FOLD_AFTER is compiled as a fold (Compiler.fold); shorter
+# runs stay nested, as ordinary queries always were.
+_FOLDABLE = frozenset({"+-", "*/%"})
+_FOLD_AFTER = 200
+# `has_any` of more string literals than this is one regular expression (_has_any_of).
+_FEW_TERMS = 64
+# The most let function calls one query may inline (see Compiler.call_function).
+_MAX_INLINED = 1_000
+# The most SQL text one expression may compile to (see Compiler.bounded).
+_MAX_SQL = 32_000_000
+# A `where` whose SQL has more AND/OR than this gives DuckDB one condition, not one filter per operand.
+_SEPARATE_CONJUNCTS = 64
+
+
+def _group(link: Node) -> str:
+    """What joins links into one run: the same `and` or `or`, or operators of one arithmetic precedence."""
+    if link.kind != "BinaryExpression":
+        return link.kind
+    op = link["op"].text
+    return "+-" if op in ("+", "-") else "*/%" if op in ("*", "/", "%") else op
+
+
+def _run(links: list[Node], start: int) -> list[Node]:
+    """links[start:] up to the first of another group: `a or b or c and d` -> the two `or`s."""
+    group = _group(links[start])
+    end = start + 1
+    while end < len(links) and _group(links[end]) == group:
+        end += 1
+    return links[start:end]
+
+
 _EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = {
     "Literal": Compiler.e_literal,
     "Name": Compiler.e_name,
@@ -1386,9 +1624,6 @@ _EXPRESSIONS: dict[str, Callable[[Compiler, Node, Columns], tuple[str, str]]] = 
     "UnaryExpression": Compiler.e_unary,
     "MemberAccess": Compiler.e_member,
     "ElementAccess": Compiler.e_element,
-    "BinaryExpression": Compiler.e_binary,
-    "InExpression": Compiler.e_in,
-    "BetweenExpression": Compiler.e_between,
     "Call": Compiler.e_call,
     "TypeOf": Compiler.e_typeof,
 }

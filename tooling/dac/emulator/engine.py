@@ -1,12 +1,21 @@
 """The emulator: a DuckDB connection with KQL's functions as SQL macros, fixture tables, and a
-runner that compiles a query (compiler.py) and converts the result back to KQL values."""
+runner that compiles a query (compiler.py) and converts the result back to KQL values.
+
+Every run has limits (QueryLimits): a time limit (a watchdog thread interrupts the connection),
+DuckDB's memory limit with no spilling to disk, and a cap on the rows fetched into Python.
+Exceeding one is an EmulatorError (EMU008 time, EMU009 memory, EMU010 rows) whose message names
+the limit and how to change it; the connection stays usable afterwards.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +50,33 @@ def kql_type_of(duck_type: str) -> str:
         if duck.startswith(prefix):
             return kql
     return "dynamic"
+
+
+TIMEOUT = "EMU008"
+OUT_OF_MEMORY = "EMU009"
+TOO_MANY_ROWS = "EMU010"
+LIMIT_CODES = frozenset({TIMEOUT, OUT_OF_MEMORY, TOO_MANY_ROWS})
+
+# The defaults of dac.yml's `limits:` (project.py holds the same two numbers).
+DEFAULT_TIMEOUT = 60.0  # seconds
+DEFAULT_MEMORY_LIMIT = 2 * 1024**3  # bytes: a 7 GiB CI runner keeps room for Python and the rest
+MAX_RESULT_ROWS = 500_000  # as Kusto, which truncates a result at 500,000 records
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query run may use.
+
+    `timeout`: seconds from the start of `run` (compiling included) to the last row fetched;
+    `memory_limit`: bytes DuckDB may hold (nothing spills to disk); `max_rows`: the most rows a
+    result may have. The hints end the messages: how the user changes the limit.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    max_rows: int = MAX_RESULT_ROWS
+    timeout_hint: str = "set limits.query_timeout in dac.yml"
+    memory_hint: str = "set limits.memory_limit in dac.yml"
 
 
 class EmulatorError(Exception):
@@ -107,8 +143,10 @@ class Emulator:
         *,
         now: dt.datetime | None = None,
         externaldata: dict[str, Path] | None = None,
+        limits: QueryLimits | None = None,
     ):
         self.environment = environment
+        self.limits = limits or QueryLimits()
         pinned = now or dt.datetime.now(dt.UTC)  # naive UTC, like the fixture values
         self.now = pinned.astimezone(dt.UTC).replace(tzinfo=None) if pinned.tzinfo else pinned
         self.externaldata = dict(externaldata or {})
@@ -117,6 +155,17 @@ class Emulator:
         # One thread: rows reach make_list()/make_set() and results in table order, so a test gives
         # the same answer on every run and every machine.
         self.connection.execute("SET threads = 1")
+        # Limits: DuckDB's memory limit, and no spilling to disk (in-memory DuckDB would write to
+        # ./.tmp, inside the project, up to 90% of the free disk): beyond the limit a query fails.
+        self.connection.execute(f"SET memory_limit = '{int(self.limits.memory_limit)}B'")
+        self.connection.execute("SET temp_directory = ''")
+        self.connection.execute("SET enable_progress_bar = false")  # it would print to the terminal
+        # The emulator reads nothing itself (fixtures and externaldata files come in through Python, after
+        # the project's path checks) and never uses the network: no file access and no extension downloads
+        # from SQL, whatever a query compiles to; then the settings are locked.
+        self.connection.execute("SET autoinstall_known_extensions = false")
+        self.connection.execute("SET enable_external_access = false")
+        self.connection.execute("SET lock_configuration = true")
         for macro in _MACROS:
             self.connection.execute(macro)
         register_geo(self.connection)
@@ -132,7 +181,10 @@ class Emulator:
         columns = self.table_columns(name)
         if not columns and rows:
             columns = {column: _guess_type(value) for column, value in rows[0].items()}
-        self._create_table(name, columns, rows)
+        try:
+            self._create_table(name, columns, rows)
+        except (duckdb.OutOfMemoryException, MemoryError):
+            raise self.limit_error(OUT_OF_MEMORY, f"loading the table {name} ({len(rows):,} rows)") from None
 
     def ensure_table(self, name: str) -> bool:
         """Create an empty table for a platform table the query reads and no fixture gave."""
@@ -156,13 +208,84 @@ class Emulator:
         definition = ", ".join(f"{_q(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items())
         self.connection.execute(f"CREATE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
         if rows and columns:
+            self._insert(quoted, columns, rows)
+        self.loaded.add(name)
+
+    def _insert(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        """All rows in one statement, a list parameter per column (executemany takes minutes for 100,000
+        rows); a column that holds only its default ("" or null) is a constant."""
+        selects: list[str] = []
+        lists: list[list[Any]] = []
+        for column, kind in columns.items():
+            raw = [row.get(column) for row in rows]
+            duck = DUCK_TYPES.get(kind, "VARCHAR")
+            if kind == "string" and raw.count(None) + raw.count("") == len(raw):
+                selects.append("''")
+                continue
+            if kind != "string" and raw.count(None) == len(raw):
+                selects.append(f"CAST(NULL AS {duck})")
+                continue
+            if kind == "string":
+                lists.append(["" if v is None else v if type(v) is str else str(v) for v in raw])
+            elif kind in ("dynamic", "datetime"):
+                lists.append([_to_duck(value, kind) for value in raw])
+            else:
+                lists.append(raw)
+            element = f"unnest(${len(lists)}::{'VARCHAR' if duck == 'JSON' else duck}[])"
+            selects.append(f"CAST({element} AS JSON)" if duck == "JSON" else element)
+        source = f"range({len(rows)})" if not lists else "(SELECT 1)"
+        try:
+            self.connection.execute(f"INSERT INTO {quoted} SELECT {', '.join(selects)} FROM {source}", lists)
+        except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+            raise
+        except duckdb.Error:  # a value the list conversion refuses: row by row, as before
             placeholders = ", ".join(_placeholder(kind) for kind in columns.values())
             values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
             self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
-        self.loaded.add(name)
 
     # ----------------------------------------------------------------- queries
     def run(self, query_text: str) -> QueryResult:
+        """The query's result, within self.limits (EMU008, EMU009, EMU010 otherwise)."""
+        with self._time_limit() as expired:
+            try:
+                return self._run(query_text)
+            except (duckdb.Error, EmulatorError, MemoryError) as exc:
+                if expired.is_set():  # whatever broke after the deadline broke because of it
+                    raise self.limit_error(TIMEOUT) from None
+                if isinstance(exc, MemoryError) or (isinstance(exc, EmulatorError) and exc.code == OUT_OF_MEMORY):
+                    raise self.limit_error(OUT_OF_MEMORY) from None
+                if isinstance(exc, duckdb.Error):  # from a step of the compiler that ran SQL
+                    raise _query_failure(exc) from None
+                raise
+
+    def limit_error(self, code: str, what: str = "the query") -> EmulatorError:
+        return limit_error(self.limits, code, what)
+
+    @contextmanager
+    def _time_limit(self) -> Iterator[threading.Event]:
+        """A watchdog thread interrupts the connection once the time limit has passed, and again every
+        50 ms until the run ends (a step that swallowed an interrupt, or began after it, stops too).
+        The thread is always ended before this returns, so no interrupt reaches a later query."""
+        expired, finished = threading.Event(), threading.Event()
+
+        def watch() -> None:
+            if finished.wait(self.limits.timeout):
+                return
+            expired.set()
+            while True:
+                self.connection.interrupt()
+                if finished.wait(0.05):
+                    return
+
+        watchdog = threading.Thread(target=watch, name="dac-query-time-limit", daemon=True)
+        watchdog.start()
+        try:
+            yield expired
+        finally:
+            finished.set()
+            watchdog.join()
+
+    def _run(self, query_text: str) -> QueryResult:
         from .compiler import compile_query
 
         sql = compile_query(self, query_text)
@@ -174,9 +297,11 @@ class Emulator:
         try:
             relation = self.connection.execute(sql)
             description = relation.description
-            rows = relation.fetchall()
+            rows = relation.fetchmany(self.limits.max_rows + 1)  # the result streams: fetching runs it
         except duckdb.Error as exc:
             raise _query_failure(exc) from None
+        if len(rows) > self.limits.max_rows:
+            raise self.limit_error(TOO_MANY_ROWS)
         columns = [(column[0], public_kind(kql_type_of(str(column[1])))) for column in description]
         columns, rows = read_ticks(columns, rows)
         return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
@@ -187,6 +312,77 @@ class Emulator:
         except duckdb.Error as exc:
             raise _query_failure(exc) from None
         return [(row[0], kql_type_of(row[1])) for row in described]
+
+
+def limit_error(limits: QueryLimits, code: str, what: str = "the query") -> EmulatorError:
+    """The error for a limit that `what` exceeded (EMU008, EMU009, EMU010): it names the limit and how
+    to change it."""
+    if code == TIMEOUT:
+        message = f"{what} ran longer than the time limit of {format_seconds(limits.timeout)}"
+        return EmulatorError(code, f"{message} ({limits.timeout_hint})")
+    if code == OUT_OF_MEMORY:
+        message = f"{what} needed more memory than the limit of {format_size(limits.memory_limit)}"
+        return EmulatorError(code, f"{message} ({limits.memory_hint})")
+    return EmulatorError(
+        code,
+        f"{what} returned more than {limits.max_rows:,} rows, the most a run fetches (Kusto too stops at "
+        "500,000 by default); narrow it with where, summarize or take",
+    )
+
+
+def format_seconds(seconds: float) -> str:
+    """60 -> '60 s', 1.5 -> '1.5 s'."""
+    return f"{seconds:g} s"
+
+
+def format_size(size: int) -> str:
+    """Bytes in the largest unit that writes them whole: 2147483648 -> '2 GiB', 500000000 -> '500 MB'."""
+    for factor, unit in ((1024**3, "GiB"), (10**9, "GB"), (1024**2, "MiB"), (10**6, "MB"), (1024, "KiB"), (1000, "KB")):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+@contextmanager
+def address_space_limit(memory_limit: int) -> Iterator[None]:
+    """On Linux, while the block runs, cap the process's address space (the soft RLIMIT_AS; restored
+    after) at its present size + `memory_limit` + max(`memory_limit`, 1 GiB).
+
+    DuckDB's memory limit covers its buffers, not one huge value (a list of 10^9 elements) nor the
+    Python side: without this a query could take all the machine's memory and the whole run be
+    killed. With it, such an allocation fails: an OutOfMemoryException or MemoryError, reported as
+    EMU009. Elsewhere (macOS, Windows) this does nothing.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        yield
+        return
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            present = int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        yield
+        return
+    cap = present + memory_limit + max(memory_limit, 1024**3)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:  # already as tight
+        yield
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _first_line(exc: Exception) -> str:
@@ -270,6 +466,8 @@ _UDF_REFUSAL = re.compile(r"(the emulator does not support .*)")
 def _query_failure(exc: Exception) -> EmulatorError:
     """EMU002: the query failed while running; a function's refusal of a row's value is named as such
     (EMU001 is for what the compiler refuses before running)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):  # Emulator.run names the limit
+        return EmulatorError(OUT_OF_MEMORY, "the query needed more memory than the limit")
     line = _first_line(exc)
     refusal = _UDF_REFUSAL.search(line)
     if refusal:

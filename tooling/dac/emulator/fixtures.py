@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..confine import OUTSIDE_PROJECT, OutsideProject, inside_project
 from ..diagnostics import Diagnostic, Position, error
 from ..kql.binder import Environment
 from ..yamlsource import JsonPath, LoadedYaml
@@ -490,9 +491,12 @@ def _csv_rows(text: str, display: str) -> list[_Row]:
     return rows
 
 
-def _file_rows(relative: str, base_dir: Path, source: LoadedYaml, path: JsonPath) -> list[_Row]:
+def _file_rows(relative: str, base_dir: Path, root: Path, source: LoadedYaml, path: JsonPath) -> list[_Row]:
     at = (source.path, source.position(path))
-    file = base_dir / relative
+    try:
+        file = inside_project(root, base_dir, relative, "fixture file")
+    except OutsideProject as exc:
+        raise _fail(at, OUTSIDE_PROJECT, str(exc)) from None
     display = posixpath.normpath(posixpath.join(posixpath.dirname(source.path), relative))
     text = _read_text(file, at, relative)
     if relative.lower().endswith(".jsonl"):
@@ -555,6 +559,7 @@ def build_tables(
     tables: Mapping[str, Any],
     *,
     base_dir: Path,
+    root: Path,
     source: LoadedYaml,
     path: JsonPath,
     environment: Environment,
@@ -564,6 +569,7 @@ def build_tables(
 ) -> dict[str, list[dict[str, Any]]]:
     """Typed rows per table for one dialect, from a `tables` mapping at `path` in `source`.
 
+    `base_dir`: the folder file paths are relative to; `root`: the project they must stay inside.
     `query_tables`: names the query defines itself (let): their fixtures are left out (the query's
     own definition wins, as in Kusto). `also_known`: tables of another dialect the same test runs
     in: left out here, typed there. `ad_hoc`: tables no schema knows get a schema inferred from
@@ -573,7 +579,7 @@ def build_tables(
     for name, value in tables.items():
         table_path = (*path, name)
         if isinstance(value, str):
-            rows = _file_rows(value, base_dir, source, table_path)
+            rows = _file_rows(value, base_dir, root, source, table_path)
         elif isinstance(value, list):
             rows = _yaml_rows(value, source, table_path)
         else:
@@ -624,13 +630,16 @@ def tables_for_test(
     test_index: int,
     environment: Environment,
     *,
+    root: Path,
     query_tables: Collection[str] = (),
     also_known: Collection[str] = (),
 ) -> dict[str, list[dict[str, Any]]]:
-    """Typed rows of the test `tests[test_index]` of a detection, for `environment`'s dialect."""
+    """Typed rows of the test `tests[test_index]` of a detection, for `environment`'s dialect; fixture
+    files must lie inside the project `root`."""
     return build_tables(
         test.get("tables") or {},
         base_dir=detection_file.parent,
+        root=root,
         source=source,
         path=("tests", test_index, "tables"),
         environment=environment,

@@ -776,7 +776,7 @@ def define_view(compiler: Compiler, name: str, declaration: Node) -> None:
     from .compiler import _parameters
 
     if _parameters(declaration):
-        compiler.functions[name] = declaration  # a view with parameters is called like a function
+        compiler.declare_function(name, declaration)  # a view with parameters is called like a function
         return
     statements = declaration["statements"] or []
     if not statements:

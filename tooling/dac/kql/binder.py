@@ -8,6 +8,7 @@ schema becomes *open* and unknown names are no longer errors. It also yields the
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from collections.abc import Callable, Iterable
@@ -16,8 +17,8 @@ from typing import Any
 
 from . import functions as catalog
 from .lexer import T, Token
-from .parser import ParseResult
-from .syntax import KqlDiagnostic, Node
+from .parser import MAX_NESTING, ParseResult
+from .syntax import KqlDiagnostic, Node, operands
 from .types import (
     BOOL,
     DATETIME,
@@ -70,26 +71,59 @@ class _Symbol:
     type: str = UNKNOWN
     schema: RowSchema | None = None
     declaration: Node | None = None
+    scope: _Scope | None = None  # a function's: the names declared before it, which its body sees
+    reach: int = 0  # a function's: how many levels its body nests below a call, with the calls it makes
 
 
 class _Scope:
+    """The names of one scope (and, through `parent`, of the scopes around it).
+
+    Each name keeps every symbol it was bound to and when, so that a snapshot (what a let function's body
+    sees: the names declared before the function) is taken in constant time however many lets there are."""
+
     def __init__(self, parent: _Scope | None = None):
         self.parent = parent
-        self.symbols: dict[str, _Symbol] = {}
+        self._bindings: dict[str, list[tuple[int, _Symbol]]] = {}
+        self._clock = [0]  # shared with this scope's snapshots
+        self._until: int | None = None  # a snapshot sees the bindings made up to this time
+
+    def define(self, name: str, symbol: _Symbol) -> None:
+        if self._until is not None:
+            raise ValueError("a snapshot of a scope is read-only")
+        self._clock[0] += 1
+        self._bindings.setdefault(name, []).append((self._clock[0], symbol))
+
+    def local(self, name: str) -> _Symbol | None:
+        """The symbol `name` has in this scope itself (not around it)."""
+        bindings = self._bindings.get(name)
+        if not bindings:
+            return None
+        if self._until is None:
+            return bindings[-1][1]
+        index = bisect.bisect_right(bindings, self._until, key=lambda binding: binding[0])
+        return bindings[index - 1][1] if index else None
 
     def lookup(self, name: str) -> _Symbol | None:
         scope: _Scope | None = self
         while scope is not None:
-            if name in scope.symbols:
-                return scope.symbols[name]
+            symbol = scope.local(name)
+            if symbol is not None:
+                return symbol
             scope = scope.parent
         return None
+
+    def snapshot(self) -> _Scope:
+        """The names visible now: what is declared later in this scope does not show in the snapshot."""
+        copy = _Scope(self.parent)
+        copy._bindings, copy._clock = self._bindings, self._clock
+        copy._until = self._clock[0] if self._until is None else self._until
+        return copy
 
     def names(self) -> set[str]:
         names: set[str] = set()
         scope: _Scope | None = self
         while scope is not None:
-            names.update(scope.symbols)
+            names.update(name for name in scope._bindings if scope.local(name) is not None)
             scope = scope.parent
         return names
 
@@ -155,6 +189,14 @@ class Binder:
         # Name tokens of string columns used with `.property`: the renderer wraps them in parse_json().
         self.string_member_targets: list[Token] = []
         self._reported: set[tuple[int, str]] = set()
+        # A function body bound at a call nests from the call's depth on: its nodes' depths in the text
+        # plus `offset` (see expansion). `root` is the binder whose diagnostics the user sees.
+        self.offset = 0
+        self.root = self
+        self.reached = 0  # the deepest level function expansions reached (with offset), see bind_let
+        # Function bodies already expanded, by function and arguments' types (see bind_user_function);
+        # the symbol is kept with each entry so that its id is not reused while the entry exists.
+        self.expansions: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     # ----------------------------------------------------------------- reporting
     def note_column(self, node: Node | None) -> None:
@@ -203,7 +245,7 @@ class Binder:
             return None
         if statement.kind == "DeclareStatement":
             for name, type_ in self._declared_parameters(statement):
-                scope.symbols[name] = _Symbol("scalar", type_)
+                scope.define(name, _Symbol("scalar", type_))
             return None
         if self.is_tabular(statement, scope):
             return self.bind_tabular(statement, scope)
@@ -218,13 +260,19 @@ class Binder:
         name = _name_text(statement["name"])
         value: Node = statement["value"]
         if value.kind == "FunctionDeclaration":
-            scope.symbols[name] = _Symbol("function", declaration=value)
-            self.check_function_body(value, scope)
+            # The body sees what was declared before, not the function itself: Kusto has no recursion.
+            visible = scope.snapshot()
+            outer, self.reached = self.reached, 0
+            self.check_function_body(value, visible)
+            declared = value["depth"] or 0
+            reach = max((value["deepest"] or declared) - declared, self.reached - declared - self.offset)
+            self.reached = max(outer, self.reached)
+            scope.define(name, _Symbol("function", declaration=value, scope=visible, reach=reach))
             return
         if self.is_tabular(value, scope):
-            scope.symbols[name] = _Symbol("table", schema=self.bind_tabular(value, scope))
+            scope.define(name, _Symbol("table", schema=self.bind_tabular(value, scope)))
         else:
-            scope.symbols[name] = _Symbol("scalar", self.bind_scalar(value, None, scope))
+            scope.define(name, _Symbol("scalar", self.bind_scalar(value, None, scope)))
 
     def _parameters(self, parameter_list: Node) -> list[tuple[str, str, RowSchema | None]]:
         """(name, scalar type, tabular schema) for each declared parameter."""
@@ -257,7 +305,7 @@ class Binder:
         inner = _Scope(scope)
         parameters = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
         for name, type_, schema in self._parameters(parameters):
-            inner.symbols[name] = _Symbol("table", schema=schema) if schema else _Symbol("scalar", type_)
+            inner.define(name, _Symbol("table", schema=schema) if schema else _Symbol("scalar", type_))
         output = None
         for statement in declaration["statements"] or []:
             output = self.bind_statement(statement, inner)
@@ -283,7 +331,7 @@ class Binder:
                 name = _name_text(callee)
                 symbol = scope.lookup(name)
                 if symbol is not None and symbol.kind == "function":
-                    return self._function_is_tabular(symbol.declaration, scope)
+                    return self._function_is_tabular(node, symbol)
                 if name in ("materialize", "view", "cluster", "database", "table"):
                     return True
                 info = catalog.lookup(name, self.env.dialect)
@@ -299,22 +347,34 @@ class Binder:
             return target.kind == "Call" and _name_text(target["callee"]) in ("database", "cluster")
         return False
 
-    def _function_is_tabular(self, declaration: Node | None, scope: _Scope) -> bool:
+    def _function_is_tabular(self, call: Node, symbol: _Symbol) -> bool:
+        declaration = symbol.declaration
         if declaration is None:
             return False
         statements = declaration["statements"] or []
-        if not statements:
+        offset = self.expansion(call, symbol)
+        if not statements or offset is None:
             return False
+        key = ("tabular", id(symbol))  # as in bind_user_function: each function's body once
+        if key not in self.root.expansions:
+            outer, self.offset = self.offset, offset
+            try:
+                self.root.expansions[key] = (symbol, self._body_is_tabular(declaration, _Scope(symbol.scope)))
+            finally:
+                self.offset = outer
+        return self.root.expansions[key][1]
+
+    def _body_is_tabular(self, declaration: Node, inner: _Scope) -> bool:
+        statements = declaration["statements"] or []
         last = statements[-1]
-        inner = _Scope(scope)
         parameters = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
         for name, type_, schema in self._parameters(parameters):
-            inner.symbols[name] = _Symbol("table", schema=schema) if schema else _Symbol("scalar", type_)
+            inner.define(name, _Symbol("table", schema=schema) if schema else _Symbol("scalar", type_))
         for statement in statements[:-1]:
             if statement.kind == "LetStatement":
                 value = statement["value"]
                 kind = "table" if value.kind != "FunctionDeclaration" and self.is_tabular(value, inner) else "scalar"
-                inner.symbols[_name_text(statement["name"])] = _Symbol(kind, schema=RowSchema.unknown())
+                inner.define(_name_text(statement["name"]), _Symbol(kind, schema=RowSchema.unknown()))
         return self.is_tabular(last, inner)
 
     # ----------------------------------------------------------------- tabular expressions
@@ -420,9 +480,30 @@ class Binder:
             self.check_arity(info, len(arguments), callee)
         return RowSchema.unknown()
 
+    def expansion(self, call: Node, symbol: _Symbol) -> int | None:
+        """What to add to the depths of `symbol`'s body to expand it at `call`; None, after KQL010, when
+        the body with the functions it calls in turn (symbol.reach, measured at the let) would nest deeper
+        than MAX_NESTING: functions calling functions stack their nesting, and the binder recurses through
+        it as through nested text."""
+        start = (call["depth"] or 0) + self.offset + 1
+        self.reached = max(self.reached, start + symbol.reach)  # a function calling this one is as deep
+        if start + symbol.reach <= MAX_NESTING:
+            return start - (symbol.declaration["depth"] or 0)
+        if not any(d.code == "KQL010" for d in self.root.diagnostics):  # once: a chain would repeat it
+            self.root.report(
+                "KQL010",
+                f"'{_name_text(call['callee'])}' calls let functions that nest deeper than {MAX_NESTING} levels "
+                f"when expanded; dac supports up to {MAX_NESTING}",
+                call["callee"],
+            )
+        return None
+
     def bind_user_function(self, node: Node, symbol: _Symbol, scope: _Scope, piped: RowSchema | None) -> RowSchema:
         arguments = node["arguments"]["items"] or []
         declaration = symbol.declaration
+        offset = self.expansion(node, symbol)
+        if offset is None:
+            return RowSchema.unknown()
         parameters_node = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
         parameters = self._parameters(parameters_node)
         given = len(arguments) + (1 if piped is not None else 0)
@@ -431,28 +512,36 @@ class Binder:
             expected = f"{required}" if required == len(parameters) else f"{required} to {len(parameters)}"
             self.report("KQL204", f"'{_name_text(node['callee'])}' takes {expected} arguments, got {given}",
                         node["callee"])  # fmt: skip
-        inner = _Scope(scope)
+        inner = _Scope(symbol.scope)
         values = ([piped] if piped is not None else []) + list(arguments)
+        signature: list[Any] = [id(symbol)]  # not the depth: `expansion` checked that all of it fits
         for index, (name, type_, schema) in enumerate(parameters):
             value = values[index] if index < len(values) else None
             if schema is not None:
                 if isinstance(value, RowSchema):
-                    inner.symbols[name] = _Symbol("table", schema=value)
+                    schema = value
                 elif value is not None and self.is_tabular(value, scope):
-                    inner.symbols[name] = _Symbol("table", schema=self.bind_tabular(value, scope))
-                else:
-                    inner.symbols[name] = _Symbol("table", schema=schema)
+                    schema = self.bind_tabular(value, scope)
+                inner.define(name, _Symbol("table", schema=schema))
+                signature.append((tuple(schema.columns.items()), schema.open))
             else:
                 if isinstance(value, Node):
                     self.bind_argument(value, None, scope)
-                inner.symbols[name] = _Symbol("scalar", type_)
-        # Bind the body silently with the actual arguments: errors inside were reported at the let.
-        quiet = Binder(self.env)
-        output = None
-        for statement in declaration["statements"] or []:
-            output = quiet.bind_statement(statement, inner)
-        self.tables_read |= quiet.tables_read
-        return output if output is not None else RowSchema.unknown()
+                inner.define(name, _Symbol("scalar", type_))
+                signature.append(type_)
+        # Bind the body silently with the actual arguments (errors inside were reported at the let), once
+        # per function and parameter types: a chain of functions, or one calling another twice, stays linear.
+        key = tuple(signature)
+        if key not in self.root.expansions:
+            quiet = Binder(self.env)
+            quiet.offset, quiet.root = offset, self.root
+            output = None
+            for statement in declaration["statements"] or []:
+                output = quiet.bind_statement(statement, inner)
+            self.root.expansions[key] = (symbol, output or RowSchema.unknown(), quiet.tables_read)
+        _, output, tables = self.root.expansions[key]
+        self.tables_read |= tables
+        return output.copy()
 
     @staticmethod
     def _parameter_defaults(parameters_node: Node) -> list[bool]:
@@ -748,6 +837,12 @@ class Binder:
 
     def bind_join_condition(self, condition: Node, left: RowSchema, right: RowSchema, scope: _Scope) -> set[str]:
         """Check `Key`, `$left.A == $right.B` (and `and` of those); return the shared key names."""
+        keys: set[str] = set()
+        for part in operands(condition, ("and",)):
+            keys |= self.bind_join_key(part, left, right, scope)
+        return keys
+
+    def bind_join_key(self, condition: Node, left: RowSchema, right: RowSchema, scope: _Scope) -> set[str]:
         if condition.kind == "Name":
             name = _name_text(condition)
             self.note_column(condition)
@@ -758,11 +853,6 @@ class Binder:
                                 condition)  # fmt: skip
             return {name}
         if condition.kind == "BinaryExpression":
-            op = condition["op"].text
-            if op in ("and",):
-                return self.bind_join_condition(condition["left"], left, right, scope) | self.bind_join_condition(
-                    condition["right"], left, right, scope
-                )
             keys: set[str] = set()
             for side_node in (condition["left"], condition["right"]):
                 side, name = _side_reference(side_node)
@@ -1021,7 +1111,7 @@ class Binder:
     def op_as(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
         names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
         if names:
-            scope.symbols[_name_text(names[-1])] = _Symbol("table", schema=schema.copy())
+            scope.define(_name_text(names[-1]), _Symbol("table", schema=schema.copy()))
         return schema
 
     def op_search(self, node: Node, schema: RowSchema | None, scope: _Scope) -> RowSchema:
@@ -1049,17 +1139,15 @@ class Binder:
 
     def bind_search_predicate(self, node: Node, schema: RowSchema, scope: _Scope) -> None:
         """Search terms are bare strings; `Column:"value"` names a column."""
-        if node.kind == "BinaryExpression":
-            op = node["op"].text
-            if op in ("and", "or"):
-                self.bind_search_predicate(node["left"], schema, scope)
-                self.bind_search_predicate(node["right"], schema, scope)
-                return
-            if op == ":":
-                left = node["left"]
-                if left.kind == "Name" and _name_text(left) not in schema.columns and not schema.open:
-                    self.report("KQL202", f"unknown column '{_name_text(left)}'", left)
-                return
+        if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
+            for part in operands(node, ("and", "or")):
+                self.bind_search_predicate(part, schema, scope)
+            return
+        if node.kind == "BinaryExpression" and node["op"].text == ":":
+            left = node["left"]
+            if left.kind == "Name" and _name_text(left) not in schema.columns and not schema.open:
+                self.report("KQL202", f"unknown column '{_name_text(left)}'", left)
+            return
         if node.kind == "Literal":
             return
         self.bind_scalar(node, RowSchema(schema.columns, True), scope)
@@ -1087,6 +1175,8 @@ class Binder:
         return self.bind_scalar(node, schema, scope)
 
     def bind_scalar(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
+        if node.kind in _CHAIN_LINKS:
+            return self.bind_chain(node, schema, scope)
         method = _SCALAR.get(node.kind)
         if method is None:
             for child in node.children:
@@ -1165,8 +1255,19 @@ class Binder:
         self.bind_scalar(node["index"], schema, scope)
         return DYNAMIC
 
-    def s_in(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
-        left = self.bind_scalar(node["left"], schema, scope)
+    def bind_chain(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
+        """`a or b or c ...` nests on the left as deep as the chain is long: bind the innermost left
+        operand, then each operator outwards with its right operand, in a loop (same order as recursion)."""
+        links: list[Node] = []
+        while node.kind in _CHAIN_LINKS:
+            links.append(node)
+            node = node["left"]
+        type_ = self.bind_scalar(node, schema, scope)
+        for link in reversed(links):
+            type_ = _CHAIN_LINKS[link.kind](self, link, type_, schema, scope)
+        return type_
+
+    def s_in(self, node: Node, left: str, schema: RowSchema | None, scope: _Scope) -> str:
         operator = node["op"].text
         if operator.startswith("has_") and left not in _STRING_LIKE:
             self.report("KQL211", f"'{operator}' works on strings, not {left}", node["op"])
@@ -1176,15 +1277,14 @@ class Binder:
                 self.bind_argument(child, schema, scope)
         return BOOL
 
-    def s_between(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
-        self.bind_scalar(node["left"], schema, scope)
-        self.bind_scalar(node["right"]["low"], schema, scope)
-        self.bind_scalar(node["right"]["high"], schema, scope)
+    def s_between(self, node: Node, left: str, schema: RowSchema | None, scope: _Scope) -> str:
+        for bound in (node["right"]["low"], node["right"]["high"]):
+            if bound is not None:  # None after a syntax error (the operand was skipped)
+                self.bind_scalar(bound, schema, scope)
         return BOOL
 
-    def s_binary(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
+    def s_binary(self, node: Node, left: str, schema: RowSchema | None, scope: _Scope) -> str:
         operator = node["op"].text
-        left = self.bind_scalar(node["left"], schema, scope)
         right = self.bind_scalar(node["right"], schema, scope)
         if operator in ("and", "or"):
             return BOOL
@@ -1209,7 +1309,7 @@ class Binder:
         name = _name_text(callee)
         symbol = scope.lookup(name)
         if symbol is not None and symbol.kind == "function":
-            if self._function_is_tabular(symbol.declaration, scope):
+            if self._function_is_tabular(node, symbol):
                 self.bind_user_function(node, symbol, scope, None)
                 return UNKNOWN
             for argument in arguments:
@@ -1435,9 +1535,6 @@ _SCALAR: dict[str, Callable[[Binder, Node, RowSchema | None, _Scope], str]] = {
     "UnaryExpression": Binder.s_unary,
     "MemberAccess": Binder.s_member,
     "ElementAccess": Binder.s_element,
-    "InExpression": Binder.s_in,
-    "BetweenExpression": Binder.s_between,
-    "BinaryExpression": Binder.s_binary,
     "Call": Binder.s_call,
     "TypeOf": Binder.s_typeof,
     "Star": Binder.s_star,
@@ -1450,6 +1547,14 @@ _SCALAR: dict[str, Callable[[Binder, Node, RowSchema | None, _Scope], str]] = {
     "Evaluate": Binder.s_tabular_in_scalar,
     "MissingExpression": Binder.s_star,
     "Error": Binder.s_star,
+}
+
+
+# Operators whose left operand may be the same kind of node: bound by Binder.bind_chain, given the left type.
+_CHAIN_LINKS: dict[str, Callable[[Binder, Node, str, RowSchema | None, _Scope], str]] = {
+    "BinaryExpression": Binder.s_binary,
+    "InExpression": Binder.s_in,
+    "BetweenExpression": Binder.s_between,
 }
 
 

@@ -104,7 +104,9 @@ _BAD_ESCAPE = re.compile(r"""(?<!\\)(?:\\\\)*(\\[^\\'"ntr0abfvux])""")
 _TRIVIA = re.compile(r"(?:[\s\ufeff\u200b]+|//[^\n]*)*")
 _LINE_TRIVIA = re.compile(r"(?:[^\S\n]+|[\ufeff\u200b]+|//[^\n]*)*\n?")
 _TYPED_BODY = re.compile(r"\s*\([^()\n]*\)")
-_HYPHEN_TAIL = re.compile(r"(?:-[A-Za-z]+)+")
+# One part more than the longest hyphenated word has: a longer run is no such word either, and the match
+# stays short (unbounded, `a-b-c-...` of 1 MB would rescan the rest of the run at every word).
+_HYPHEN_TAIL = re.compile(rf"(?:-[A-Za-z]+){{1,{max(word.count('-') for word in HYPHENATED) + 1}}}")
 
 
 def tokenize(text: str) -> list[Token]:

@@ -17,6 +17,7 @@ LARGE_TABLES = frozenset(
 )  # fmt: skip
 _TIME_FUNCTIONS = frozenset({"ago", "now", "startofday", "startofweek", "startofmonth", "startofyear", "datetime"})
 _TIME_COLUMNS = frozenset({"Timestamp", "TimeGenerated"})
+_RANGE_OPERATORS = frozenset({">", ">=", "<", "<=", "between"})
 _WHOLE_TERM = re.compile(r"^[A-Za-z0-9]{3,}$")
 
 
@@ -78,18 +79,17 @@ def _has_time_filter(tree: Node) -> bool:
             return True
         if token.kind is T.TYPED_LITERAL and token.text.startswith("datetime"):
             return True
-    for node in tree.walk():
-        if (
-            node.kind in ("BinaryExpression", "BetweenExpression")
-            and node["op"].text
-            in (
-                ">",
-                ">=",
-                "<",
-                "<=",
-                "between",
-            )
-            and any(t.kind is T.IDENT and t.text in _TIME_COLUMNS for t in node.tokens())
-        ):
-            return True
+    # A time column with a comparison above it; one walk that carries "compared" down, not one walk
+    # under each comparison (a chain of 10,000 comparisons would take minutes).
+    pending: list[tuple[Node, bool]] = [(tree, False)]
+    while pending:
+        node, compared = pending.pop()
+        compared = compared or (
+            node.kind in ("BinaryExpression", "BetweenExpression") and node["op"].text in _RANGE_OPERATORS
+        )
+        for child in node.children:
+            if isinstance(child, Node):
+                pending.append((child, compared))
+            elif compared and child.kind is T.IDENT and child.text in _TIME_COLUMNS:
+                return True
     return False

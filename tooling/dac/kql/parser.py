@@ -51,6 +51,26 @@ LOOSE_OPERATORS = frozenset(
 
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 
+# How deep brackets, calls, unary operators, property accesses, operands of a tighter-binding
+# operator, dynamic() values, sub-queries and function bodies may nest (KQL010 past it). Every
+# consumer of the tree (parser, binder, renderer, emulator compiler, DuckDB's own parser) recurses
+# once per level: at 64 levels the deepest of them (this parser, on `toscalar(print x = ...)`) needs
+# about 600 of Python's default 1000 frames, which leaves 300 and more to a CLI or test stack above
+# (test_kql_fuzz runs every consumer at the limit from 300 frames deep). Chains of one precedence
+# (`a or b or ...`) do not nest: consumers walk them with a loop, so they may be any length.
+MAX_NESTING = 64
+
+
+def expansion_offset(call: Node, declaration: Node, offset: int) -> int | None:
+    """What to add to the depths of a let function's body when `call` (whose depths carry `offset`) expands
+    it: the body then nests from one level inside the call. None when that goes deeper than MAX_NESTING:
+    functions calling functions stack their nesting, and consumers recurse through it as through text."""
+    start = (call["depth"] or 0) + offset + 1
+    declared = declaration["depth"] or 0
+    if start + (declaration["deepest"] or declared) - declared > MAX_NESTING:
+        return None
+    return start - declared
+
 
 @dataclass
 class ParseResult:
@@ -76,6 +96,9 @@ class Parser:
         self.diagnostics: list[SyntaxDiagnostic] = []
         self._reported: set[int] = set()
         self.in_search = False
+        self.depth = 0  # open nesting levels, see MAX_NESTING
+        self.deepest = 0  # the most levels open at once so far (within the innermost function body)
+        self._too_deep_reported = False
         for token in tokens:
             if token.error:
                 self.report("KQL001", token.error, token)
@@ -175,6 +198,29 @@ class Parser:
         token = self.tok
         return token.kind is T.EOF or (token.kind is T.PUNCT and token.text in ("|", ";", ")", "]", "}"))
 
+    # ----------------------------------------------------------------- nesting
+    def nest(self) -> bool:
+        """Open one nesting level; False when that would pass MAX_NESTING (the caller then calls too_deep)."""
+        if self.depth >= MAX_NESTING:
+            return False
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
+        return True
+
+    def too_deep(self) -> Node:
+        """KQL010 at the construct that would nest too deep, which is skipped (brackets balanced, by a loop,
+        up to the next '|' or the enclosing closer): one diagnostic per query, however deep the text goes."""
+        if not self._too_deep_reported:
+            self._too_deep_reported = True
+            self.report(
+                "KQL010",
+                f"expression nested deeper than {MAX_NESTING} levels; dac supports up to {MAX_NESTING} "
+                "(brackets, calls, unary operators, property accesses and operands of tighter operators each count)",
+                self.tok,
+            )
+        skipped = self.skip_until(lambda: self.at_punct("|"))
+        return skipped or Node("MissingExpression", [])
+
     # ----------------------------------------------------------------- statements
     def parse_query(self) -> Node:
         children: list = []
@@ -252,6 +298,18 @@ class Parser:
         return False
 
     def parse_function_declaration(self) -> Node:
+        """The declaration records its depth and the deepest level inside it: a call expands the body at
+        the call's depth, and the binder and the emulator keep that within MAX_NESTING too."""
+        if not self.nest():
+            return self.too_deep()
+        outer_deepest, self.deepest = self.deepest, self.depth
+        declaration = self._function_declaration()
+        declaration.fields.update(depth=self.depth, deepest=self.deepest)
+        self.deepest = max(outer_deepest, self.deepest)
+        self.depth -= 1
+        return declaration
+
+    def _function_declaration(self) -> Node:
         parameters = self.parse_parameter_list()
         open_brace = self.expect_punct("{", "to start the function body")
         body: list = []
@@ -725,6 +783,13 @@ class Parser:
 
     def parse_subquery(self) -> Node:
         """( operators... ) where the rows come from the enclosing operator (mv-apply, partition)."""
+        if not self.nest():
+            return self.too_deep()
+        subquery = self._subquery()
+        self.depth -= 1
+        return subquery
+
+    def _subquery(self) -> Node:
         open_paren = self.expect_punct("(")
         children: list = [open_paren]
         if self.tok.kind is T.IDENT and (self.tok.text in OPERATORS or self.tok.text in LOOSE_OPERATORS):
@@ -985,7 +1050,12 @@ class Parser:
             children = [left, operator]
             if text == "matches":
                 children.append(self.expect_word("regex", "after 'matches'"))
-            right = self.parse_expression(precedence + 1)
+            # The right operand nests (the left one of a chain does not: this loop builds it).
+            if self.nest():
+                right = self.parse_expression(precedence + 1)
+                self.depth -= 1
+            else:
+                right = self.too_deep()
             children.append(right)
             left = Node("BinaryExpression", children, left=left, op=operator, right=right)
 
@@ -996,6 +1066,13 @@ class Parser:
                 return self.parse_unary()
             self.report("KQL002", f"expected '(' after '{operator.text}', found {self.describe(self.tok)}", self.tok)
             return Node("MissingExpression", [])
+        if not self.nest():
+            return self.too_deep()
+        values = self._list_values(operator)
+        self.depth -= 1
+        return values
+
+    def _list_values(self, operator: Token) -> Node:
         open_paren = self.advance()
         children: list = [open_paren]
         if self.at_punct(")"):
@@ -1012,6 +1089,13 @@ class Parser:
         return Node("ExpressionList", children)
 
     def parse_between_operand(self) -> Node:
+        if not self.nest():
+            return self.too_deep()
+        between = self._between_operand()
+        self.depth -= 1
+        return between
+
+    def _between_operand(self) -> Node:
         open_paren = self.expect_punct("(", "after 'between'")
         low = self.parse_expression()
         dots = self.expect_punct("..", "between the bounds of 'between'")
@@ -1021,13 +1105,25 @@ class Parser:
 
     def parse_unary(self) -> Node:
         if self.at_punct("-", "+"):
+            if not self.nest():
+                return self.too_deep()
             operator = self.advance()
             operand = self.parse_unary()
+            self.depth -= 1
             return Node("UnaryExpression", [operator, operand], op=operator, operand=operand)
         return self.parse_postfix(self.parse_primary())
 
     def parse_postfix(self, node: Node) -> Node:
-        while True:
+        """x.a, x["a"], x[0], x.f(): a loop, but consumers recurse once per access, so each one nests."""
+        outer = self.depth
+        node = self._postfix(node)
+        self.depth = outer
+        return node
+
+    def _postfix(self, node: Node) -> Node:
+        while self._continues_postfix(node):
+            if not self.nest():
+                return Node("Error", [node, *self.too_deep().children])
             token = self.tok
             if token.is_punct("."):
                 dot = self.advance()
@@ -1045,21 +1141,28 @@ class Parser:
                     self.report("KQL006", f"expected a name after '.', found {self.describe(self.tok)}", self.tok)
                     member = Node("Name", [self.missing(T.IDENT)])
                 node = Node("MemberAccess", [node, dot, member], target=node, member=member)
-            elif token.is_punct("[") and not token.leading:
+            elif token.is_punct("["):
                 open_bracket = self.advance()
                 index = self.parse_expression()
                 close = self.expect_punct("]", opened=open_bracket)
                 node = Node("ElementAccess", [node, open_bracket, index, close], target=node, index=index)
-            elif token.is_punct("(") and node.kind in ("MemberAccess",):
-                node = self.parse_call(node)
             else:
-                return node
+                node = self.parse_call(node)
+        return node
+
+    def _continues_postfix(self, node: Node) -> bool:
+        """`.name`, `[index]` right after the value (no space), or `(arguments)` after `x.f`."""
+        token = self.tok
+        if token.kind is not T.PUNCT:
+            return False
+        if token.text == "[":
+            return not token.leading
+        return token.text == "." or (token.text == "(" and node.kind == "MemberAccess")
 
     def parse_call(self, callee: Node) -> Node:
-        arguments = self.parse_arguments()
-        return Node("Call", [callee, arguments], callee=callee, arguments=arguments)
-
-    def parse_arguments(self) -> Node:
+        """callee(arguments): the arguments nest one level (read here, not in a helper: one frame less per level)."""
+        if not self.nest():
+            return Node("Error", [callee, *self.too_deep().children])
         open_paren = self.advance()
         children: list = [open_paren]
         items: list[Node] = []
@@ -1083,7 +1186,9 @@ class Parser:
             if not self.at_punct(")"):
                 break
         children.append(self.expect_punct(")", opened=open_paren))
-        return Node("Arguments", children, items=items)
+        self.depth -= 1
+        arguments = Node("Arguments", children, items=items)
+        return Node("Call", [callee, arguments], callee=callee, arguments=arguments, depth=self.depth)
 
     def parse_primary(self) -> Node:
         token = self.tok
@@ -1121,6 +1226,8 @@ class Parser:
             return Node("Literal", [self.advance()], literal=kind.name.lower())
         if kind is T.PUNCT:
             if token.text == "(":
+                if not self.nest():
+                    return self.too_deep()
                 open_paren = self.advance()
                 items: list = [open_paren]
                 count = 0
@@ -1134,6 +1241,7 @@ class Parser:
                 if count == 0:
                     self.report("KQL006", "expected an expression inside '( )'", self.tok)
                 items.append(self.expect_punct(")", opened=open_paren))
+                self.depth -= 1
                 return Node("Parenthesized" if count == 1 else "Tuple", items)
             if token.text == "[" and self.peek().kind is T.STRING:
                 return self.parse_name()
@@ -1145,10 +1253,13 @@ class Parser:
         return Node("MissingExpression", [])
 
     def parse_dynamic(self) -> Node:
+        if not self.nest():
+            return self.too_deep()
         head = self.advance()
         open_paren = self.advance()
         value = self.parse_json_value()
         close = self.expect_punct(")", opened=open_paren)
+        self.depth -= 1
         return Node("Literal", [head, open_paren, value, close], literal="dynamic")
 
     def parse_json_value(self) -> Node:
@@ -1172,6 +1283,8 @@ class Parser:
         return Node("MissingExpression", [])
 
     def parse_json_container(self, opener: str, closer: str, keyed: bool) -> Node:
+        if not self.nest():
+            return self.too_deep()
         open_token = self.advance()
         children: list = [open_token]
         while not self.at_punct(closer) and not self.at_eof():
@@ -1192,6 +1305,7 @@ class Parser:
             if self.i == start or not self.at_punct(closer):
                 break
         children.append(self.expect_punct(closer, opened=open_token))
+        self.depth -= 1
         return Node("JsonContainer", children)
 
     def parse_datatable(self) -> Node:
@@ -1209,6 +1323,8 @@ class Parser:
 
     def parse_bracketed_values(self, what: str) -> list:
         """[ value, value, ... ] (a trailing comma is allowed, as in Kusto)."""
+        if not self.nest():
+            return [self.too_deep()]
         open_bracket = self.expect_punct("[", f"before {what}")
         children: list = [open_bracket]
         while not self.at_punct("]") and not self.at_eof():
@@ -1220,6 +1336,7 @@ class Parser:
             if self.i == start or not self.at_punct("]"):
                 break
         children.append(self.expect_punct("]", opened=open_bracket if not open_bracket.missing else None))
+        self.depth -= 1
         return children
 
 

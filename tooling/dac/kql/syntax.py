@@ -7,7 +7,7 @@ trivia, so an untouched tree prints the input byte for byte. Named fields point 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,20 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.kind})"
+
+
+def operands(node: Node, operators: Container[str]) -> list[Node]:
+    """The operands of a chain of binary `operators` in source order (`a and b and c` -> [a, b, c]),
+    else [node]. A loop: the parser nests a chain on the left as deep as it is long."""
+    result: list[Node] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if current.kind == "BinaryExpression" and current["op"].text in operators:
+            pending += [current["right"], current["left"]]  # the left one is taken first
+        else:
+            result.append(current)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,8 +51,11 @@ def project_urls() -> tuple[str | None, str | None]:
 # A rule's description is the area of its code band (as in docs/diagnostics.md, which is not shipped
 # with the package): code scanning shows it above every alert of the rule, so it must fit them all.
 AREAS = (
+    ("DAC109", "Multi-line query folded into one line by YAML"),
     ("DAC120", "Invalid dac.yml"),
     ("DAC130", "Query parameter cannot be filled in"),
+    ("DAC131", "Parameter name the detection does not declare"),
+    ("DAC150", "File outside the project"),
     ("DAC1", "Unreadable file or invalid YAML"),
     ("DAC2", "Detection schema violation"),
     ("DAC3", "Id, date, version or editor line problem"),
@@ -60,6 +63,9 @@ AREAS = (
     ("DAC5", "Import problem"),
     ("DAC6", "Platform rule violation"),
     ("DAC7", "Detection test problem or failure"),
+    ("EMU008", "Test query ran past its time limit"),
+    ("EMU009", "Test query ran past its memory limit"),
+    ("EMU010", "Test query returned more rows than the limit"),
     ("EMU", "The emulator cannot run a test query"),
     ("KQL0", "KQL syntax error"),
     ("KQL2", "Unknown KQL table, column or function, or a type error"),

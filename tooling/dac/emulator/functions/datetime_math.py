@@ -13,7 +13,9 @@ returns int, round() and ceiling() keep the type of their argument).
 from __future__ import annotations
 
 import contextlib
+import math
 import re
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -70,10 +72,10 @@ _NOT_CONSTANT = object()
 def _constant(compiler: Compiler, sql: str) -> object:
     """The value of an expression that needs no row (a literal, a let of one), else _NOT_CONSTANT."""
     try:
-        row = compiler.engine.connection.execute(f"SELECT {sql}").fetchone()
+        rows = compiler.engine.connection.execute(f"SELECT {sql}").fetchall()  # all: DuckDB 2 wants it finished
     except duckdb.Error:
         return _NOT_CONSTANT
-    return row[0] if row else _NOT_CONSTANT
+    return rows[0][0] if rows else _NOT_CONSTANT
 
 
 def _string_constant(compiler: Compiler, node: Node, arg: Arg, what: str) -> str:
@@ -216,23 +218,41 @@ def _round(compiler: Compiler, arguments: list[Node], columns: Columns, node: No
         if not isinstance(constant, int) or isinstance(constant, bool) or abs(constant) > 15:
             raise compiler.unsupported("round() with a precision that is not a constant integer from -15 to 15", node)
         precision = constant
-    # At a tie, .NET's two rules (to even, away from zero) agree when the away-from-zero result is even;
-    # KQL's rule is not documented, so the other ties are refused.
-    tie = "round() of a value halfway between an even and an odd result (KQL's tie rule is not documented)"
     if kind in INTEGERS:
         if precision >= 0:
             return x, kind
+        # Half away from zero in exact integer arithmetic: sign(x) * ((|x| + step/2) // step * step).
         step = 10**-precision
-        rest = _fmod(_bigint(x), str(step))
-        down = f"({_bigint(x)} - {rest})"
-        value = (f"(CASE WHEN 2 * {rest} > {step} OR (2 * {rest} = {step} AND {_bigint(x)} > 0) "
-                 f"THEN {down} + {step} ELSE {down} END)")  # fmt: skip
-        ok = f"2 * {rest} <> {step} OR ({value} // {step}) % 2 = 0"
-        return _checked(compiler, node, ok, _cast_kind(value, kind), tie), kind
-    # DuckDB scales like .NET does: x * 10^p (or x / 10^-p), rounds half away from zero, scales back.
-    scaled = f"({_double(x)} * {10.0**precision!r})" if precision >= 0 else f"({_double(x)} / {10.0**-precision!r})"
-    ok = f"abs({scaled} - trunc({scaled})) <> 0.5 OR round({scaled}) % 2 = 0"
-    return _checked(compiler, node, ok, f"round({_double(x)}, {precision})", tie), "real"
+        magnitude = f"abs(CAST({x} AS HUGEINT))"
+        value = f"(sign(CAST({x} AS HUGEINT)) * (({magnitude} + {step // 2}) // {step} * {step}))"
+        return _cast_kind(value, kind), kind
+    # Reals round half away from zero on the shortest decimal that prints the value (what Kusto shows,
+    # 2.15 and not 2.149999...), in Python's decimal module: the same answer whatever DuckDB's float
+    # rounding does from one version to the next.
+    ensure_round_udf(compiler)
+    return f"kqlm_round({_double(x)}, {precision})", "real"
+
+
+def round_half_away(value: float, precision: int) -> float:
+    """`value` rounded to `precision` decimal digits (negative: tens, hundreds...), half away from zero,
+    on its shortest round-trip decimal form."""
+    if not math.isfinite(value):
+        return value
+    digits = Decimal(repr(value))
+    exponent = digits.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -precision:
+        return value  # no digit beyond the precision: nothing to round
+    with localcontext(Context(prec=1000)):
+        rounded = digits.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP)
+    return float(rounded) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def ensure_round_udf(compiler: Compiler) -> None:
+    engine = compiler.engine
+    if getattr(engine, "_kql_round_udf", False):
+        return
+    engine.connection.create_function("kqlm_round", round_half_away, ["DOUBLE", "BIGINT"], "DOUBLE")
+    engine._kql_round_udf = True  # type: ignore[attr-defined]
 
 
 @register("ceiling")
