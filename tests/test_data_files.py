@@ -54,3 +54,10 @@ def test_ruff_is_clean():
     paths = ["tooling", "tests", "scripts", "bench"]
     result = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_no_module_imports_a_private_name_from_another():
+    # The KQL front end and the emulator share helpers under public names (kql/names.py, engine.quote_name, ...).
+    script = ROOT / "scripts" / "check_imports.py"
+    result = subprocess.run([sys.executable, str(script), "--private"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout

@@ -6,8 +6,10 @@ The codes are documented in docs/diagnostics.md; tests assert on codes, not on w
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 
 class InputError(Exception):
@@ -74,3 +76,12 @@ def error(path: str, position: Position, code: str, message: str, *notes: str) -
 
 def warning(path: str, position: Position, code: str, message: str, *notes: str) -> Diagnostic:
     return Diagnostic(path, position, Severity.WARNING, code, message, tuple(notes))
+
+
+def display_path(path: Path) -> str:
+    """Paths as the user would type them: relative to the current folder when inside it."""
+    try:
+        relative = os.path.relpath(path, Path.cwd())
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+    return Path(path if relative.startswith("..") else relative).as_posix()

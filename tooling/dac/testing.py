@@ -48,7 +48,8 @@ from .emulator.fixtures import (
     tables_for_test,
 )
 from .kql import parse
-from .kql.binder import Environment, _name_text
+from .kql.binder import Environment
+from .kql.names import name_text
 from .tables import environment
 
 BAD_NOW = "DAC707"
@@ -290,7 +291,7 @@ def _limit_diagnostic(detection: Detection, index: int, test: Mapping[str, Any],
 def let_names(text: str) -> set[str]:
     """Names the query defines with top-level let statements."""
     statements = parse(text).tree["statements"] or []
-    return {_name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
+    return {name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
 
 
 def _query_position(detection: Detection, variant: Variant, offset: int, tables_folder: Path | None) -> Position:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from . import gitref
 from .checks import history, kql, metadata, mitre, parameters, platform, repository, yaml_style
 from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import Diagnostic, Severity, display_path  # display_path: also public here
 from .project import Project
 from .yamlsource import YamlLoadError, load_yaml_file
 
@@ -44,15 +43,6 @@ class ValidationReport:
 
     def files_with_errors(self) -> set[str]:
         return {d.path for d in self.diagnostics if d.severity is Severity.ERROR}
-
-
-def display_path(path: Path) -> str:
-    """Paths as the user would type them: relative to the current folder when inside it."""
-    try:
-        relative = os.path.relpath(path, Path.cwd())
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-    return Path(path if relative.startswith("..") else relative).as_posix()
 
 
 def validate(paths: Sequence[Path], project: Project, base_ref: str | None = None) -> ValidationReport:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..detection import Detection
-from ..diagnostics import Diagnostic, Position, error
+from ..diagnostics import Diagnostic, Position, display_path, error
 from ..project import Project, Target
 from ..templating import declares_parameters
 from ..yamlsource import YamlLoadError, load_yaml_file
@@ -78,7 +78,6 @@ def check_target(project: Project, target: Target, detections: Iterable[Detectio
 
 
 def _config_positions(project: Project, target: Target) -> tuple[str, Callable[[str], Position]]:
-    from ..validation import display_path  # validation imports the checks: import it late
 
     config = project.config_file or project.root / "dac.yml"
     where = display_path(Path(config))

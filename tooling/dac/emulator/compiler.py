@@ -17,11 +17,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..kql import parse
-from ..kql.binder import _aggregate_name, _name_text, _path_name, _string_literal, _string_value, column_name
+from ..kql.binder import column_name
 from ..kql.lexer import T, Token
+from ..kql.names import aggregate_name, name_text, path_name, string_literal, string_value
 from ..kql.parser import MAX_NESTING, expansion_offset
 from ..kql.syntax import Node, operands
-from .engine import DUCK_TYPES, EmulatorError, _q
+from .engine import DUCK_TYPES, EmulatorError, quote_name
 from .functions import FUNCTIONS
 from .pass_through import as_operator, render, serialize
 from .ticks import DATETIME_NS, DatetimeTicks
@@ -170,7 +171,7 @@ class Compiler:
             elif statement.kind in ("SetStatement",):  # kept for the functions that read them (bin_auto)
                 parts = [c for c in statement.children if isinstance(c, Node)]
                 if len(parts) == 2:
-                    self.options[_name_text(parts[0])] = parts[1]
+                    self.options[name_text(parts[0])] = parts[1]
                 continue
             elif statement.kind in ("DeclareStatement", "OtherStatement"):
                 raise self.unsupported("declare/alias statements", statement)
@@ -181,7 +182,7 @@ class Compiler:
         return last
 
     def let(self, statement: Node) -> None:
-        name = _name_text(statement["name"])
+        name = name_text(statement["name"])
         value: Node = statement["value"]
         if value.kind == "FunctionDeclaration":
             if any(isinstance(c, Token) and c.text == "view" for c in value.children):
@@ -194,8 +195,8 @@ class Compiler:
             sql = self.tabular(value)
             view = f"let_{self.counter}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
             self.counter += 1
-            self.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {_q(view)} AS {sql}")
-            self.tables[name] = f"SELECT * FROM {_q(view)}"
+            self.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_name(view)} AS {sql}")
+            self.tables[name] = f"SELECT * FROM {quote_name(view)}"
         else:
             self.scalars[name] = self.expr(value, [])
 
@@ -207,10 +208,10 @@ class Compiler:
             inner = [c for c in node.children if isinstance(c, Node)]
             return bool(inner) and self.is_tabular(inner[0])
         if kind == "Name":
-            name = _name_text(node)
+            name = name_text(node)
             return name in self.tables or (name not in self.scalars and name in self.engine.environment.tables)
         if kind == "Call" and node["callee"].kind == "Name":
-            name = _name_text(node["callee"])
+            name = name_text(node["callee"])
             if name in self.functions:
                 statements = self.functions[name]["statements"] or []
                 return bool(statements) and self.expand(node, lambda: self.is_tabular(statements[-1]))
@@ -237,7 +238,7 @@ class Compiler:
     def expand(self, call: Node, body: Callable[[], _Result]) -> _Result:
         """Run `body` on the let function `call` calls, as its body sees names: the functions declared
         before it, at the depth the call expands it to (refused past MAX_NESTING, as the binder does)."""
-        name = _name_text(call["callee"])
+        name = name_text(call["callee"])
         declaration = self.functions[name]
         offset = expansion_offset(call, declaration, self.offset)
         if offset is None:
@@ -253,7 +254,7 @@ class Compiler:
 
     def call_function(self, node: Node, columns: Columns, tabular: bool) -> Any:
         """Inline a let function: its parameters become let values for the body, then restored."""
-        name = _name_text(node["callee"])
+        name = name_text(node["callee"])
         self.inlined += 1
         if self.inlined > _MAX_INLINED:  # functions calling others twice double the work at each level
             raise self.unsupported(f"more than {_MAX_INLINED:,} calls of let functions in one query", node)
@@ -261,7 +262,7 @@ class Compiler:
         arguments = list(node["arguments"]["items"] or [])
         saved = (dict(self.scalars), dict(self.tables), dict(self.functions))
         try:
-            for index, (parameter, is_table, default) in enumerate(_parameters(declaration)):
+            for index, (parameter, is_table, default) in enumerate(function_parameters(declaration)):
                 value = arguments[index] if index < len(arguments) else default
                 if value is None:
                     raise EmulatorError("EMU006", f"'{name}' needs a value for '{parameter}'", _offset(node))
@@ -282,7 +283,7 @@ class Compiler:
             if statement.kind == "LetStatement":
                 self.let(statement)
         if not statements:
-            raise EmulatorError("EMU005", f"'{_name_text(call['callee'])}' has an empty body", _offset(call))
+            raise EmulatorError("EMU005", f"'{name_text(call['callee'])}' has an empty body", _offset(call))
         last = statements[-1]
         return self.tabular(last) if tabular else self.expr(last, columns)
 
@@ -299,25 +300,25 @@ class Compiler:
         if kind == "Parenthesized":
             return self.tabular(next(c for c in node.children if isinstance(c, Node)))
         if kind in ("Name", "NamePattern"):
-            name = _name_text(node) if kind == "Name" else "".join(t.text for t in node.tokens())
+            name = name_text(node) if kind == "Name" else "".join(t.text for t in node.tokens())
             if name in self.tables:
                 return self.tables[name]
             if self.engine.ensure_table(name):
-                return f"SELECT * FROM {_q(name)}"
+                return f"SELECT * FROM {quote_name(name)}"
             raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", _offset(node))
         if kind == "DataTable":
             return self.datatable(node)
         if kind == "ExternalData":
             return self.externaldata(node)
-        if kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in self.functions:
+        if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) in self.functions:
             return self.call_function(node, [], tabular=True)
-        if kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in ("materialize", "view"):
+        if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) in ("materialize", "view"):
             arguments = node["arguments"]["items"] or []
             inner = self.tabular(arguments[0])
             table = f"materialized_{self.counter}"
             self.counter += 1
-            self.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_q(table)} AS {inner}")
-            return f"SELECT * FROM {_q(table)}"
+            self.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(table)} AS {inner}")
+            return f"SELECT * FROM {quote_name(table)}"
         if kind == "Union":
             return self.union(node, None)
         if kind == "Print":
@@ -357,11 +358,11 @@ class Compiler:
         if operator.kind != "Evaluate":
             return None
         call = next((c for c in operator.children if isinstance(c, Node) and c.kind == "Call"), None)
-        if call is None or _name_text(call["callee"]) != "ipv4_lookup":
+        if call is None or name_text(call["callee"]) != "ipv4_lookup":
             return None
         arguments = [a for a in call["arguments"]["items"] or [] if a.kind != "Assignment"]
-        if arguments and arguments[0].kind == "Name" and _name_text(arguments[0]) in self.tables:
-            return _name_text(arguments[0])
+        if arguments and arguments[0].kind == "Name" and name_text(arguments[0]) in self.tables:
+            return name_text(arguments[0])
         return None
 
     def datatable(self, node: Node) -> str:
@@ -380,10 +381,10 @@ class Compiler:
                 cells.append(f"CAST({sql} AS {DUCK_TYPES[kind]})")
             rows.append("(" + ", ".join(cells) + ")")
         if not rows:
-            empty = ", ".join(f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {_q(name)}" for name, kind in columns)
+            empty = ", ".join(f"CAST(NULL AS {DUCK_TYPES[kind]}) AS {quote_name(name)}" for name, kind in columns)
             return f"SELECT {empty} WHERE false"
         # one VALUES list, not a UNION ALL of rows: DuckDB keeps its order through grouping (make_list)
-        names = ", ".join(_q(name) for name, _ in columns)
+        names = ", ".join(quote_name(name) for name, _ in columns)
         return f"SELECT * FROM (VALUES {', '.join(rows)}) AS {self.alias()}({names})"
 
     def declared(self, schema: Node | None) -> Columns:
@@ -391,8 +392,8 @@ class Compiler:
         for column in (schema["columns"] if schema is not None else []) or []:
             from ..kql.types import normalize_type
 
-            kind = normalize_type(_name_text(column.children[-1]))
-            columns.append((_name_text(column["name"]), "string" if kind == "unknown" else kind))
+            kind = normalize_type(name_text(column.children[-1]))
+            columns.append((name_text(column["name"]), "string" if kind == "unknown" else kind))
         return columns
 
     def externaldata(self, node: Node) -> str:
@@ -403,10 +404,10 @@ class Compiler:
             if isinstance(child, Node) and child.kind == "Properties":
                 for item in child.children:
                     if isinstance(item, Node) and item.kind == "Assignment":
-                        properties[_name_text(item["name"]).lower()] = item["value"].text().strip().strip("'\"")
+                        properties[name_text(item["name"]).lower()] = item["value"].text().strip().strip("'\"")
         rows: list[list[Any]] = []
         for url_node in urls:
-            url = "".join(_string_value(t.text) for t in url_node.children if isinstance(t, Token))
+            url = "".join(string_value(t.text) for t in url_node.children if isinstance(t, Token))
             path = self.engine.externaldata.get(url)
             if path is None:
                 raise EmulatorError(
@@ -418,7 +419,7 @@ class Compiler:
         self.counter += 1
         typed = [{name: _typed(value, kind) for (name, kind), value in zip(columns, row, strict=False)} for row in rows]
         self.engine._create_table(table, dict(columns), typed)
-        return f"SELECT * FROM {_q(table)}"
+        return f"SELECT * FROM {quote_name(table)}"
 
     def _read_external(self, path, columns: Columns, properties: dict[str, str]) -> list[list[str]]:
         try:
@@ -439,18 +440,20 @@ class Compiler:
         return rows
 
     def range(self, node: Node) -> str:
-        name = _name_text(node.children[1])
+        name = name_text(node.children[1])
         expressions = [c for c in node.children[2:] if isinstance(c, Node)]
         (start, start_kind), (stop, stop_kind), (step, step_kind) = (self.expr(e, []) for e in expressions[:3])
         # Table functions stream their rows (a list would hold all of them in memory first, past the memory
         # limit), so a huge range stops at the time limit.
         if "real" not in (start_kind, stop_kind, step_kind):
-            return f"SELECT _value AS {_q(name)} FROM generate_series({start}, {stop}, {step}) AS _range(_value)"
+            return (
+                f"SELECT _value AS {quote_name(name)} FROM generate_series({start}, {stop}, {step}) AS _range(_value)"
+            )
         # With a real bound or step the column is real (as Microsoft's binder types it): start + i * step for
         # every whole i from 0 while the value has not passed the stop.
         first, last, size = (f"CAST({sql} AS DOUBLE)" for sql in (start, stop, step))
         steps = f"CASE WHEN {size} = 0 THEN error('range: the step is 0') ELSE floor(({last} - {first}) / {size}) END"
-        return (f"SELECT {first} + _index * {size} AS {_q(name)} "
+        return (f"SELECT {first} + _index * {size} AS {quote_name(name)} "
                 f"FROM generate_series(0, CAST({steps} AS BIGINT)) AS _range(_index)")  # fmt: skip
 
     # ----------------------------------------------------------------- operators
@@ -477,17 +480,17 @@ class Compiler:
         columns = self.columns(sql)
         names = [name for name, _ in columns]
         items = self._items(node)
-        selects = {name: _q(name) for name in names}
+        selects = {name: quote_name(name) for name in names}
         added: list[str] = []
         counter = [0]
         for item in items:
             name, value = self.named(item, columns, counter)
             if name in selects:
-                selects[name] = f"{value} AS {_q(name)}"
+                selects[name] = f"{value} AS {quote_name(name)}"
             else:
-                selects[name] = f"{value} AS {_q(name)}"
+                selects[name] = f"{value} AS {quote_name(name)}"
                 added.append(name)
-        select = [selects[name] if selects[name] != _q(name) else _q(name) for name in names] + [
+        select = [selects[name] if selects[name] != quote_name(name) else quote_name(name) for name in names] + [
             selects[n] for n in added
         ]
         return f"SELECT {', '.join(select)} FROM ({sql}) AS {self.alias()}"
@@ -500,7 +503,7 @@ class Compiler:
             name, value = self.named(item, columns, counter)
             if node.kind == "Print" and item.kind != "Assignment":
                 name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
-            selects.append(f"{value} AS {_q(name)}")
+            selects.append(f"{value} AS {quote_name(name)}")
         source = f" FROM ({sql}) AS {self.alias()}" if sql is not None else ""
         return f"SELECT {', '.join(selects) or '*'}{source}"
 
@@ -513,7 +516,7 @@ class Compiler:
             if item["name"] is None:
                 raise self.unsupported("tuple assignments", item)
             sql, _ = self.expr(item["value"], columns)
-            return _name_text(item["name"]), sql
+            return name_text(item["name"]), sql
         sql, _ = self.expr(item, columns)
         from .functions.coverage import existing_column_name  # column_ifexists("X", ...) is named X
 
@@ -527,7 +530,7 @@ class Compiler:
         matched: list[str] = []
         order = [t.text for t in node.children if isinstance(t, Token) and t.text in ("asc", "desc")]
         for pattern in patterns:
-            text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else _name_text(pattern)
+            text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else name_text(pattern)
             regex = re.compile("^" + ".*".join(re.escape(p) for p in text.split("*")) + "$")
             found = [n for n in names if regex.match(n) and n not in matched]
             if order:  # project-reorder a* asc: the matched columns sorted by name
@@ -539,15 +542,15 @@ class Compiler:
             keep = [n for n in names if n in matched]
         else:
             keep = matched + [n for n in names if n not in matched]
-        return f"SELECT {', '.join(_q(n) for n in keep)} FROM ({sql}) AS {self.alias()}"
+        return f"SELECT {', '.join(quote_name(n) for n in keep)} FROM ({sql}) AS {self.alias()}"
 
     def project_rename(self, node: Node, sql: str) -> str:
         columns = self.columns(sql)
         renames = {}
         for item in self._items(node):
             if item.kind == "Assignment" and item["name"] is not None:
-                renames[_name_text(item["value"])] = _name_text(item["name"])
-        select = [f"{_q(n)} AS {_q(renames.get(n, n))}" for n, _ in columns]
+                renames[name_text(item["value"])] = name_text(item["name"])
+        select = [f"{quote_name(n)} AS {quote_name(renames.get(n, n))}" for n, _ in columns]
         return f"SELECT {', '.join(select)} FROM ({sql}) AS {self.alias()}"
 
     def take(self, node: Node, sql: str) -> str:
@@ -585,7 +588,7 @@ class Compiler:
         return f"SELECT * FROM ({sql}) AS {self.alias()} ORDER BY {self.order([parts[-1]], columns)} LIMIT {count}"
 
     def count(self, node: Node, sql: str) -> str:
-        return f"SELECT count(*) AS {_q('Count')} FROM ({sql}) AS {self.alias()}"
+        return f"SELECT count(*) AS {quote_name('Count')} FROM ({sql}) AS {self.alias()}"
 
     def distinct(self, node: Node, sql: str) -> str:
         if any(isinstance(c, Token) and c.text == "*" for c in node.children):
@@ -593,7 +596,8 @@ class Compiler:
         columns = self.columns(sql)
         counter = [0]
         selects = [
-            f"{value} AS {_q(name)}" for name, value in (self.named(i, columns, counter) for i in self._items(node))
+            f"{value} AS {quote_name(name)}"
+            for name, value in (self.named(i, columns, counter) for i in self._items(node))
         ]
         return f"SELECT DISTINCT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
 
@@ -610,7 +614,7 @@ class Compiler:
         group_selects, group_exprs, group_names = [], [], []
         for item in groups:
             name, value = self.named(item, columns, counter)
-            group_selects.append(f"{value} AS {_q(name)}")
+            group_selects.append(f"{value} AS {quote_name(name)}")
             group_exprs.append(value)
             group_names.append(name)
         aggregate_selects: list[str] = []
@@ -620,7 +624,7 @@ class Compiler:
                 if name in taken:
                     continue
                 taken.add(name)
-                aggregate_selects.append(f"{value} AS {_q(name)}")
+                aggregate_selects.append(f"{value} AS {quote_name(name)}")
         select = ", ".join(group_selects + aggregate_selects)
         group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
         return f"SELECT {select} FROM ({sql}) AS {self.alias()}{group_by}"
@@ -629,25 +633,25 @@ class Compiler:
         name = None
         call = item
         if item.kind == "Assignment":
-            name, call = _name_text(item["name"]), item["value"]
+            name, call = name_text(item["name"]), item["value"]
         if call.kind != "Call" or call["callee"].kind != "Name":
             raise self.unsupported("aggregates that are not a function call", call)
-        function = _name_text(call["callee"])
+        function = name_text(call["callee"])
         arguments = call["arguments"]["items"] or []
         if function in ("arg_max", "arg_min", "argmax", "argmin"):
             order_sql, _ = self.expr(arguments[0], columns)
             which = "arg_max" if "max" in function else "arg_min"
-            first_name = name or (_path_name(arguments[0]) or "Column1")
+            first_name = name or (path_name(arguments[0]) or "Column1")
             result = [(first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
-            if name and _path_name(arguments[0]):
-                result.append((_path_name(arguments[0]), f"{'max' if which == 'arg_max' else 'min'}({order_sql})"))
+            if name and path_name(arguments[0]):
+                result.append((path_name(arguments[0]), f"{'max' if which == 'arg_max' else 'min'}({order_sql})"))
             wanted: list[tuple[str, str]] = []
             for argument in arguments[1:]:
                 if argument.kind == "Star":
-                    wanted += [(n, _q(n)) for n, _ in columns if n not in groups]
+                    wanted += [(n, quote_name(n)) for n, _ in columns if n not in groups]
                 else:
                     value, _ = self.expr(argument, columns)
-                    wanted.append((_path_name(argument) or "Column1", value))
+                    wanted.append((path_name(argument) or "Column1", value))
             result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
             return result
         if function in ("take_anyif", "anyif"):
@@ -655,7 +659,7 @@ class Compiler:
 
             return take_anyif(self, function, arguments, columns, call, name)
         sql = self.aggregate_sql(function, arguments, columns, call)
-        return [(name or _aggregate_name(function, arguments), sql)]
+        return [(name or aggregate_name(function, arguments), sql)]
 
     def aggregate_sql(self, function: str, arguments: list[Node], columns: Columns, call: Node) -> str:
         values = [self.expr(a, columns)[0] for a in arguments if a.kind != "Star"]
@@ -711,10 +715,10 @@ class Compiler:
         if lookup and kind == "innerunique":
             kind = "leftouter"
         left_alias, right_alias = self.alias(), self.alias()
-        on = " AND ".join(f"{left_alias}.{_q(l)} = {right_alias}.{_q(r)}" for l, r in pairs)  # noqa: E741
+        on = " AND ".join(f"{left_alias}.{quote_name(l)} = {right_alias}.{quote_name(r)}" for l, r in pairs)  # noqa: E741
         left_source = sql
         if kind == "innerunique":  # Kusto de-duplicates the left side on the join keys
-            keys = ", ".join(_q(l) for l, _ in pairs)  # noqa: E741
+            keys = ", ".join(quote_name(l) for l, _ in pairs)  # noqa: E741
             left_source = f"SELECT * FROM ({sql}) AS {self.alias()} QUALIFY row_number() OVER (PARTITION BY {keys}) = 1"
             kind = "inner"
         if kind in ("leftsemi", "leftanti", "semi", "anti", "leftantisemi"):
@@ -737,7 +741,9 @@ class Compiler:
         right_nullable = kind in ("leftouter", "fullouter")
         selects, names = [], set()
         for name, type_ in left_columns:
-            selects.append(f"{_nonnull(f'{left_alias}.{_q(name)}', type_, left_nullable)} AS {_q(name)}")
+            selects.append(
+                f"{_nonnull(f'{left_alias}.{quote_name(name)}', type_, left_nullable)} AS {quote_name(name)}"
+            )
             names.add(name)
         right_keys = {r for _, r in pairs}
         for name, type_ in right_columns:
@@ -749,7 +755,9 @@ class Compiler:
                 target = f"{name}{suffix}"
                 suffix += 1
             names.add(target)
-            selects.append(f"{_nonnull(f'{right_alias}.{_q(name)}', type_, right_nullable)} AS {_q(target)}")
+            selects.append(
+                f"{_nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}"
+            )
         return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
                 f"AS {right_alias} ON {on}")  # fmt: skip
 
@@ -758,15 +766,15 @@ class Compiler:
 
     def join_key(self, condition: Node) -> list[tuple[str, str]]:
         if condition.kind == "Name":
-            name = _name_text(condition)
+            name = name_text(condition)
             return [(name, name)]
         if condition.kind == "BinaryExpression":
             op = condition["op"].text
             if op == "==":
                 sides = {}
                 for side in (condition["left"], condition["right"]):
-                    if side.kind == "MemberAccess" and _name_text(side["target"]) in ("$left", "$right"):
-                        sides[_name_text(side["target"])] = _name_text(side["member"])
+                    if side.kind == "MemberAccess" and name_text(side["target"]) in ("$left", "$right"):
+                        sides[name_text(side["target"])] = name_text(side["member"])
                 if len(sides) == 2:
                     return [(sides["$left"], sides["$right"])]
         raise self.unsupported("this join condition (use Key or $left.A == $right.B)", condition)
@@ -778,7 +786,7 @@ class Compiler:
 
     def _strings_not_null(self, sql: str) -> str:
         columns = self.columns(sql)
-        selects = [f"{_nonnull(_q(n), t, True)} AS {_q(n)}" for n, t in columns]
+        selects = [f"{_nonnull(quote_name(n), t, True)} AS {quote_name(n)}" for n, t in columns]
         return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}"
 
     def union_operator(self, node: Node, sql: str) -> str:
@@ -826,13 +834,13 @@ class Compiler:
 
     def search_term(self, node: Node, columns: Columns) -> str:
         if node.kind == "Literal" and node["literal"] == "string":
-            term = "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
+            term = "".join(string_value(t.text) for t in node.children if isinstance(t, Token))
             if "*" in term:
                 raise self.unsupported("wildcards in search terms", node)
             # any column holding the term; the cheap substring test runs first
             # a term with a letter cannot be in a number's, a date's or a bool's text: skip those columns
             textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
-            texts = [f"CAST({_q(n)} AS VARCHAR)" for n, kind in columns
+            texts = [f"CAST({quote_name(n)} AS VARCHAR)" for n, kind in columns
                      if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
             like = _string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
             if not texts:
@@ -855,7 +863,7 @@ class Compiler:
 
     def evaluate(self, node: Node, sql: str) -> str:
         call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
-        name = _name_text(call["callee"]) if call is not None else ""
+        name = name_text(call["callee"]) if call is not None else ""
         from .plugins import PLUGINS  # plugins.py imports this module's types: imported late
 
         if call is not None and name in PLUGINS:
@@ -868,22 +876,24 @@ class Compiler:
             raise self.unsupported(f"the plugin '{name or '?'}'", call or node)
         arguments = call["arguments"]["items"] or []
         positional = [a for a in arguments if a.kind != "Assignment"]
-        options = {_name_text(a["name"]): a["value"].text().strip() for a in arguments if a.kind == "Assignment"}
+        options = {name_text(a["name"]): a["value"].text().strip() for a in arguments if a.kind == "Assignment"}
         lookup_sql = self.tabular(positional[0])
         left_columns, lookup_columns = self.columns(sql), self.columns(lookup_sql)
         left, right = self.alias(), self.alias()
         ip_sql, _ = self.expr(positional[1], left_columns)
-        ip_sql = ip_sql.replace(_q(_path_name(positional[1])), f"{left}.{_q(_path_name(positional[1]))}", 1)
-        range_column = _q(_path_name(positional[2]))
+        ip_sql = ip_sql.replace(
+            quote_name(path_name(positional[1])), f"{left}.{quote_name(path_name(positional[1]))}", 1
+        )
+        range_column = quote_name(path_name(positional[2]))
         keep_unmatched = options.get("return_unmatched", "false").lower() == "true"
-        selects = [f"{left}.{_q(n)} AS {_q(n)}" for n, _ in left_columns]
+        selects = [f"{left}.{quote_name(n)} AS {quote_name(n)}" for n, _ in left_columns]
         names = {n for n, _ in left_columns}
         for name, type_ in lookup_columns:
             target, suffix = name, 1
             while target in names:
                 target, suffix = f"{name}{suffix}", suffix + 1
             names.add(target)
-            selects.append(f"{_nonnull(f'{right}.{_q(name)}', type_, True)} AS {_q(target)}")
+            selects.append(f"{_nonnull(f'{right}.{quote_name(name)}', type_, True)} AS {quote_name(target)}")
         join = "LEFT JOIN" if keep_unmatched else "JOIN"
         # Addresses and ranges as numbers once, so that DuckDB can run a range join.
         numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {self.alias()}"
@@ -923,7 +933,7 @@ class Compiler:
         while index < len(parts):
             part = parts[index]
             if isinstance(part, Token) and part.kind is T.STRING:
-                text = _string_value(part.text)
+                text = string_value(part.text)
                 if kind == "regex":
                     from .plugins import non_capturing
 
@@ -940,9 +950,9 @@ class Compiler:
                 if index + 2 < len(parts) and isinstance(parts[index + 1], Token) and parts[index + 1].text == ":":
                     from ..kql.types import normalize_type
 
-                    type_ = normalize_type(_name_text(parts[index + 2]))
+                    type_ = normalize_type(name_text(parts[index + 2]))
                     index += 2
-                captures.append((_name_text(part), type_))
+                captures.append((name_text(part), type_))
                 group = _PARSE_GROUPS.get(type_)
                 if group is None:
                     raise self.unsupported(f"parse into a {type_} column", part)
@@ -957,19 +967,19 @@ class Compiler:
         anchored = "^" + regex + ("$" if not regex.endswith((".*?", "(.*)")) else "")
         pattern_sql = _string(anchored)
         names = [name for name, _ in columns]
-        selects = [_q(n) for n in names if n not in {c for c, _ in captures}]
+        selects = [quote_name(n) for n in names if n not in {c for c, _ in captures}]
         for number, (name, type_) in enumerate(captures, start=1):
             value = f"regexp_extract({source}, {pattern_sql}, {number})"
             matched = f"regexp_matches({source}, {pattern_sql})"
             if type_ == "string":
-                selects.append(f"CASE WHEN {matched} THEN {value} ELSE '' END AS {_q(name)}")
+                selects.append(f"CASE WHEN {matched} THEN {value} ELSE '' END AS {quote_name(name)}")
             else:
                 cast = f"TRY_CAST({value} AS {DUCK_TYPES.get(type_, 'VARCHAR')})"
                 if type_ == "datetime":
                     from .plugins import datetime_from_text
 
                     cast = datetime_from_text(value)
-                selects.append(f"CASE WHEN {matched} THEN {cast} END AS {_q(name)}")
+                selects.append(f"CASE WHEN {matched} THEN {cast} END AS {quote_name(name)}")
         where = f" WHERE regexp_matches({source}, {pattern_sql})" if node.first_token().text == "parse-where" else ""
         return f"SELECT {', '.join(selects)} FROM ({sql}) AS {self.alias()}{where}"
 
@@ -1040,7 +1050,7 @@ class Compiler:
         literal = node["literal"]
         tokens = [t for t in node.children if isinstance(t, Token)]
         if literal == "string":
-            return _string("".join(_string_value(t.text) for t in tokens)), "string"
+            return _string("".join(string_value(t.text) for t in tokens)), "string"
         if literal == "number":
             text = tokens[0].text
             if text.lower().startswith("0x"):
@@ -1122,14 +1132,14 @@ class Compiler:
             values = [c for c in node.children if isinstance(c, Node)]
             if opener == "[":
                 return [self.json_value(v) for v in values]
-            keys = [_string_value(t.text) for t in node.children if isinstance(t, Token) and t.kind is T.STRING]
+            keys = [string_value(t.text) for t in node.children if isinstance(t, Token) and t.kind is T.STRING]
             return {k: self.json_value(v) for k, v in zip(keys, values, strict=True)}
         if node.kind == "Literal" and node["literal"] == "dynamic":  # dynamic({...}) nested in a dynamic
             return self.json_value(next(c for c in node.children if isinstance(c, Node)))
         tokens = [t for t in node.tokens()]
         text = "".join(t.text for t in tokens)
         if tokens and tokens[0].kind is T.STRING:
-            return "".join(_string_value(t.text) for t in tokens)
+            return "".join(string_value(t.text) for t in tokens)
         if len(tokens) == 1 and tokens[0].kind is T.TYPED_LITERAL:
             return self.json_typed(tokens[0], node)
         if text in ("true", "false"):
@@ -1145,10 +1155,10 @@ class Compiler:
                 raise self.unsupported(f"'{text}' inside dynamic()", node) from None
 
     def e_name(self, node: Node, columns: Columns) -> tuple[str, str]:
-        name = _name_text(node)
+        name = name_text(node)
         for column, type_ in columns:
             if column == name:
-                return _q(name), type_
+                return quote_name(name), type_
         if name in self.scalars:
             return self.scalars[name]
         if name in ("true", "false"):
@@ -1167,7 +1177,7 @@ class Compiler:
     def scalar_subquery(self, node: Node) -> tuple[str, str]:
         sql = self.tabular(node)
         columns = self.columns(sql)
-        return f"(SELECT {_q(columns[0][0])} FROM ({sql}) AS {self.alias()} LIMIT 1)", columns[0][1]
+        return f"(SELECT {quote_name(columns[0][0])} FROM ({sql}) AS {self.alias()} LIMIT 1)", columns[0][1]
 
     def e_unary(self, node: Node, columns: Columns) -> tuple[str, str]:
         sql, kind = self.expr(node["operand"], columns)
@@ -1177,7 +1187,7 @@ class Compiler:
         base, kind = self.expr(node["target"], columns)
         if kind != "dynamic":
             base = f"kql_parse_json({base})" if kind == "string" else base
-        member = _name_text(node["member"]).replace('"', '\\"')
+        member = name_text(node["member"]).replace('"', '\\"')
         return f"json_extract({base}, '$.\"{member}\"')", "dynamic"
 
     def e_element(self, node: Node, columns: Columns) -> tuple[str, str]:
@@ -1325,7 +1335,7 @@ class Compiler:
         negate = op.startswith("!")
         base = op.lstrip("!")
         left_text = self.as_string(left, left_kind)
-        needles = [_string_literal(item) for item in items] if base == "has_any" else []
+        needles = [string_literal(item) for item in items] if base == "has_any" else []
         if len(needles) > _FEW_TERMS and None not in needles:
             sql = _has_any_of(left_text, [needle for needle in needles if needle is not None])
             return (f"(NOT {sql})" if negate else sql), "bool"
@@ -1343,7 +1353,7 @@ class Compiler:
             if self.is_tabular(item):
                 sub = self.tabular(item)
                 first = self.columns(sub)[0][0]
-                column = f"lower(kql_str({_q(first)}))" if insensitive else _q(first)
+                column = f"lower(kql_str({quote_name(first)}))" if insensitive else quote_name(first)
                 values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
                 continue
             sql, kind = self.expr(item, columns)
@@ -1367,11 +1377,11 @@ class Compiler:
         return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
 
     def term_check(self, left_text: str, item: Node, columns: Columns, mode: str) -> str:
-        if self.is_tabular(item) or (item.kind == "Name" and _name_text(item) in self.tables):
+        if self.is_tabular(item) or (item.kind == "Name" and name_text(item) in self.tables):
             sub = self.tabular(item)
             first = self.columns(sub)[0][0]
             quantifier = "EXISTS" if mode == "has_any" else "NOT EXISTS"
-            test = f"kql_has({left_text}, kql_str({_q(first)}))"
+            test = f"kql_has({left_text}, kql_str({quote_name(first)}))"
             if mode == "has_all":
                 test = f"NOT ({test})"
             return f"{quantifier} (SELECT 1 FROM ({sub}) AS {self.alias()} WHERE {test})"
@@ -1393,7 +1403,7 @@ class Compiler:
         callee = node["callee"]
         if callee.kind != "Name":
             raise self.unsupported("calls on expressions", node)
-        name = _name_text(callee)
+        name = name_text(callee)
         arguments = node["arguments"]["items"] or []
         if name == "toscalar":
             return self.scalar_subquery(arguments[0])
@@ -1472,7 +1482,7 @@ _ROW_ORDER_FUNCTIONS = {"row_number", "prev", "next", "row_cumsum", "row_rank_de
 _SEARCH_SEPARATOR = "\x01"
 
 
-def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
+def function_parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
     """(name, is a table, default value) of a let function's parameters."""
     parameter_list = next(c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList")
     result: list[tuple[str, bool, Node | None]] = []
@@ -1487,7 +1497,7 @@ def _parameters(declaration: Node) -> list[tuple[str, bool, Node | None]]:
                     is_table = True
                 elif isinstance(following, Node) and following.kind not in ("Type",):
                     default = following
-            result.append((_name_text(child), is_table, default))
+            result.append((name_text(child), is_table, default))
     return result
 
 

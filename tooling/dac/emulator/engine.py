@@ -203,9 +203,11 @@ class Emulator:
         # different case (LogonId/LogonID): the first spelling is kept.
         seen: set[str] = set()
         columns = {c: k for c, k in columns.items() if not (c.lower() in seen or seen.add(c.lower()))}
-        quoted = _q(name)
+        quoted = quote_name(name)
         self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
-        definition = ", ".join(f"{_q(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items())
+        definition = ", ".join(
+            f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items()
+        )
         self.connection.execute(f"CREATE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
         if rows and columns:
             self._insert(quoted, columns, rows)
@@ -291,7 +293,10 @@ class Emulator:
         sql = compile_query(self, query_text)
         described = self.describe(sql)
         if any(kind == "string" for _, kind in described):  # KQL strings are never null
-            selects = [f"coalesce({_q(n)}, '') AS {_q(n)}" if kind == "string" else _q(n) for n, kind in described]
+            selects = [
+                f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if kind == "string" else quote_name(n)
+                for n, kind in described
+            ]
             sql = f"SELECT {', '.join(selects)} FROM ({sql}) AS _result"
         sql, read_ticks = ticks_columns(sql, described)
         try:
@@ -389,7 +394,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _q(name: str) -> str:
+def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..kql.binder import _aggregate_name, _name_text, _path_name
 from ..kql.lexer import Token
+from ..kql.names import aggregate_name, name_text, path_name
 from ..kql.syntax import Node
-from .engine import DUCK_TYPES, _q
-from .functions.dynamic import _ensure_macros, to_json
+from .engine import DUCK_TYPES, quote_name
+from .functions.dynamic import ensure_dynamic_macros, to_json
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -72,7 +72,7 @@ class _Parts:
 
 
 def make_series(compiler: Compiler, node: Node, sql: str) -> str:
-    _ensure_macros(compiler)
+    ensure_dynamic_macros(compiler)
     parts = _Parts(node)
     columns = compiler.columns(sql)
     kind_parameter = parts.parameters.get("kind", "").lower()
@@ -81,7 +81,7 @@ def make_series(compiler: Compiler, node: Node, sql: str) -> str:
     if parts.axis is None or not parts.aggregates:
         raise compiler.unsupported("this make-series form", node)
     axis_sql, axis_kind = compiler.expr(parts.axis, columns)
-    axis_name = _path_name(parts.axis) or "Column1"
+    axis_name = path_name(parts.axis) or "Column1"
     axis = _Axis(compiler, axis_kind, parts.axis)
 
     # ---- bins: start (a position), count, and the test that refuses rows the reference leaves open
@@ -143,12 +143,12 @@ def make_series(compiler: Compiler, node: Node, sql: str) -> str:
     keep = (f"CASE WHEN __p IS NULL OR __p < __start OR {index} >= __count OR {outside} THEN false "
             f"WHEN {unclear} THEN {_fail(what)} ELSE true END")  # fmt: skip
     rows = f"SELECT __src.*, {index} AS __k FROM __src, __bounds WHERE {keep}"
-    group_columns = [f"{value} AS {_q(name)}" for name, value in group_selects]
+    group_columns = [f"{value} AS {quote_name(name)}" for name, value in group_selects]
     aggregate_columns = [f"{value} AS __a{i}" for i, value in enumerate(aggregate_sqls)]
     group_by = ", ".join([value for _, value in group_selects] + ["__k"])
     per_bin = f"SELECT {', '.join([*group_columns, '__k', *aggregate_columns])} FROM __rows GROUP BY {group_by}"
     kinds = dict(compiler.columns(f"WITH {_ctes(source, bounds, rows)} {per_bin}"))
-    quoted_groups = [_q(name) for name in group_names]
+    quoted_groups = [quote_name(name) for name in group_names]
     lists = [f"list(__a{i} ORDER BY __k) AS __v{i}" for i in range(len(aggregate_sqls))]
     series = (f"SELECT {', '.join([*quoted_groups, 'list(__k ORDER BY __k) AS __ks', *lists])} FROM __per_bin"
               + (f" GROUP BY {', '.join(quoted_groups)}" if quoted_groups else " HAVING count(*) > 0"))  # fmt: skip
@@ -160,9 +160,9 @@ def make_series(compiler: Compiler, node: Node, sql: str) -> str:
         fallback = _default(compiler, defaults[i], kind, node)
         array = (f"to_json(list_transform(range(__count), lambda __i: CASE WHEN list_contains(__ks, __i) "
                  f"THEN {element} ELSE {fallback} END))")  # fmt: skip
-        selects.append(f"CAST({array} AS JSON) AS {_q(name)}")
+        selects.append(f"CAST({array} AS JSON) AS {quote_name(name)}")
     axis_values = f"to_json(list_transform(range(__count), lambda __i: {axis.value('__start', '__i', step)}))"
-    selects.append(f"CAST({axis_values} AS JSON) AS {_q(axis_name)}")
+    selects.append(f"CAST({axis_values} AS JSON) AS {quote_name(axis_name)}")
     final = f"SELECT {', '.join(selects)} FROM __series, __bounds"
     if kind_parameter == "nonempty":
         empty = ", ".join(["[]::BIGINT[] AS __ks"] + [f"[]::{_duck(kinds[f'__a{i}'])}[] AS __v{i}"
@@ -183,14 +183,14 @@ def _duck(kind: str) -> str:
 def _aggregate(
     compiler: Compiler, item: Node, columns: Columns, counter: list[int], groups: list[str]
 ) -> tuple[str, str]:
-    name, call = (_name_text(item["name"]), item["value"]) if item.kind == "Assignment" else (None, item)
+    name, call = (name_text(item["name"]), item["value"]) if item.kind == "Assignment" else (None, item)
     if call.kind == "Call" and call["callee"].kind == "Name":
-        function = _name_text(call["callee"])
+        function = name_text(call["callee"])
         if function in ("arg_max", "arg_min", "argmax", "argmin", "make_list", "make_set", "make_bag"):
             raise compiler.unsupported(f"the aggregate '{function}' in make-series", call)
         arguments = call["arguments"]["items"] or []
         sql = compiler.aggregate_sql(function, arguments, columns, call)
-        return name or _aggregate_name(function, arguments), sql
+        return name or aggregate_name(function, arguments), sql
     if name is not None and _is_constant(call):  # `other = -1`: the same value in every bin with rows
         value, _ = compiler.expr(call, columns)
         return name, f"any_value({value})"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..kql.binder import _name_text
+from ..kql.names import name_text
 from ..kql.syntax import Node
-from .engine import _q
+from .engine import quote_name
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -34,7 +34,7 @@ def as_operator(compiler: Compiler, node: Node, sql: str) -> str:
     names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
     if not names:
         raise compiler.unsupported("'as' without a name", node)
-    name = _name_text(names[-1])
+    name = name_text(names[-1])
     materialized = any(
         isinstance(c, Node)
         and c.kind == "Parameter"
@@ -44,8 +44,8 @@ def as_operator(compiler: Compiler, node: Node, sql: str) -> str:
     kind = "TABLE" if materialized else "VIEW"
     relation = f"as_{kind.lower()}_{compiler.counter}"  # one name per kind: CREATE OR REPLACE keeps the kind
     compiler.counter += 1
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP {kind} {_q(relation)} AS {sql}")
-    compiler.tables[name] = f"SELECT * FROM {_q(relation)}"
+    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP {kind} {quote_name(relation)} AS {sql}")
+    compiler.tables[name] = f"SELECT * FROM {quote_name(relation)}"
     return compiler.tables[name] if materialized else sql
 
 

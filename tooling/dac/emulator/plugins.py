@@ -13,10 +13,10 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..kql.binder import _name_text, _path_name
 from ..kql.lexer import Token
+from ..kql.names import name_text, path_name
 from ..kql.syntax import Node
-from .engine import DUCK_TYPES, EmulatorError, _q, kql_type_of
+from .engine import DUCK_TYPES, EmulatorError, kql_type_of, quote_name
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -44,16 +44,16 @@ def table_from_rows(compiler: Compiler, columns: Columns, rows: list[list[Any]])
     name = f"plugin_{compiler.counter}"
     compiler.counter += 1
     connection = compiler.engine.connection
-    definition = ", ".join(f"{_q(n)} {DUCK_TYPES.get(k, 'VARCHAR')}" for n, k in columns)
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} ({definition})")
+    definition = ", ".join(f"{quote_name(n)} {DUCK_TYPES.get(k, 'VARCHAR')}" for n, k in columns)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(name)} ({definition})")
     if rows:
         marks = ", ".join("CAST(? AS JSON)" if k == "dynamic" else "?" for _, k in columns)
         values = [
             [json.dumps(v) if k == "dynamic" and v is not None else v for v, (_, k) in zip(row, columns, strict=True)]
             for row in rows
         ]
-        connection.executemany(f"INSERT INTO {_q(name)} VALUES ({marks})", values)
-    return f"SELECT * FROM {_q(name)}"
+        connection.executemany(f"INSERT INTO {quote_name(name)} VALUES ({marks})", values)
+    return f"SELECT * FROM {quote_name(name)}"
 
 
 def scalar_value(compiler: Compiler, node: Node) -> Any:
@@ -68,12 +68,12 @@ def scalar_value(compiler: Compiler, node: Node) -> Any:
 def _arguments(call: Node) -> tuple[list[Node], dict[str, Node]]:
     items = list(call["arguments"]["items"] or [])
     positional = [a for a in items if a.kind != "Assignment"]
-    named = {_name_text(a["name"]).lower(): a["value"] for a in items if a.kind == "Assignment"}
+    named = {name_text(a["name"]).lower(): a["value"] for a in items if a.kind == "Assignment"}
     return positional, named
 
 
 def _column(compiler: Compiler, node: Node, columns: Columns, what: str) -> str:
-    name = _path_name(node) if node.kind == "Name" else None
+    name = path_name(node) if node.kind == "Name" else None
     if name is None or name not in [n for n, _ in columns]:
         raise compiler.unsupported(f"{what} that is not a column of the input", node)
     return name
@@ -114,7 +114,7 @@ def bag_unpack(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     ignored_keys = {str(k) for k in (ignored or [])}
     if conflict not in ("error", "replace_source", "keep_source"):
         raise EmulatorError("EMU006", f"bag_unpack: unknown columnsConflict '{conflict}'", call.first_token().start)
-    bag = _q(column)
+    bag = quote_name(column)
     member = f"json_extract({bag}, '$.\"' || replace(__key, '\"', '\\\"') || '\"')"
     keys_sql = (f"SELECT __key, list(DISTINCT json_type({member})) FROM (SELECT {bag}, unnest(json_keys({bag})) "
                 f"AS __key FROM ({sql}) AS {compiler.alias()} WHERE json_type({bag}) = 'OBJECT') AS "
@@ -141,12 +141,12 @@ def bag_unpack(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
                                     "(use columnsConflict)", call.first_token().start)  # fmt: skip
             if conflict == "replace_source":
                 key = new_columns.pop(name)
-                selects.append(f"{_json_cast(_member(bag, key), slots[key])} AS {_q(name)}")
+                selects.append(f"{_json_cast(_member(bag, key), slots[key])} AS {quote_name(name)}")
                 continue
             new_columns.pop(name)
-        selects.append(_q(name))
+        selects.append(quote_name(name))
     for name, key in new_columns.items():
-        selects.append(f"{_json_cast(_member(bag, key), slots[key])} AS {_q(name)}")
+        selects.append(f"{_json_cast(_member(bag, key), slots[key])} AS {quote_name(name)}")
     if not selects:
         raise compiler.unsupported("bag_unpack giving no columns", call)
     return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}"
@@ -173,7 +173,7 @@ def pivot(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     aggregate: Node | None = None
     if rest and rest[0].kind == "Call":
         aggregate, rest = rest[0], rest[1:]
-    function = _name_text(aggregate["callee"]) if aggregate is not None else "count"
+    function = name_text(aggregate["callee"]) if aggregate is not None else "count"
     if function not in _PIVOT_AGGREGATES:
         raise compiler.unsupported(f"pivot with the aggregate '{function}'", aggregate or call)
     arguments = list(aggregate["arguments"]["items"] or []) if aggregate is not None else []
@@ -183,17 +183,20 @@ def pivot(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     else:  # all columns but the rotated one and those the aggregate reads
         groups = [n for n, _ in columns if n != pivot_column and n not in used]
     value_sql = compiler.aggregate_sql(function, arguments, columns, aggregate or call)
-    group_list = ", ".join(_q(g) for g in groups)
-    label = f"kql_str({_q(pivot_column)})" if dict(columns)[pivot_column] != "dynamic" else (
-        f"kql_json_str({_q(pivot_column)})")  # fmt: skip
+    group_list = ", ".join(quote_name(g) for g in groups)
+    label = f"kql_str({quote_name(pivot_column)})" if dict(columns)[pivot_column] != "dynamic" else (
+        f"kql_json_str({quote_name(pivot_column)})")  # fmt: skip
     values = distinct_in_order(compiler, label, sql)
-    inner_groups = ", ".join([_q(g) for g in groups] + ["__pivot"])
+    inner_groups = ", ".join([quote_name(g) for g in groups] + ["__pivot"])
     inner = (f"SELECT {group_list + ', ' if groups else ''}{label} AS __pivot, {value_sql} AS __value "
              f"FROM ({sql}) AS {compiler.alias()} GROUP BY {inner_groups}")  # fmt: skip
     empty = "0" if function in ("count", "dcount") else ("'[]'" if function.startswith("make_") else "NULL")
-    cells = [f"coalesce(any_value(__value) FILTER (WHERE __pivot = {_literal(v)}), {empty}) AS {_q(v)}" for v in values]
+    cells = [
+        f"coalesce(any_value(__value) FILTER (WHERE __pivot = {_literal(v)}), {empty}) AS {quote_name(v)}"
+        for v in values
+    ]
     group_by = f" GROUP BY {group_list}" if groups else ""
-    selects = ", ".join([_q(g) for g in groups] + cells) or "count(*) AS __none"
+    selects = ", ".join([quote_name(g) for g in groups] + cells) or "count(*) AS __none"
     return f"SELECT {selects} FROM ({inner}) AS {compiler.alias()}{group_by}"
 
 
@@ -255,7 +258,7 @@ def sliding_window_counts(compiler: Compiler, node: Node, call: Node, sql: str) 
     if not all(isinstance(v, dt.timedelta) for v in (lookback, step)) or step <= dt.timedelta(0):
         raise compiler.unsupported("sliding_window_counts with this bin or lookback", call)
     names = [n for n, _ in columns]
-    source_columns, rows = fetch(compiler, f"SELECT {', '.join(_q(n) for n in names)} FROM ({sql}) AS x")
+    source_columns, rows = fetch(compiler, f"SELECT {', '.join(quote_name(n) for n in names)} FROM ({sql}) AS x")
     id_at, time_at = names.index(id_column), names.index(time_column)
     bins_back = max(1, lookback // step)  # the lookback rounds down to whole bins
     output: list[list[Any]] = []
@@ -281,7 +284,7 @@ def activity_counts_metrics(compiler: Compiler, node: Node, call: Node, sql: str
     if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
         raise compiler.unsupported("activity_counts_metrics with this window", call)
     names = [n for n, _ in columns]
-    source_columns, rows = fetch(compiler, f"SELECT {', '.join(_q(n) for n in names)} FROM ({sql}) AS x")
+    source_columns, rows = fetch(compiler, f"SELECT {', '.join(quote_name(n) for n in names)} FROM ({sql}) AS x")
     id_at, time_at = names.index(id_column), names.index(time_column)
     output: list[list[Any]] = []
     for key, members in _grouped(source_columns, rows, dimensions).items():
@@ -311,7 +314,7 @@ def active_users_count(compiler: Compiler, node: Node, call: Node, sql: str) -> 
     if not all(isinstance(v, dt.timedelta) for v in (lookback, period, step)) or step <= dt.timedelta(0):
         raise compiler.unsupported("active_users_count with this lookback, period or bin", call)
     names = [n for n, _ in columns]
-    source_columns, rows = fetch(compiler, f"SELECT {', '.join(_q(n) for n in names)} FROM ({sql}) AS x")
+    source_columns, rows = fetch(compiler, f"SELECT {', '.join(quote_name(n) for n in names)} FROM ({sql}) AS x")
     id_at, time_at = names.index(id_column), names.index(time_column)
     epoch = dt.datetime(1970, 1, 1)
     output: list[list[Any]] = []
@@ -352,7 +355,7 @@ def rolling_percentile(compiler: Compiler, node: Node, call: Node, sql: str) -> 
     ):  # fmt: skip
         raise compiler.unsupported("rolling_percentile on this index or value type", call)
     names = [n for n, _ in columns]
-    source_columns, rows = fetch(compiler, f"SELECT {', '.join(_q(n) for n in names)} FROM ({sql}) AS x")
+    source_columns, rows = fetch(compiler, f"SELECT {', '.join(quote_name(n) for n in names)} FROM ({sql}) AS x")
     value_at, index_at = names.index(value_column), names.index(index_column)
     epoch = dt.datetime(1970, 1, 1)
     output: list[list[Any]] = []
@@ -421,13 +424,13 @@ def _expansions(compiler: Compiler, node: Node, columns: Columns) -> tuple[list[
         if typed is not None:
             from ..kql.types import normalize_type
 
-            kind = normalize_type(_name_text(next(c for c in typed.children if isinstance(c, Node))))
+            kind = normalize_type(name_text(next(c for c in typed.children if isinstance(c, Node))))
             if kind not in DUCK_TYPES or kind == "unknown":
                 raise compiler.unsupported(f"mv-expand to typeof({kind})", typed)
         if expression.kind == "Assignment":
-            name, value, replaces = _name_text(expression["name"]), expression["value"], None
+            name, value, replaces = name_text(expression["name"]), expression["value"], None
         else:
-            name, value = _path_name(expression) or f"Column{number + 1}", expression
+            name, value = path_name(expression) or f"Column{number + 1}", expression
             replaces = name if expression.kind == "Name" and name in names else None
         sql, value_kind = compiler.expr(value, columns)
         if value_kind != "dynamic":
@@ -448,20 +451,20 @@ def _expansions(compiler: Compiler, node: Node, columns: Columns) -> tuple[list[
 def _expanded_rows(compiler: Compiler, expansions: list[_Expansion], index: str | None, keep: list[str],
                    source: str | None) -> str:  # fmt: skip
     """SELECT keep..., the expanded columns (typed), the index; source None: correlated (no FROM)."""
-    unnests = [f"unnest({e.array}) AS {_q('__x' + str(n))}" for n, e in enumerate(expansions)]
+    unnests = [f"unnest({e.array}) AS {quote_name('__x' + str(n))}" for n, e in enumerate(expansions)]
     if index is not None:  # the longest list sets the number of rows; unnest pads the others with null
         longest = "greatest(" + ", ".join(f"len({e.array})" for e in expansions) + ")"
         unnests.append(f"unnest(range(0, {longest})) AS __index")
-    inner = ", ".join([_q(k) for k in keep] + unnests)
+    inner = ", ".join([quote_name(k) for k in keep] + unnests)
     inner_sql = f"SELECT {inner}" + (f" FROM ({source}) AS {compiler.alias()}" if source is not None else "")
-    selects = [_q(k) for k in keep]
+    selects = [quote_name(k) for k in keep]
     for number, expansion in enumerate(expansions):
-        value = _q("__x" + str(number))
+        value = quote_name("__x" + str(number))
         if expansion.kind != "dynamic":
             value = compiler.from_dynamic(value, expansion.kind)
-        selects.append(f"{value} AS {_q(expansion.name)}")
+        selects.append(f"{value} AS {quote_name(expansion.name)}")
     if index is not None:
-        selects.append(f"__index AS {_q(index)}")
+        selects.append(f"__index AS {quote_name(index)}")
     return f"SELECT {', '.join(selects)} FROM ({inner_sql}) AS {compiler.alias()}"
 
 
@@ -476,7 +479,7 @@ def mv_expand(compiler: Compiler, node: Node, sql: str) -> str:
     order = [n for n in names] + [e.name for e in expansions if e.name not in names]
     if index is not None and index not in order:
         order.append(index)
-    return f"SELECT {', '.join(_q(n) for n in order)} FROM ({rows}) AS {compiler.alias()}"
+    return f"SELECT {', '.join(quote_name(n) for n in order)} FROM ({rows}) AS {compiler.alias()}"
 
 
 def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
@@ -495,8 +498,8 @@ def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
     placeholder = f"mv_apply_{compiler.counter}"
     compiler.counter += 1
     typed = _expanded_rows(compiler, expansions, index, [], sql)
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_q(placeholder)} AS {typed} LIMIT 0")
-    stand_in = f"SELECT * FROM {_q(placeholder)}"
+    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(placeholder)} AS {typed} LIMIT 0")
+    stand_in = f"SELECT * FROM {quote_name(placeholder)}"
     inner = stand_in
     for operator in operators:
         inner = compiler.operator(operator, inner)
@@ -504,7 +507,7 @@ def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
     inner = inner.replace(stand_in, f"SELECT * FROM ({correlated}) AS {compiler.alias()}")
     outer = compiler.alias()
     numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {compiler.alias()}"
-    selects = ", ".join([f"{outer}.{_q(k)}" for k in keep] + [f"{_q('__sub')}.*"])
+    selects = ", ".join([f"{outer}.{quote_name(k)}" for k in keep] + [f"{quote_name('__sub')}.*"])
     return f"SELECT {selects} FROM ({numbered}) AS {outer}, LATERAL ({inner}) AS __sub ORDER BY {outer}.__rid"
 
 
@@ -560,15 +563,18 @@ def partition(compiler: Compiler, node: Node, sql: str) -> str:
     inner = "".join(t.leading + t.text + t.trailing for t in tokens[opening + 1 : -1]).strip()
     if inner.startswith("|") or not inner or inner.split()[0] in ("{",):
         raise compiler.unsupported("this partition sub-query", node)
-    values = distinct_in_order(compiler, _q(column), sql)
+    values = distinct_in_order(compiler, quote_name(column), sql)
     if len(values) > 1000:
         raise compiler.unsupported("partition into more than 1000 parts", node)
     parts = []
     for value in values:
         marker = f"__partition_value_{compiler.counter}"
         compiler.counter += 1
-        compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {_q(marker)} AS SELECT ? AS v", [value])
-        part = f"SELECT * FROM ({sql}) AS p WHERE {_q(column)} IS NOT DISTINCT FROM (SELECT v FROM {_q(marker)})"
+        compiler.engine.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_name(marker)} AS SELECT ? AS v", [value]
+        )
+        value_sql = f"(SELECT v FROM {quote_name(marker)})"
+        part = f"SELECT * FROM ({sql}) AS p WHERE {quote_name(column)} IS NOT DISTINCT FROM {value_sql}"
         parts.append(_sub_pipeline(compiler, inner, part, node))
     if not parts:
         return f"SELECT * FROM ({sql}) AS {compiler.alias()} WHERE false"
@@ -676,7 +682,7 @@ def scan(compiler: Compiler, node: Node, sql: str) -> str:
     all_columns = columns + [(n, k) for n, k, _ in declared if n not in input_names]
     state_columns = [(f"__state_{s.name}__{n}", k) for s in steps for n, k in all_columns]
     frame_columns = columns + state_columns
-    frame = ", ".join(f"CAST(? AS {DUCK_TYPES.get(k, 'VARCHAR')}) AS {_q(n)}" for n, k in frame_columns)
+    frame = ", ".join(f"CAST(? AS {DUCK_TYPES.get(k, 'VARCHAR')}) AS {quote_name(n)}" for n, k in frame_columns)
     for step in steps:
         expressions = [step.condition] + [text for _, text in step.assignments]
         compiled = []
@@ -687,7 +693,7 @@ def scan(compiler: Compiler, node: Node, sql: str) -> str:
             if name not in declared_kinds:
                 raise compiler.unsupported(f"scan assigning '{name}', which is not declared", node)
         step.sql = f"SELECT {', '.join(compiled)} FROM (SELECT {frame}) AS r"
-    _, rows = fetch(compiler, f"SELECT {', '.join(_q(n) for n in input_names)} FROM ({sql}) AS s")
+    _, rows = fetch(compiler, f"SELECT {', '.join(quote_name(n) for n in input_names)} FROM ({sql}) AS s")
     connection = compiler.engine.connection
 
     def evaluate(step: _Step, record: dict[str, Any], state: dict[str, dict[str, Any]] | None) -> list[Any]:
@@ -773,9 +779,9 @@ LOOSE_OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
 # ----------------------------------------------------------------- views and union
 def define_view(compiler: Compiler, name: str, declaration: Node) -> None:
     """let name = view () { ... }: a table for the rest of the query, which union's wildcards also see."""
-    from .compiler import _parameters
+    from .compiler import function_parameters
 
-    if _parameters(declaration):
+    if function_parameters(declaration):
         compiler.declare_function(name, declaration)  # a view with parameters is called like a function
         return
     statements = declaration["statements"] or []
@@ -799,8 +805,8 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
     different types in different parts becomes one column per type, named Column_type."""
     import re
 
-    from ..kql.binder import _string_value
     from ..kql.lexer import T
+    from ..kql.names import string_value
 
     parts: list[tuple[str, str]] = [("", sql)] if sql is not None else []
     withsource, fuzzy = None, False
@@ -811,7 +817,7 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
             tokens = [t for t in child.tokens() if not t.missing]
             word = tokens[0].text.lower()
             if word in ("withsource", "with_source"):
-                withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else _string_value(tokens[-1].text)
+                withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else string_value(tokens[-1].text)
             elif word == "kind" and tokens[2].text == "inner":
                 raise compiler.unsupported("union kind=inner", child)
             elif word == "isfuzzy":
@@ -823,7 +829,9 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
             candidates = sorted(views | set(compiler.engine.environment.tables))
             for name in candidates:
                 if pattern.match(name) and (name in views or compiler.engine.ensure_table(name)):
-                    parts.append((name, compiler.tables[name] if name in views else f"SELECT * FROM {_q(name)}"))
+                    parts.append(
+                        (name, compiler.tables[name] if name in views else f"SELECT * FROM {quote_name(name)}")
+                    )
             continue
         try:
             parts.append((child.text().strip(), compiler.tabular(child)))
@@ -839,13 +847,15 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
             kinds.setdefault(name, set()).add(kind)
     selects = []
     for (name, part), columns in zip(parts, described, strict=True):
-        renamed = [f"{_q(n)} AS {_q(f'{n}_{k}' if len(kinds[n]) > 1 else n)}" for n, k in columns]
+        renamed = [f"{quote_name(n)} AS {quote_name(f'{n}_{k}' if len(kinds[n]) > 1 else n)}" for n, k in columns]
         if withsource:
-            renamed.insert(0, f"{_literal(name)} AS {_q(withsource)}")
+            renamed.insert(0, f"{_literal(name)} AS {quote_name(withsource)}")
         selects.append(f"SELECT {', '.join(renamed)} FROM ({part}) AS {compiler.alias()}")
     joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({s}) AS {compiler.alias()}" for s in selects)
     columns = compiler.columns(joined)
-    strings = [f"coalesce({_q(n)}, '') AS {_q(n)}" if t == "string" else _q(n) for n, t in columns]
+    strings = [
+        f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if t == "string" else quote_name(n) for n, t in columns
+    ]
     return f"SELECT {', '.join(strings)} FROM ({joined}) AS {compiler.alias()}"
 
 
@@ -904,7 +914,7 @@ class _RowContext:
         self.count += 1
         name = f"__w{self.count}"
         self.stages[stage].append((name, sql))
-        return _q(name)
+        return quote_name(name)
 
 
 def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Compiler, Node, str], str]) -> str:
@@ -915,8 +925,8 @@ def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Comp
     placeholder = f"row_source_{compiler.counter}"
     compiler.counter += 1
     numbered = f"SELECT *, row_number() OVER () AS __row FROM ({sql}) AS {compiler.alias()}"
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {_q(placeholder)} AS {numbered}")
-    stand_in = f"SELECT * FROM {_q(placeholder)}"
+    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_name(placeholder)} AS {numbered}")
+    stand_in = f"SELECT * FROM {quote_name(placeholder)}"
     saved = compiler.__dict__.get("row_context")
     context = compiler.__dict__["row_context"] = _RowContext()
     try:
@@ -926,7 +936,7 @@ def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Comp
     staged = numbered
     for stage in context.stages:
         if stage:
-            added = ", ".join(f"{expression} AS {_q(name)}" for name, expression in stage)
+            added = ", ".join(f"{expression} AS {quote_name(name)}" for name, expression in stage)
             staged = f"SELECT *, {added} FROM ({staged}) AS {compiler.alias()}"
     if node.kind == "Project":  # keep the row number next to the projected columns, to order by it
         if not result.startswith("SELECT "):
@@ -939,7 +949,7 @@ def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Comp
 def _row_context(compiler: Compiler, node: Node) -> _RowContext:
     context = compiler.__dict__.get("row_context")
     if context is None:
-        raise compiler.unsupported(f"'{_name_text(node['callee'])}' outside extend, project or where", node)
+        raise compiler.unsupported(f"'{name_text(node['callee'])}' outside extend, project or where", node)
     return context
 
 
@@ -1033,7 +1043,7 @@ def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
     lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
     patterns: list[str] = []
     for item in lists[0]["items"] or [] if lists else []:
-        if item.kind == "Call" and item["callee"].kind == "Name" and _name_text(item["callee"]) == "column_names_of":
+        if item.kind == "Call" and item["callee"].kind == "Name" and name_text(item["callee"]) == "column_names_of":
             arguments = item["arguments"]["items"] or []
             patterns += [n for n, _ in compiler.columns(compiler.tabular(arguments[0]))]
             continue
@@ -1048,19 +1058,19 @@ def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
         chosen += [n for n in names if regex.fullmatch(n) and n not in chosen]
     if not chosen:
         raise EmulatorError("EMU006", "project-by-names chose no column", node.first_token().start)
-    return f"SELECT {', '.join(_q(n) for n in chosen)} FROM ({sql}) AS {compiler.alias()}"
+    return f"SELECT {', '.join(quote_name(n) for n in chosen)} FROM ({sql}) AS {compiler.alias()}"
 
 
 def invoke(compiler: Compiler, node: Node, sql: str) -> str:
     """T | invoke F(a, b): F(T, a, b) for a let function whose first parameter is a table."""
-    from .compiler import _parameters
+    from .compiler import function_parameters
 
     call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
-    name = _name_text(call["callee"]) if call is not None and call["callee"].kind == "Name" else ""
+    name = name_text(call["callee"]) if call is not None and call["callee"].kind == "Name" else ""
     declaration = compiler.functions.get(name)
     if declaration is None:
         raise compiler.unsupported(f"invoke of '{name or '?'}'", call or node)
-    parameters = _parameters(declaration)
+    parameters = function_parameters(declaration)
     if not parameters or not parameters[0][1]:
         raise EmulatorError("EMU006", f"'{name}' does not take a table first", call.first_token().start)
     source = f"__invoke_source_{compiler.counter}"
@@ -1124,7 +1134,7 @@ def parse_kv(compiler: Compiler, node: Node, sql: str) -> str:
         if isinstance(child, Node) and child.kind == "Properties":
             for item in child.children:
                 if isinstance(item, Node) and item.kind == "Assignment":
-                    properties[_name_text(item["name"]).lower()] = scalar_value(compiler, item["value"])
+                    properties[name_text(item["name"]).lower()] = scalar_value(compiler, item["value"])
     if "regex" in properties or str(properties.get("greedy", "false")).lower() == "true":
         raise compiler.unsupported("parse-kv with regex= or greedy=true", node)
     if "pair_delimiter" not in properties or "kv_delimiter" not in properties:
@@ -1138,7 +1148,7 @@ def parse_kv(compiler: Compiler, node: Node, sql: str) -> str:
                                                                           "escape"))  # fmt: skip
     pairs = f"kql_parse_kv({source}, {arguments})"
     key_names = {n for n, _ in keys}
-    selects = [_q(n) for n, _ in columns if n not in key_names]
+    selects = [quote_name(n) for n, _ in columns if n not in key_names]
     for name, key_kind in keys:
         value = f"json_extract_string(__kv, {_literal(_json_path(name))})"
         if key_kind == "string":
@@ -1149,7 +1159,7 @@ def parse_kv(compiler: Compiler, node: Node, sql: str) -> str:
             typed = f"kql_parse_json({value})"
         else:
             typed = f"TRY_CAST({value} AS {DUCK_TYPES.get(key_kind, 'VARCHAR')})"
-        selects.append(f"{typed} AS {_q(name)}")
+        selects.append(f"{typed} AS {quote_name(name)}")
     inner = f"SELECT *, {pairs} AS __kv FROM ({sql}) AS {compiler.alias()}"
     return f"SELECT {', '.join(selects)} FROM ({inner}) AS {compiler.alias()}"
 
@@ -1181,7 +1191,7 @@ def top_nested(compiler: Compiler, node: Node, sql: str) -> str:
         count_sql = compiler.expr(parts[0], columns)[0] if of == 1 else None
         expression = parts[of + 1]
         if expression.kind == "Assignment":
-            name, value_node = _name_text(expression["name"]), expression["value"]
+            name, value_node = name_text(expression["name"]), expression["value"]
         else:
             name, value_node = column_name(expression, counter), expression
         value_sql, _ = compiler.expr(value_node, columns)
@@ -1193,33 +1203,39 @@ def top_nested(compiler: Compiler, node: Node, sql: str) -> str:
             if any(isinstance(t, Token) and t.text == "asc" for t in ordering.children[1:]):
                 direction = "ASC"
         if aggregation.kind == "Assignment":
-            aggregate_name, call = _name_text(aggregation["name"]), aggregation["value"]
+            aggregate_name, call = name_text(aggregation["name"]), aggregation["value"]
         elif aggregation.kind == "BinaryExpression" and aggregation["op"].text == "=":  # by Name = aggregate
-            aggregate_name, call = _name_text(aggregation["left"]), aggregation["right"]
+            aggregate_name, call = name_text(aggregation["left"]), aggregation["right"]
         else:
             aggregate_name, call = f"aggregated_{name}", aggregation
         if call.kind != "Call" or call["callee"].kind != "Name":
             raise compiler.unsupported("a top-nested aggregation that is not a function call", call)
-        aggregate_sql = compiler.aggregate_sql(_name_text(call["callee"]), list(call["arguments"]["items"] or []),
+        aggregate_sql = compiler.aggregate_sql(name_text(call["callee"]), list(call["arguments"]["items"] or []),
                                                columns, call)  # fmt: skip
-        computed.append(f"{value_sql} AS {_q(f'__level{number}')}")
+        computed.append(f"{value_sql} AS {quote_name(f'__level{number}')}")
         specs.append((name, aggregate_name, aggregate_sql, count_sql, direction))
     source = f"SELECT *, {', '.join(computed)} FROM ({sql}) AS {compiler.alias()}"
     kept = None
     outputs: list[str] = []
     for number, (name, aggregate_name, aggregate_sql, count_sql, direction) in enumerate(specs, start=1):
-        keys = [_q(f"__level{k}") for k in range(1, number + 1)]
+        keys = [quote_name(f"__level{k}") for k in range(1, number + 1)]
         parents = keys[:-1]
-        rows = f"SELECT {', '.join(keys)}, {aggregate_sql} AS {_q(f'__aggregate{number}')} FROM ({source}) AS s " \
+        aggregate_column = quote_name(f"__aggregate{number}")
+        rows = f"SELECT {', '.join(keys)}, {aggregate_sql} AS {aggregate_column} FROM ({source}) AS s " \
                f"GROUP BY {', '.join(keys)}"  # fmt: skip
         if kept is not None:
             on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM p.{k}" for k in parents)
-            aggregate = _q(f"__aggregate{number}")
+            aggregate = quote_name(f"__aggregate{number}")
             rows = f"SELECT p.*, r.{keys[-1]}, r.{aggregate} FROM ({kept}) AS p JOIN ({rows}) AS r ON {on}"
         if count_sql is not None:
             partition = f"PARTITION BY {', '.join(parents)} " if parents else ""
-            rank = f"row_number() OVER ({partition}ORDER BY {_q(f'__aggregate{number}')} {direction} NULLS LAST)"
+            rank = (
+                f"row_number() OVER ({partition}ORDER BY {quote_name(f'__aggregate{number}')} {direction} NULLS LAST)"
+            )
             rows = f"SELECT * FROM ({rows}) AS {compiler.alias()} QUALIFY {rank} <= {count_sql}"
         kept = rows
-        outputs += [f"{keys[-1]} AS {_q(name)}", f"{_q(f'__aggregate{number}')} AS {_q(aggregate_name)}"]
+        outputs += [
+            f"{keys[-1]} AS {quote_name(name)}",
+            f"{quote_name(f'__aggregate{number}')} AS {quote_name(aggregate_name)}",
+        ]
     return f"SELECT {', '.join(outputs)} FROM ({kept}) AS {compiler.alias()}"

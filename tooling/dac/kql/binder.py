@@ -17,6 +17,7 @@ from typing import Any
 
 from . import functions as catalog
 from .lexer import T, Token
+from .names import AGGREGATE_PREFIX, aggregate_name, name_text, path_name, string_literal, string_value, subject_name
 from .parser import MAX_NESTING, ParseResult
 from .syntax import KqlDiagnostic, Node, operands
 from .types import (
@@ -134,31 +135,6 @@ def bind(result: ParseResult, environment: Environment) -> BindResult:
     return BindResult(binder.diagnostics, output, binder.tables_read)
 
 
-def _name_text(node: Node | None) -> str:
-    """The name a Name node spells (`x`, `['x y']`)."""
-    if node is None:
-        return ""
-    tokens = [t for t in node.tokens() if not t.missing]
-    for token in tokens:
-        if token.kind is T.STRING:
-            return _string_value(token.text)
-    return tokens[0].text if tokens else ""
-
-
-def _string_value(text: str) -> str:
-    """The value of a simple string literal (enough for names and watchlist aliases)."""
-    body = text.lstrip("hH")
-    verbatim = body.startswith("@")
-    body = body.lstrip("@")
-    if body.startswith("```"):
-        return body[3:-3]
-    quote = body[:1]
-    inner = body[1:-1] if len(body) >= 2 else ""
-    if verbatim:
-        return inner.replace(quote * 2, quote)
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), inner)
-
-
 def _literal_type(node: Node) -> str:
     token = node.children[0]
     literal = node["literal"]
@@ -257,7 +233,7 @@ class Binder:
         return [(name, type_) for name, type_, _ in self._parameters(parameters)] if parameters else []
 
     def bind_let(self, statement: Node, scope: _Scope) -> None:
-        name = _name_text(statement["name"])
+        name = name_text(statement["name"])
         value: Node = statement["value"]
         if value.kind == "FunctionDeclaration":
             # The body sees what was declared before, not the function itself: Kusto has no recursion.
@@ -282,18 +258,18 @@ class Binder:
         while index < len(children):
             child = children[index]
             if child.kind == "Name":
-                name = _name_text(child)
+                name = name_text(child)
                 following = children[index + 1] if index + 1 < len(children) else None
                 if following is not None and following.kind == "Schema":
                     columns = {
-                        _name_text(c["name"]): normalize_type(_name_text(c.children[-1])) for c in following["columns"]
+                        name_text(c["name"]): normalize_type(name_text(c.children[-1])) for c in following["columns"]
                     }
                     open_schema = any(isinstance(t, Token) and t.text == "*" for t in following.children)
                     result.append((name, UNKNOWN, RowSchema(columns, open=open_schema)))
                     index += 2
                     continue
                 if following is not None and following.kind == "Type":
-                    result.append((name, normalize_type(_name_text(following)), None))
+                    result.append((name, normalize_type(name_text(following)), None))
                     index += 2
                     continue
                 result.append((name, UNKNOWN, None))
@@ -320,7 +296,7 @@ class Binder:
             inner = [c for c in node.children if isinstance(c, Node)]
             return bool(inner) and self.is_tabular(inner[0], scope)
         if kind == "Name":
-            name = _name_text(node)
+            name = name_text(node)
             symbol = scope.lookup(name)
             if symbol is not None:
                 return symbol.kind == "table"
@@ -328,7 +304,7 @@ class Binder:
         if kind == "Call":
             callee = node["callee"]
             if callee.kind == "Name":
-                name = _name_text(callee)
+                name = name_text(callee)
                 symbol = scope.lookup(name)
                 if symbol is not None and symbol.kind == "function":
                     return self._function_is_tabular(node, symbol)
@@ -344,7 +320,7 @@ class Binder:
                 return True
         if kind == "MemberAccess":
             target = node["target"]
-            return target.kind == "Call" and _name_text(target["callee"]) in ("database", "cluster")
+            return target.kind == "Call" and name_text(target["callee"]) in ("database", "cluster")
         return False
 
     def _function_is_tabular(self, call: Node, symbol: _Symbol) -> bool:
@@ -374,7 +350,7 @@ class Binder:
             if statement.kind == "LetStatement":
                 value = statement["value"]
                 kind = "table" if value.kind != "FunctionDeclaration" and self.is_tabular(value, inner) else "scalar"
-                inner.define(_name_text(statement["name"]), _Symbol(kind, schema=RowSchema.unknown()))
+                inner.define(name_text(statement["name"]), _Symbol(kind, schema=RowSchema.unknown()))
         return self.is_tabular(last, inner)
 
     # ----------------------------------------------------------------- tabular expressions
@@ -408,7 +384,7 @@ class Binder:
             column_type = self.bind_scalar(expressions[0], None, scope) if expressions else LONG
             for expression in expressions[1:]:
                 self.bind_scalar(expression, None, scope)
-            return RowSchema({_name_text(node.children[1]): column_type})
+            return RowSchema({name_text(node.children[1]): column_type})
         if kind == "Print":
             return self.op_extend(node, RowSchema(), scope, project=True)
         if kind == "Search":
@@ -422,14 +398,14 @@ class Binder:
             while root.kind == "Call" and root["callee"].kind == "MemberAccess":
                 root = root["callee"]["target"]
             if root.kind == "Call" and root["callee"].kind == "Name":
-                name = _name_text(root["callee"])
+                name = name_text(root["callee"])
                 if catalog.lookup(name, self.env.dialect) is None and scope.lookup(name) is None:
                     self.report_unknown_function(name, root["callee"], scope)
             return RowSchema.unknown()
         return RowSchema.unknown()
 
     def bind_table_name(self, node: Node, scope: _Scope) -> RowSchema:
-        name = _name_text(node)
+        name = name_text(node)
         symbol = scope.lookup(name)
         if symbol is not None:
             if symbol.kind == "table" and symbol.schema is not None:
@@ -459,7 +435,7 @@ class Binder:
             for argument in arguments:
                 self.bind_argument(argument, None, scope)
             return RowSchema.unknown()
-        name = _name_text(callee)
+        name = name_text(callee)
         symbol = scope.lookup(name)
         if symbol is not None and symbol.kind == "function":
             return self.bind_user_function(node, symbol, scope, piped)
@@ -492,7 +468,7 @@ class Binder:
         if not any(d.code == "KQL010" for d in self.root.diagnostics):  # once: a chain would repeat it
             self.root.report(
                 "KQL010",
-                f"'{_name_text(call['callee'])}' calls let functions that nest deeper than {MAX_NESTING} levels "
+                f"'{name_text(call['callee'])}' calls let functions that nest deeper than {MAX_NESTING} levels "
                 f"when expanded; dac supports up to {MAX_NESTING}",
                 call["callee"],
             )
@@ -510,7 +486,7 @@ class Binder:
         required = sum(1 for child in self._parameter_defaults(parameters_node) if not child)
         if given < required or given > len(parameters):
             expected = f"{required}" if required == len(parameters) else f"{required} to {len(parameters)}"
-            self.report("KQL204", f"'{_name_text(node['callee'])}' takes {expected} arguments, got {given}",
+            self.report("KQL204", f"'{name_text(node['callee'])}' takes {expected} arguments, got {given}",
                         node["callee"])  # fmt: skip
         inner = _Scope(symbol.scope)
         values = ([piped] if piped is not None else []) + list(arguments)
@@ -565,7 +541,7 @@ class Binder:
             return RowSchema.unknown()
         columns = {}
         for column in schema_node["columns"] or []:
-            columns[_name_text(column["name"])] = normalize_type(_name_text(column.children[-1]))
+            columns[name_text(column["name"])] = normalize_type(name_text(column.children[-1]))
         return RowSchema(columns)
 
     # ----------------------------------------------------------------- operators
@@ -604,13 +580,13 @@ class Binder:
             if aggregate and item["name"] is not None and value.kind == "Call" and value["callee"].kind == "Name":
                 special = self.aggregate_columns(value, schema, scope)
                 if special:  # Latest = arg_max(Time, *): the first column takes the name
-                    return [(_name_text(item["name"]), special[0][1]), *special]
+                    return [(name_text(item["name"]), special[0][1]), *special]
             type_ = self.bind_scalar(value, schema, scope)
             if item["name"] is not None:
                 self.note_column(item["name"])
-                return [(_name_text(item["name"]), type_)]
+                return [(name_text(item["name"]), type_)]
             tuple_node = item.children[0]
-            names = [_name_text(c) for c in tuple_node.children if isinstance(c, Node) and c.kind == "Name"]
+            names = [name_text(c) for c in tuple_node.children if isinstance(c, Node) and c.kind == "Name"]
             return [(name, UNKNOWN) for name in names]
         if aggregate and item.kind == "Call" and item["callee"].kind == "Name":
             special = self.aggregate_columns(item, schema, scope)
@@ -624,7 +600,7 @@ class Binder:
         return column_name(expression, counter, aggregate)
 
     def aggregate_columns(self, call: Node, schema: RowSchema, scope: _Scope) -> list[tuple[str, str]] | None:
-        function = _name_text(call["callee"])
+        function = name_text(call["callee"])
         arguments = call["arguments"]["items"] or []
         if function in ("arg_max", "arg_min", "argmax", "argmin") and arguments:
             for argument in arguments:
@@ -632,17 +608,17 @@ class Binder:
                     self.bind_scalar(argument, schema, scope)
             self.check_arity_by_name(function, len(arguments), call["callee"])
             first = arguments[0]
-            columns = [(_path_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
+            columns = [(path_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
             if any(a.kind == "Star" for a in arguments):
                 # arg_max(T, *) keeps every column; `Latest = arg_max(T, *)` adds Latest and keeps T too
                 columns += schema.items()
                 return [*columns, ("*", UNKNOWN)] if schema.open else columns
             for argument in arguments[1:]:
-                columns.append((_path_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
+                columns.append((path_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
             return columns
         if function in ("take_any", "any", "take_anyif", "anyif") and arguments:
             # take_any(A, B) names its columns A, B; any(A, B) names them any_A, any_B; (*) takes every column
-            prefix = "" if function.startswith("take_") else _AGGREGATE_PREFIX[function]
+            prefix = "" if function.startswith("take_") else AGGREGATE_PREFIX[function]
             subjects = arguments[:1] if function.endswith("if") else arguments
             for argument in arguments[len(subjects) :]:
                 self.bind_scalar(argument, schema, scope)
@@ -653,11 +629,11 @@ class Binder:
                     if schema.open:
                         columns.append(("*", UNKNOWN))
                     continue
-                columns.append((prefix + _subject_name(argument), self.bind_scalar(argument, schema, scope)))
+                columns.append((prefix + subject_name(argument), self.bind_scalar(argument, schema, scope)))
             return columns
         if function == "percentiles" and len(arguments) >= 2:
             self.bind_scalar(arguments[0], schema, scope)
-            base = _path_name(arguments[0]) or "Column1"
+            base = path_name(arguments[0]) or "Column1"
             names = []
             for argument in arguments[1:]:
                 text = argument.text().strip().replace(".", "_")
@@ -687,7 +663,7 @@ class Binder:
         return RowSchema({n: schema.columns[n] for n in ordered + rest}, schema.open)
 
     def match_columns(self, pattern: Node, schema: RowSchema) -> list[str]:
-        text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else _name_text(pattern)
+        text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else name_text(pattern)
         if "*" in text:
             regex = re.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$")
             return [n for n in schema.columns if regex.match(n)]
@@ -706,8 +682,8 @@ class Binder:
         for item in (lists[0]["items"] if lists else []) or []:
             if item.kind != "Assignment" or item["name"] is None:
                 continue
-            new, old = _name_text(item["name"]), item["value"]
-            old_name = _name_text(old) if old.kind == "Name" else ""
+            new, old = name_text(item["name"]), item["value"]
+            old_name = name_text(old) if old.kind == "Name" else ""
             self.note_column(item["name"])
             if old_name in result.columns or result.open:
                 self.note_column(old)
@@ -769,7 +745,7 @@ class Binder:
 
     def op_count(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
         names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
-        return RowSchema({_name_text(names[0]) if names else "Count": LONG})
+        return RowSchema({name_text(names[0]) if names else "Count": LONG})
 
     def op_distinct(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
         if any(isinstance(c, Token) and c.text == "*" for c in node.children):
@@ -844,7 +820,7 @@ class Binder:
 
     def bind_join_key(self, condition: Node, left: RowSchema, right: RowSchema, scope: _Scope) -> set[str]:
         if condition.kind == "Name":
-            name = _name_text(condition)
+            name = name_text(condition)
             self.note_column(condition)
             for side, schema in (("left", left), ("right", right)):
                 if name not in schema.columns and not schema.open:
@@ -881,7 +857,7 @@ class Binder:
             if child.kind == "Parameter":
                 tokens = [t for t in child.tokens() if not t.missing]
                 if tokens and tokens[0].text == "withsource" and len(tokens) >= 3:
-                    withsource = _string_value(tokens[-2].text) if tokens[-1].text == "]" else tokens[2].text
+                    withsource = string_value(tokens[-2].text) if tokens[-1].text == "]" else tokens[2].text
                 continue
             if child.kind == "NamePattern" and any(t.text == "*" for t in child.tokens()):
                 pattern = "".join(t.text for t in child.tokens())
@@ -925,16 +901,16 @@ class Binder:
                 type_node = child.children[2]
                 inner = [c for c in type_node.children if isinstance(c, Node)]
                 if inner:
-                    to_type = normalize_type(_name_text(inner[0]))
+                    to_type = normalize_type(name_text(inner[0]))
             if item.kind == "Assignment" and item["name"] is not None:
                 self.bind_scalar(item["value"], schema, scope)
-                result.columns[_name_text(item["name"])] = to_type
+                result.columns[name_text(item["name"])] = to_type
             else:
                 item_type = self.bind_scalar(item, schema, scope)
                 if item_type not in (DYNAMIC, UNKNOWN):
                     self.report("KQL213", f"mv-expand needs a dynamic array or bag; '{item.text().strip()}' is "
                                 f"{item_type} (wrap it in parse_json())", item)  # fmt: skip
-                name = _subject_name(item) or _expanded_call_name(item) or "Column1"
+                name = subject_name(item) or _expanded_call_name(item) or "Column1"
                 result.columns[name] = to_type
         return result
 
@@ -988,8 +964,8 @@ class Binder:
                             and isinstance(parts[index + 1], Token)
                             and parts[index + 1].text == ":"
                         ):
-                            type_ = normalize_type(_name_text(parts[index + 2]))
-                        result.columns[_name_text(part)] = type_
+                            type_ = normalize_type(name_text(parts[index + 2]))
+                        result.columns[name_text(part)] = type_
         return result
 
     def op_parse_kv(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
@@ -1033,7 +1009,7 @@ class Binder:
                     aggregates.append((name, DYNAMIC))
             elif section == "axis":
                 self.bind_scalar(child, schema, scope)
-                axis = _path_name(child) or "Column1"
+                axis = path_name(child) or "Column1"
                 section = "after-axis"
             elif section == "by":
                 if child.kind == "List":
@@ -1058,7 +1034,7 @@ class Binder:
         if not calls:
             return RowSchema.unknown()
         call = calls[0]
-        name = _name_text(call["callee"])
+        name = name_text(call["callee"])
         arguments = call["arguments"]["items"] or []
         info = catalog.lookup(name, self.env.dialect)
         if info is None or info.kind != "plugin":
@@ -1095,7 +1071,7 @@ class Binder:
         if call is None:
             return RowSchema.unknown()
         callee = call["callee"]
-        name = _name_text(callee) if callee.kind == "Name" else ""
+        name = name_text(callee) if callee.kind == "Name" else ""
         symbol = scope.lookup(name)
         if symbol is not None and symbol.kind == "function":
             return self.bind_user_function(call, symbol, scope, schema)
@@ -1111,7 +1087,7 @@ class Binder:
     def op_as(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
         names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
         if names:
-            scope.define(_name_text(names[-1]), _Symbol("table", schema=schema.copy()))
+            scope.define(name_text(names[-1]), _Symbol("table", schema=schema.copy()))
         return schema
 
     def op_search(self, node: Node, schema: RowSchema | None, scope: _Scope) -> RowSchema:
@@ -1145,8 +1121,8 @@ class Binder:
             return
         if node.kind == "BinaryExpression" and node["op"].text == ":":
             left = node["left"]
-            if left.kind == "Name" and _name_text(left) not in schema.columns and not schema.open:
-                self.report("KQL202", f"unknown column '{_name_text(left)}'", left)
+            if left.kind == "Name" and name_text(left) not in schema.columns and not schema.open:
+                self.report("KQL202", f"unknown column '{name_text(left)}'", left)
             return
         if node.kind == "Literal":
             return
@@ -1157,7 +1133,7 @@ class Binder:
         for expression in expressions:
             self.bind_scalar(expression, schema, scope)
         if len(expressions) > 1:  # sample-distinct N of Column
-            return RowSchema({_path_name(expressions[1]) or "Column1": self.bind_scalar(expressions[1], schema, scope)})
+            return RowSchema({path_name(expressions[1]) or "Column1": self.bind_scalar(expressions[1], schema, scope)})
         return schema
 
     def op_render(self, node: Node, schema: RowSchema, scope: _Scope) -> RowSchema:
@@ -1189,7 +1165,7 @@ class Binder:
         return _literal_type(node)
 
     def s_name(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
-        name = _name_text(node)
+        name = name_text(node)
         if not name:
             return UNKNOWN
         if schema is not None and name in schema.columns:
@@ -1237,12 +1213,12 @@ class Binder:
         if side is not None:
             return UNKNOWN
         target = node["target"]
-        if target.kind == "Call" and _name_text(target["callee"]) in ("cluster", "database"):
+        if target.kind == "Call" and name_text(target["callee"]) in ("cluster", "database"):
             return UNKNOWN
         target_type = self.bind_scalar(target, schema, scope)
         if target_type in (DYNAMIC, UNKNOWN):
             return DYNAMIC
-        member = _name_text(node["member"])
+        member = name_text(node["member"])
         if target.kind == "Name" and target_type == STRING:
             self.string_member_targets.append(target.first_token())
         hint = f"; parse it first: parse_json({target.text().strip()}).{member}" if target_type == STRING else ""
@@ -1306,7 +1282,7 @@ class Binder:
             for argument in arguments:
                 self.bind_argument(argument, schema, scope)
             return UNKNOWN
-        name = _name_text(callee)
+        name = name_text(callee)
         symbol = scope.lookup(name)
         if symbol is not None and symbol.kind == "function":
             if self._function_is_tabular(node, symbol):
@@ -1328,13 +1304,13 @@ class Binder:
             return UNKNOWN
         self.check_arity(info, len(arguments), callee)
         if name == "column_ifexists" and len(argument_types) >= 2:
-            column = _string_literal(arguments[0])
+            column = string_literal(arguments[0])
             if column is not None and schema is not None and column in schema.columns:
                 return schema.columns[column]
             return argument_types[1]
         if name in ("extractjson", "extract_json") and len(arguments) >= 3 and arguments[2].kind == "TypeOf":
             inner = [c for c in arguments[2].children if isinstance(c, Node)]
-            return normalize_type(_name_text(inner[0])) if inner else UNKNOWN
+            return normalize_type(name_text(inner[0])) if inner else UNKNOWN
         return _result_type(info.returns, argument_types)
 
     def s_typeof(self, node: Node, schema: RowSchema | None, scope: _Scope) -> str:
@@ -1377,15 +1353,15 @@ class Binder:
 
 def column_name(expression: Node, counter: list[int], aggregate: bool = False) -> str:
     """Kusto's name for an unnamed expression column (the emulator names its columns with it too)."""
-    path = _path_name(expression)
+    path = path_name(expression)
     if path:
         return path
     if expression.kind == "Call" and expression["callee"].kind == "Name":
-        function = _name_text(expression["callee"])
+        function = name_text(expression["callee"])
         arguments = expression["arguments"]["items"] or []
         if aggregate:
-            return _aggregate_name(function, arguments)
-        inner = _path_name(arguments[0]) if arguments else ""
+            return aggregate_name(function, arguments)
+        inner = path_name(arguments[0]) if arguments else ""
         if inner and (function.startswith("to") or function in _NAME_KEEPING_FUNCTIONS):
             return inner
     counter[0] += 1
@@ -1399,33 +1375,13 @@ def _add_columns(base: RowSchema | None, added: RowSchema) -> RowSchema:
     return RowSchema(columns, added.open or (base.open if base is not None else False))
 
 
-def _string_literal(node: Node) -> str | None:
-    if node.kind == "Literal" and node["literal"] == "string":
-        return "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
-    return None
-
-
 def _side_reference(node: Node) -> tuple[str | None, str]:
     """`$left.X` -> ("$left", "X")."""
     if node.kind == "MemberAccess":
         target = node["target"]
-        if target.kind == "Name" and _name_text(target) in ("$left", "$right"):
-            return _name_text(target), _name_text(node["member"])
+        if target.kind == "Name" and name_text(target) in ("$left", "$right"):
+            return name_text(target), name_text(node["member"])
     return None, ""
-
-
-def _path_name(node: Node) -> str:
-    """Kusto's column name for a column or property path: `A` -> A, `a.b` -> a_b, `a['b']` -> a_b."""
-    if node.kind == "Name":
-        return _name_text(node)
-    if node.kind == "MemberAccess":
-        base = _path_name(node["target"])
-        return f"{base}_{_name_text(node['member'])}" if base else ""
-    if node.kind == "ElementAccess":
-        base = _path_name(node["target"])
-        key = _string_literal(node["index"]) if node["index"] is not None else None
-        return f"{base}_{key}" if base and key else ""
-    return ""
 
 
 # Functions whose result column takes the name of their first argument: `by bin(Timestamp, 1h)` is Timestamp.
@@ -1433,36 +1389,6 @@ _NAME_KEEPING_FUNCTIONS = frozenset(
     {"bin", "bin_at", "bin_auto", "floor", "startofday", "startofweek", "startofmonth", "startofyear", "endofday",
      "endofweek", "endofmonth", "endofyear", "datetime_utc_to_local", "datetime_local_to_utc"}
 )  # fmt: skip
-
-_AGGREGATE_PREFIX = {
-    "count": "count_", "countif": "countif_", "dcount": "dcount_", "dcountif": "dcountif_", "make_set": "set_",
-    "makeset": "set_", "make_list": "list_", "makelist": "list_", "make_bag": "bag_", "make_set_if": "set_",
-    "make_list_if": "list_", "make_bag_if": "bag_", "take_any": "any_", "any": "any_", "take_anyif": "anyif_",
-    "anyif": "anyif_", "count_distinct": "count_distinct_", "count_distinctif": "count_distinctif_",
-    "buildschema": "schema_",
-}  # fmt: skip
-
-
-def _aggregate_name(function: str, arguments: list[Node]) -> str:
-    """count() -> count_, dcount(X) -> dcount_X, make_set(X) -> set_X, max(X) -> max_X."""
-    prefix = _AGGREGATE_PREFIX.get(function, f"{function}_")
-    if function == "countif" or (function == "count" and not arguments):
-        return prefix
-    if function in ("covariance", "covariancep", "covarianceif") and len(arguments) >= 2:  # covariance_x_y
-        return prefix + _subject_name(arguments[0]) + "_" + _subject_name(arguments[1])
-    return prefix + (_subject_name(arguments[0]) if arguments else "")
-
-
-def _subject_name(node: Node) -> str:
-    """The column name an expression contributes to an aggregate's name: A, a_b, tostring(a.b) -> a_b."""
-    path = _path_name(node)
-    if path:
-        return path
-    if node.kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]).startswith("to"):
-        arguments = node["arguments"]["items"] or []
-        if len(arguments) == 1:
-            return _path_name(arguments[0])
-    return ""
 
 
 def _result_type(rule: str, argument_types: list[str]) -> str:
@@ -1563,5 +1489,5 @@ def _expanded_call_name(node: Node) -> str:
     if node.kind == "Call":
         arguments = node["arguments"]["items"] or []
         if len(arguments) == 1:
-            return _path_name(arguments[0])
+            return path_name(arguments[0])
     return ""

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ...kql.binder import _name_text
+from ...kql.names import name_text
 from ...kql.syntax import Node
 from ..engine import DUCK_TYPES, EmulatorError
 
@@ -37,7 +37,7 @@ def timestamp_sql(value: dt.datetime) -> str:
     return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
 
 
-def _offset(node: Node) -> int:
+def offset_of(node: Node) -> int:
     token = node.first_token()
     return token.start if token is not None else 0
 
@@ -52,8 +52,8 @@ def simple(sql: Callable[..., str], kind: str | Callable[..., str]) -> Callable:
         try:
             text = sql(*texts) if not getattr(sql, "wants_kinds", False) else sql(compiler, texts, kinds)
         except TypeError:
-            raise EmulatorError("EMU006", f"wrong number of arguments for '{_name_text(node['callee'])}'",
-                                _offset(node)) from None  # fmt: skip
+            raise EmulatorError("EMU006", f"wrong number of arguments for '{name_text(node['callee'])}'",
+                                offset_of(node)) from None  # fmt: skip
         return text, (kind(kinds) if callable(kind) else kind)
 
     return handler
@@ -130,7 +130,7 @@ def _extractjson(compiler: Compiler, arguments: list[Node], columns: Columns, no
         from ...kql.types import normalize_type
 
         inner = [c for c in arguments[2].children if isinstance(c, Node)]
-        result_kind = normalize_type(_name_text(inner[0])) if inner else "string"
+        result_kind = normalize_type(name_text(inner[0])) if inner else "string"
     value = f"json_extract_string(CASE WHEN json_valid({source}) THEN {source} END, {path})"
     if result_kind == "string":
         return f"coalesce({value}, '')", "string"

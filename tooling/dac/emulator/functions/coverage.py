@@ -15,8 +15,8 @@ import xml.parsers.expat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...kql.binder import _name_text, _path_name, _string_value
 from ...kql.lexer import Token
+from ...kql.names import name_text, path_name, string_value
 from ...kql.syntax import Node
 from ..engine import EmulatorError
 from . import FUNCTIONS, register
@@ -41,7 +41,7 @@ def _offset(node: Node) -> int:
 
 def _arity(node: Node, arguments: list[Node], count: int) -> None:
     if len(arguments) != count:
-        name = _name_text(node["callee"])
+        name = name_text(node["callee"])
         raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
 
 
@@ -49,9 +49,9 @@ def _arity(node: Node, arguments: list[Node], count: int) -> None:
 def constant_string(compiler: Compiler, node: Node) -> str | None:
     """A string literal, or a let name bound to one (Kusto requires a constant here)."""
     if node.kind == "Literal" and node["literal"] == "string":
-        return "".join(_string_value(t.text) for t in node.children if isinstance(t, Token))
-    if node.kind == "Name" and _name_text(node) in compiler.scalars:
-        sql, kind = compiler.scalars[_name_text(node)]
+        return "".join(string_value(t.text) for t in node.children if isinstance(t, Token))
+    if node.kind == "Name" and name_text(node) in compiler.scalars:
+        sql, kind = compiler.scalars[name_text(node)]
         match = re.fullmatch(r"\(?'((?:[^']|'')*)'\)?", sql)
         if kind == "string" and match:
             return match.group(1).replace("''", "'")
@@ -85,7 +85,7 @@ def existing_column_name(compiler: Compiler, item: Node, columns: Columns) -> st
     """Kusto names an unnamed column_ifexists(name, ...) after the column when the input has it."""
     if item.kind != "Call" or item["callee"].kind != "Name":
         return None
-    if _name_text(item["callee"]) not in ("column_ifexists", "columnifexists"):
+    if name_text(item["callee"]) not in ("column_ifexists", "columnifexists"):
         return None
     arguments = item["arguments"]["items"] or []
     name = constant_string(compiler, arguments[0]) if arguments else None
@@ -298,7 +298,7 @@ def take_anyif(compiler: Compiler, function: str, arguments: list[Node], columns
     else:
         sql = f"any_value({chosen})"
     if name is None:
-        subject = _path_name(arguments[0])
+        subject = path_name(arguments[0])
         if not subject:
             raise compiler.unsupported(f"{function}() of an expression without a name (name it: X = ...)", call)
         name = subject if function == "take_anyif" else f"anyif_{subject}"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from ...kql.binder import _name_text
+from ...kql.names import name_text
 from ...kql.syntax import Node
 from ..engine import EmulatorError
 from ..ticks import DATETIME_NS
@@ -47,7 +47,7 @@ _MAX_TS = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
 # --------------------------------------------------------------------------- helpers
 def _function_name(node: Node) -> str:
-    return _name_text(node["callee"])
+    return name_text(node["callee"])
 
 
 def _offset(node: Node) -> int:

@@ -16,10 +16,10 @@ import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...kql.binder import _name_text, _string_value
+from ...kql.names import name_text, string_value
 from ...kql.syntax import Node
-from ..engine import EmulatorError, _q
-from . import _offset, register
+from ..engine import EmulatorError, quote_name
+from . import offset_of, register
 
 if TYPE_CHECKING:
     from ..compiler import Compiler
@@ -76,7 +76,7 @@ def _var() -> str:
     return f"__kd{next(_names)}"
 
 
-def _ensure_macros(compiler: Compiler) -> None:
+def ensure_dynamic_macros(compiler: Compiler) -> None:
     engine = compiler.engine
     if getattr(engine, "_dynamic_macros", None) is engine.connection:
         return
@@ -96,12 +96,12 @@ def _sql_string(text: str) -> str:
 def _arity(node: Node, arguments: list[Node], low: int, high: int | None = None) -> None:
     high = low if high is None else high
     if not low <= len(arguments) <= high:
-        name = _name_text(node["callee"])
-        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
+        name = name_text(node["callee"])
+        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", offset_of(node))
 
 
 def _compile(compiler: Compiler, argument: Node, columns: Columns) -> tuple[str, str]:
-    _ensure_macros(compiler)
+    ensure_dynamic_macros(compiler)
     return compiler.expr(argument, columns)
 
 
@@ -169,7 +169,7 @@ def _constant(compiler: Compiler, node: Node) -> tuple[bool, Any]:
     if node.kind != "Literal":
         return False, None
     if node["literal"] == "string":
-        return True, "".join(_string_value(t.text) for t in node.children if not isinstance(t, Node))
+        return True, "".join(string_value(t.text) for t in node.children if not isinstance(t, Node))
     if node["literal"] == "dynamic":
         return True, compiler.json_value(next(c for c in node.children if isinstance(c, Node)))
     return False, None
@@ -205,8 +205,8 @@ def _pack_array(compiler: Compiler, arguments: list[Node], columns: Columns, nod
     values = []
     for argument in arguments:
         if argument.kind == "Star":
-            _ensure_macros(compiler)
-            values += [to_json(compiler, _q(name), kind, argument) for name, kind in columns]
+            ensure_dynamic_macros(compiler)
+            values += [to_json(compiler, quote_name(name), kind, argument) for name, kind in columns]
         else:
             values.append(_argument_json(compiler, argument, columns))
     return f"json_array({', '.join(values)})", "dynamic"
@@ -226,7 +226,7 @@ def _bag_key(compiler: Compiler, argument: Node, columns: Columns) -> str:
 def _bag_pack(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     # pack-function.md: bag_pack("Level", "Information", "ProcessID", 1234) -> {"Level":..., "ProcessID":1234}
     if len(arguments) % 2:
-        raise EmulatorError("EMU006", f"'{_name_text(node['callee'])}' takes key/value pairs", _offset(node))
+        raise EmulatorError("EMU006", f"'{name_text(node['callee'])}' takes key/value pairs", offset_of(node))
     if not arguments:
         return "json_object()", "dynamic"
     keys = [_bag_key(compiler, arguments[i], columns) for i in range(0, len(arguments), 2)]
@@ -242,7 +242,7 @@ def _bag_pack_columns(compiler: Compiler, arguments: list[Node], columns: Column
     for argument in arguments:
         if argument.kind != "Name":
             raise compiler.unsupported("bag_pack_columns() of something other than a column", argument)
-        keys.append(_sql_string(_name_text(argument)))
+        keys.append(_sql_string(name_text(argument)))
         values.append(_argument_json(compiler, argument, columns))
     return f"kql_dyn_object([{', '.join(keys)}], [{', '.join(values)}])", "dynamic"
 
@@ -251,11 +251,12 @@ def _bag_pack_columns(compiler: Compiler, arguments: list[Node], columns: Column
 def _pack_all(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     # pack-all-function.md: every column of the row; pack_all(true) leaves out null and empty ones
     _arity(node, arguments, 0, 1)
-    _ensure_macros(compiler)
+    ensure_dynamic_macros(compiler)
     if not columns:
         return "json_object()", "dynamic"
     entries = [
-        f"{{'k': {_sql_string(name)}, 'v': {to_json(compiler, _q(name), kind, node)}}}" for name, kind in columns
+        f"{{'k': {_sql_string(name)}, 'v': {to_json(compiler, quote_name(name), kind, node)}}}"
+        for name, kind in columns
     ]
     listed = f"[{', '.join(entries)}]"
     if arguments:
@@ -956,7 +957,7 @@ def _parsed_json(node: Node) -> bool:
         return _parsed_json(node["target"])
     if node.kind == "Literal":
         return node["literal"] == "dynamic"
-    return node.kind == "Call" and node["callee"].kind == "Name" and _name_text(node["callee"]) in _JSON_SOURCES
+    return node.kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) in _JSON_SOURCES
 
 
 @register("gettype")
@@ -995,7 +996,7 @@ def _estimate_data_size(compiler: Compiler, arguments: list[Node], columns: Colu
     parts = []
     for argument in arguments:
         if argument.kind == "Star":
-            selected = [(_q(name), kind) for name, kind in columns]
+            selected = [(quote_name(name), kind) for name, kind in columns]
         else:
             selected = [compiler.expr(argument, columns)]
         for sql, kind in selected:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...kql.binder import _name_text
+from ...kql.names import name_text
 from ...kql.syntax import Node
 from ..engine import EmulatorError
 from ..geo_cells import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
-from . import Handler, _offset, register
+from . import Handler, offset_of, register
 
 if TYPE_CHECKING:
     from ..compiler import Compiler
@@ -28,9 +28,9 @@ _INTEGERS = ("int", "long")
 def _arguments(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node,
                expected: list[tuple[str, ...]], required: int) -> list[str]:  # fmt: skip
     """The arguments' SQL, cast for the UDF; `expected` lists the accepted KQL types of each."""
-    name = _name_text(node["callee"])
+    name = name_text(node["callee"])
     if not required <= len(arguments) <= len(expected):
-        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
+        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", offset_of(node))
     compiled = []
     for argument, kinds in zip(arguments, expected, strict=False):
         sql, kind = compiler.expr(argument, columns)

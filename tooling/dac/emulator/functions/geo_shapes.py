@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...kql.binder import _name_text, _path_name
+from ...kql.names import name_text, path_name
 from ...kql.syntax import Node
-from ..engine import EmulatorError, _q
+from ..engine import EmulatorError, quote_name
 from . import FUNCTIONS, Columns, Handler
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _shape_function(udf: str, signature: str, result: str, optional: tuple[tuple
     """signature: the required arguments' kinds; optional: (kind, SQL when omitted) of trailing arguments."""
 
     def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-        function = _name_text(node["callee"])
+        function = name_text(node["callee"])
         if not len(signature) <= len(arguments) <= len(signature) + len(optional):
             raise EmulatorError("EMU006", f"wrong number of arguments for '{function}'", _offset(node))
         kinds = signature + "".join(kind for kind, _ in optional)
@@ -126,10 +126,10 @@ def _option(node: Node | None) -> bool:
 
 def geo_lookup(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     """geo_polygon_lookup / geo_line_lookup: a join on containment or distance within a radius."""
-    name = _name_text(call["callee"])
+    name = name_text(call["callee"])
     arguments = call["arguments"]["items"] or []
     positional = [a for a in arguments if a.kind != "Assignment"]
-    options = {_name_text(a["name"]): a["value"] for a in arguments if a.kind == "Assignment"}
+    options = {name_text(a["name"]): a["value"] for a in arguments if a.kind == "Assignment"}
     unknown = set(options) - {"return_unmatched", "lookup_area_radius", "return_lookup_key"}
     if unknown:
         raise compiler.unsupported(f"the {name} option '{sorted(unknown)[0]}'", call)
@@ -138,7 +138,7 @@ def geo_lookup(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
         raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(call))
     lookup_sql = compiler.tabular(positional[0])
     left_columns, lookup_columns = compiler.columns(sql), compiler.columns(lookup_sql)
-    key = _path_name(positional[1])
+    key = path_name(positional[1])
     if key not in [n for n, _ in lookup_columns]:
         raise EmulatorError("EMU003", f"unknown column '{key}' in the lookup table of {name}", _offset(positional[1]))
     longitude = _argument(compiler, positional[2], left_columns, "r", name)
@@ -152,15 +152,15 @@ def geo_lookup(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     left, right = compiler.alias(), compiler.alias()
     source = (f"SELECT *, {longitude} AS __geo_lng, {latitude} AS __geo_lat, row_number() OVER () AS __geo_row "
               f"FROM ({sql}) AS {compiler.alias()}")  # fmt: skip
-    shapes = f"SELECT *, CAST({_q(key)} AS VARCHAR) AS __geo_shape FROM ({lookup_sql}) AS {compiler.alias()}"
+    shapes = f"SELECT *, CAST({quote_name(key)} AS VARCHAR) AS __geo_shape FROM ({lookup_sql}) AS {compiler.alias()}"
     if is_line:
         predicate = f"kql_geo_line_near({left}.__geo_lng, {left}.__geo_lat, {right}.__geo_shape, {radius})"
     elif radius is not None:
         predicate = f"kql_geo_polygon_near({left}.__geo_lng, {left}.__geo_lat, {right}.__geo_shape, {radius})"
     else:
         predicate = f"kql_geo_polygon_holds({left}.__geo_lng, {left}.__geo_lat, {right}.__geo_shape)"
-    selects = [f"{left}.{_q(n)} AS {_q(n)}" for n, _ in left_columns]
-    selects += [f"{right}.{_q(n)} AS {_q(n)}" for n, _ in kept_lookup]
+    selects = [f"{left}.{quote_name(n)} AS {quote_name(n)}" for n, _ in left_columns]
+    selects += [f"{right}.{quote_name(n)} AS {quote_name(n)}" for n, _ in kept_lookup]
     join = "LEFT JOIN" if keep_unmatched else "JOIN"
     return (f"SELECT {', '.join(selects)} FROM ({source}) AS {left} {join} ({shapes}) AS {right} ON {predicate} "
             f"ORDER BY {left}.__geo_row")  # fmt: skip

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...kql.binder import _name_text
+from ...kql.names import name_text
 from ...kql.syntax import Node
 from ..engine import EmulatorError
 from . import register
@@ -43,7 +43,7 @@ def _offset(node: Node) -> int:
 
 def _arity(node: Node, arguments: list[Node], low: int, high: int) -> None:
     if not low <= len(arguments) <= high:
-        name = _name_text(node["callee"])
+        name = name_text(node["callee"])
         raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
 
 

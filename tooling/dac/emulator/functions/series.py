@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from duckdb import sqltypes
 
-from ...kql.binder import _name_text
+from ...kql.names import name_text
 from ...kql.syntax import Node
 from .. import series_math
 from ..engine import EmulatorError
-from . import _offset, register
-from .dynamic import _ensure_macros, to_json
+from . import offset_of, register
+from .dynamic import ensure_dynamic_macros, to_json
 
 if TYPE_CHECKING:
     from ..compiler import Compiler
@@ -89,13 +89,13 @@ def _ensure_udfs(compiler: Compiler) -> None:
 
 
 def _handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    name = _name_text(node["callee"])
+    name = name_text(node["callee"])
     _, fewest, most, kind = _SERIES[name]
     if not fewest <= len(arguments) <= most:
-        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
+        raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", offset_of(node))
     if name == "series_seasonal":
         _check_period(compiler, arguments)
-    _ensure_macros(compiler)
+    ensure_dynamic_macros(compiler)
     _ensure_udfs(compiler)
     packed = []
     for argument in arguments:
