@@ -102,30 +102,24 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     results: list[TestResult] = []
     total = sum(len(planned(loaded.detection, dialect)) for loaded in runnable)
     progress_console = _console(stderr=True)
-    with address_space_limit(limits.memory_limit):  # a query's memory beyond DuckDB's view stays bounded
-        if progress_console.is_terminal and total:
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=progress_console, transient=True) as progress:
-                task = progress.add_task("testing", total=total)
-                for loaded in runnable:
-                    progress.update(task, description=loaded.detection.name)
-                    results += run_detection_tests(
-                        loaded.detection, project.tables_dir, dialect=dialect,
-                        variants=report.variants.get(loaded.path), on_result=lambda _: progress.advance(task),
-                        limits=limits,
-                    )  # fmt: skip
-        else:
-            for loaded in runnable:
-                results += run_detection_tests(
-                    loaded.detection, project.tables_dir, dialect=dialect, variants=report.variants.get(loaded.path),
-                    limits=limits,
-                )  # fmt: skip
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    shown = progress_console.is_terminal and total > 0  # logs and CI get no progress bar
+    progress = Progress(*columns, console=progress_console, transient=True, disable=not shown)
+    # address_space_limit: a query's memory beyond DuckDB's view stays bounded
+    with address_space_limit(limits.memory_limit), progress:
+        task = progress.add_task("testing", total=total)
+        for loaded in runnable:
+            progress.update(task, description=loaded.detection.name)
+            results += run_detection_tests(
+                loaded.detection, project.tables_dir, dialect=dialect, variants=report.variants.get(loaded.path),
+                on_result=lambda _: progress.advance(task), limits=limits,
+            )  # fmt: skip
 
     summary = summarize(results, invalid=len(invalid))
     invalid_diagnostics = [d for _, diagnostics in invalid.values() for d in diagnostics]
@@ -242,15 +236,16 @@ def kql_run_command(
         except FixtureError as exc:
             _fail(exc.diagnostic.format())
 
-    try:
-        with address_space_limit(limits.memory_limit):
-            engine = Emulator(env, now=now, limits=limits)
+    with address_space_limit(limits.memory_limit):
+        engine = Emulator(env, now=now, limits=limits)
+        try:
             for name, rows in tables.items():
                 engine.load_table(name, rows)
             result = engine.run(text)
+        except EmulatorError as exc:
+            report(exc.code, exc.message, exc.offset)
+        finally:
             engine.close()
-    except EmulatorError as exc:
-        report(exc.code, exc.message, exc.offset)
 
     if output_format == "json":
         click.echo(_result_json(result))

@@ -53,15 +53,15 @@ def register_secret(value: str | None) -> None:
         _registered.add(value)
 
 
-def known_secrets() -> list[str]:
-    """Every secret value the process knows, longest first (so a secret inside another is masked whole)."""
+def known_secrets() -> set[str]:
+    """Every secret value the process knows: registered ones and those of secret environment variables."""
     values = set(_registered)
     for name, value in os.environ.items():
         if len(value) < MIN_SECRET_LENGTH:
             continue
         if name in SECRET_VARIABLES or (_SECRET_NAME.search(name) and not _NOT_SECRET_NAME.search(name)):
             values.add(value)
-    return sorted(values, key=len, reverse=True)
+    return values
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -69,7 +69,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     if not text:
         return text
     extra = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
-    for secret in sorted({*extra, *known_secrets()}, key=len, reverse=True):
+    for secret in sorted({*extra, *known_secrets()}, key=len, reverse=True):  # longest first: masked whole
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)

@@ -123,18 +123,17 @@ def _default_engine(
     return Emulator(environment, now=now, externaldata=externaldata, limits=limits)
 
 
-# How a test's limits change: the end of the EMU008/EMU009 messages.
+# How a test's time limit changes: the end of the EMU008 message (the memory hint is QueryLimits' own).
 TIMEOUT_HINT = "set limits.query_timeout in dac.yml or timeout: on the test"
-MEMORY_HINT = "set limits.memory_limit in dac.yml"
 
 
 def _test_limits(limits: QueryLimits | None, test: Mapping[str, Any]) -> QueryLimits:
-    """The project's limits (or the defaults) with the test's own `timeout`, and the test's hints."""
+    """The project's limits (or the defaults) with the test's own `timeout`, and the test's time hint."""
     from .project import parse_duration
 
     base = limits or QueryLimits()
     timeout = parse_duration(test["timeout"]) if test.get("timeout") else base.timeout
-    return replace(base, timeout=timeout, timeout_hint=TIMEOUT_HINT, memory_hint=MEMORY_HINT)
+    return replace(base, timeout=timeout, timeout_hint=TIMEOUT_HINT)
 
 
 def run_detection_tests(
