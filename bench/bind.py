@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
 from dac.kql import parse
 from dac.kql.binder import bind
-from dac.tables import environment
+from dac.model.tables import environment
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "queries-dev.jsonl"
 

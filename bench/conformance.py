@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
 from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from dac.model.tables import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = ROOT.parent / "shared" / "conformance" / "dev.jsonl"

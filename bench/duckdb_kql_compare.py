@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
-from dac.detection import load_detection
 from dac.emulator import Emulator
-from dac.tables import environment
+from dac.model.detection import load_detection
+from dac.model.tables import environment
 from emulator import NOW, QUERY_A, QUERY_B, ROOT, generate, timed
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
-from dac.detection import load_detection
 from dac.emulator import Emulator
-from dac.tables import environment
+from dac.model.detection import load_detection
+from dac.model.tables import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2024, 12, 2, 12)

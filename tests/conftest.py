@@ -36,7 +36,7 @@ def run_dac(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list]:
     """The rows of a query on a fresh Defender emulator whose now() is `now`."""
     from dac.emulator import Emulator
-    from dac.tables import environment
+    from dac.model.tables import environment
 
     engine = Emulator(environment("defender"), now=now)
     try:
@@ -49,7 +49,7 @@ def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list
 def emulator() -> Iterator[Any]:
     """One Defender emulator for a test module whose queries need no tables of their own."""
     from dac.emulator import Emulator
-    from dac.tables import environment
+    from dac.model.tables import environment
 
     engine = Emulator(environment("defender"))
     yield engine

@@ -8,9 +8,9 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from conftest import detection_text, make_project, run_dac
-from dac.attack import load_catalog
 from dac.coverage import coverage, technique_coverage
-from dac.detection import load_detection
+from dac.model.attack import load_catalog
+from dac.model.detection import load_detection
 
 # What the Navigator needs to open a layer (layer format 4.5), written from its specification.
 NAVIGATOR_LAYER_SCHEMA = {

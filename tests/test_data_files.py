@@ -38,7 +38,7 @@ def test_attack_catalog_is_generated_from_shared(shared: Path, tmp_path: Path):
 
 
 def test_attack_catalog_content():
-    from dac.attack import load_catalog
+    from dac.model.attack import load_catalog
 
     catalog = load_catalog()
     assert catalog.version == "18.1"

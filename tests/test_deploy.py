@@ -22,7 +22,7 @@ from dac.deploy.apply import apply_plan
 from dac.deploy.auth import StaticTokenCredential
 from dac.deploy.connect import client_for
 from dac.deploy.plan import plan_target
-from dac.project import find_project
+from dac.model.project import find_project
 from fakeapi import FakeApi
 
 TOKEN = "FAKE-TOKEN-d4c-3f9a1b7e2c5d8f0a6b4e-never-print-me"

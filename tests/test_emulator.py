@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from dac.model.tables import environment
 
 NOW = dt.datetime(2024, 12, 2, 12, 0, 0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from dac.model.tables import environment
 
 
 def run(query: str) -> list[list]:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import emulate
 from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from dac.model.tables import environment
 
 NOW = dt.datetime(2024, 1, 1)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from dac.emulator import Emulator, EmulatorError
-from dac.tables import environment
+from dac.model.tables import environment
 
 
 def result(query: str) -> tuple[list[str], list[list]]:

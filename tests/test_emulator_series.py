@@ -10,7 +10,7 @@ import pytest
 
 from conftest import emulate
 from dac.emulator import Emulator, EmulatorError, series_math
-from dac.tables import environment
+from dac.model.tables import environment
 
 NOW = dt.datetime(2024, 12, 2, 12, 0, 0)
 

@@ -19,8 +19,8 @@ from dac.emulator.fixtures import (
     tables_for_test,
 )
 from dac.kql.binder import Environment
-from dac.tables import environment
-from dac.yamlsource import load_yaml_text
+from dac.model.tables import environment
+from dac.model.yamlsource import load_yaml_text
 
 DEFENDER, SENTINEL = environment("defender"), environment("sentinel")
 T0 = dt.datetime(2024, 12, 2, 11, 0)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from conftest import ROOT, run_dac
-from dac.yamlsource import load_yaml_text
+from dac.model.yamlsource import load_yaml_text
 
 COMMITTED = ROOT / "detections" / "network"
 

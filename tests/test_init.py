@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_dac
-from dac.init import EXAMPLE_PATH, install_spec_from
+from dac.scaffold.repository import EXAMPLE_PATH, install_spec_from
 
 EXPECTED_FILES = {
     "dac.yml",

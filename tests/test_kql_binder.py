@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_dac
-from dac.detection import load_detection
 from dac.kql import LineIndex, parse
 from dac.kql.binder import bind
-from dac.tables import environment
+from dac.model.detection import load_detection
+from dac.model.tables import environment
 
 ORACLE = ROOT / "tests" / "kql" / "binder_oracle.jsonl"
 
@@ -111,7 +111,8 @@ def test_let_functions_calling_each_other_are_bound_once_each():
 
 
 def test_seed_detections_bind_clean_in_both_dialects():
-    from dac.checks.kql import build_variants, check
+    from dac.checks.kql import check
+    from dac.variants import build_variants
 
     for file in sorted((ROOT / "detections").rglob("*.yml")):
         detection = load_detection(file).detection

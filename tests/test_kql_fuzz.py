@@ -25,7 +25,7 @@ from dac.kql.binder import BindResult, bind
 from dac.kql.lints import lint
 from dac.kql.parser import MAX_NESTING
 from dac.kql.render import render
-from dac.tables import environment
+from dac.model.tables import environment
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "queries-dev.jsonl"
 # Without ../shared the fuzzer still runs, on a few queries of our own.

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dac.checks.platform import check
-from dac.detection import Detection, load_detection
+from dac.model.detection import Detection, load_detection
 
 GOOD_OUTPUT = {
     "Timestamp": "datetime",
@@ -360,8 +360,8 @@ def test_dac626_identifier_missing_on_one_platform(tmp_path):
 
 
 def test_check_variant_uses_the_bound_query(tmp_path):
-    from dac.checks.kql import build_variants
     from dac.checks.platform import check_variant
+    from dac.variants import build_variants
 
     data = with_(schedule={"frequency": "2h", "lookback": "2h"}, alert={"custom_details": {"Url": "RequestUrl"}})
     detection = load(tmp_path, data)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, detection_text, make_project, run_dac
-from dac.init import HOOK
+from dac.scaffold.repository import HOOK
 
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, run_dac
 from dac.kql.render import render
-from dac.tables import environment
+from dac.model.tables import environment
 
 DEFENDER, SENTINEL = environment("defender"), environment("sentinel")
 EXCEPTIONS = json.loads((ROOT / "tests" / "kql" / "render_pair_exceptions.json").read_text())
@@ -131,7 +131,7 @@ def test_kql_render_command(tmp_path: Path):
 def test_render_command_writes_deterministic_files_and_valid_rule_bodies(tmp_path: Path):
     from jsonschema import Draft202012Validator
 
-    from dac.detection import discover, load_detection
+    from dac.model.detection import discover, load_detection
 
     first, second = tmp_path / "one", tmp_path / "two"
     assert run_dac("render", "--out", str(first)).returncode == 0
@@ -217,7 +217,7 @@ def test_without_parameters_braces_are_kql_text(tmp_path: Path):
 
 def test_print_of_braces_runs_unchanged_without_parameters():
     from conftest import emulate
-    from dac.templating import render_parameters
+    from dac.model.templating import render_parameters
 
     query = 'print x = "{{not a template}}", y = "{% if %}"'
     assert render_parameters(query, None) == query
@@ -267,29 +267,29 @@ def test_a_test_parameter_must_be_declared(tmp_path: Path):
     ],
 )
 def test_the_kql_filter_writes_literals(value, literal):
-    from dac.templating import render_parameters
+    from dac.model.templating import render_parameters
 
     assert render_parameters("{{ v | kql }}", {"v": value}) == literal
 
 
 @pytest.mark.parametrize("value", ["DeviceName", "AdditionalFields.Reason", "['my column']", "7d", "90m", "42", "_x1"])
 def test_a_bare_string_may_be_a_name_number_or_timespan(value):
-    from dac.templating import render_parameters
+    from dac.model.templating import render_parameters
 
     assert render_parameters("{{ v }}", {"v": value}) == value
 
 
 @pytest.mark.parametrize("value", ['x" or 1==1 //', "a b", "x | take 1", "", "['a'] | x", "x\ny", "ws1;"])
 def test_any_other_bare_string_is_refused(value):
-    from dac.templating import ParameterError, render_parameters
+    from dac.model.templating import ParameterError, render_parameters
 
     with pytest.raises(ParameterError, match=r"write it as a KQL literal with `\{\{ name \| kql \}\}`"):
         render_parameters("x\n{{ v }}", {"v": value})
 
 
 def test_a_target_or_test_value_for_an_undeclared_name_is_not_applied(tmp_path: Path):
-    from dac.checks.kql import build_variants
-    from dac.detection import load_detection
+    from dac.model.detection import load_detection
+    from dac.variants import build_variants
 
     _write(tmp_path, "| where DeviceName == {{ host | kql }}", extra="parameters:\n  host: ws1\n")
     detection = load_detection(tmp_path / "detections" / "a.yml").detection

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from conftest import ROOT, detection_text, make_project, run_dac
-from dac.sitedocs import fence
+from dac.reports.site import fence
 
 RULE = ROOT / "detections" / "network" / "winscp-connections-to-public-addresses.yml"
 LINK = re.compile(r"\]\(([^)\s]+)\)")

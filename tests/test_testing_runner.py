@@ -15,22 +15,22 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_project
-from dac.cli_test import kql_run_command
-from dac.cli_test import test_command as dac_test_command
-from dac.detection import Detection, load_detection
+from dac.cli.emulator import kql_run_command
+from dac.cli.emulator import test_command as dac_test_command
 from dac.emulator import EmulatorError, QueryResult
+from dac.model.detection import Detection, load_detection
+from dac.reports.json import json_document
+from dac.reports.junit import junit_xml
+from dac.reports.text import summary_line
 from dac.testing import (
     ERROR,
     FAILED_STATUS,
     PASSED,
     TestResult,
-    json_document,
     json_equal,
-    junit_xml,
     planned,
     run_detection_tests,
     summarize,
-    summary_line,
 )
 
 HEAD = """\

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_dac
-from dac.init import INSTALL_PLACEHOLDER, REPOSITORY_INSTALL, WORKFLOW_NAMES, workflow_template, workflows
+from dac.scaffold.repository import (
+    INSTALL_PLACEHOLDER,
+    REPOSITORY_INSTALL,
+    WORKFLOW_NAMES,
+    workflow_template,
+    workflows,
+)
 
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 

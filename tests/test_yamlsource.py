@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dac.diagnostics import Position
-from dac.yamlsource import ScalarStyle, YamlLoadError, load_yaml_bytes, load_yaml_text
+from dac.model.yamlsource import ScalarStyle, YamlLoadError, load_yaml_bytes, load_yaml_text
 
 DOC = """\
 # comment

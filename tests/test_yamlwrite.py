@@ -7,8 +7,8 @@ import string
 
 import pytest
 
-from dac.yamlsource import load_yaml_text
-from dac.yamlwrite import dump_detection
+from dac.model.yamlsource import load_yaml_text
+from dac.model.yamlwrite import dump_detection
 
 TRICKY_STRINGS = [
     "NO", "yes", "true", "null", "~", "1.0", "1:30", "0x1F", "- item", "a: b", "#hash", "@at", "`tick`",

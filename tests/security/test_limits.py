@@ -16,7 +16,7 @@ import click
 import pytest
 
 from attack import AttackProject, detection, position_of
-from dac.cli_test import _timeout_seconds
+from dac.cli.emulator import _timeout_seconds
 from dac.emulator import Emulator, EmulatorError
 from dac.emulator.engine import (
     DEFAULT_MEMORY_LIMIT,
@@ -25,10 +25,10 @@ from dac.emulator.engine import (
     address_space_limit,
     format_size,
 )
-from dac.project import DEFAULT_MEMORY_LIMIT as PROJECT_MEMORY_LIMIT
-from dac.project import DEFAULT_QUERY_TIMEOUT as PROJECT_QUERY_TIMEOUT
-from dac.project import ProjectError, find_project, parse_duration, parse_size
-from dac.tables import environment
+from dac.model.project import DEFAULT_MEMORY_LIMIT as PROJECT_MEMORY_LIMIT
+from dac.model.project import DEFAULT_QUERY_TIMEOUT as PROJECT_QUERY_TIMEOUT
+from dac.model.project import ProjectError, find_project, parse_duration, parse_size
+from dac.model.tables import environment
 
 ROWS = 100_000
 # Runs for minutes without a limit: a cross join of two 100,000-row tables is 10^10 rows.

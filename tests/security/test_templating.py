@@ -92,7 +92,7 @@ def _yaml_string(value: str) -> str:
 
 # ------------------------------------------------------------------------------ what a template cannot do
 def test_the_environment_has_no_loader_and_no_dangerous_globals():
-    from dac.templating import _ENVIRONMENT
+    from dac.model.templating import _ENVIRONMENT
 
     assert _ENVIRONMENT.loader is None
     assert set(_ENVIRONMENT.globals) == {"range", "dict", "namespace"}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from .attack import AttackCatalog, Tactic, Technique, load_catalog
-from .detection import Detection
+from .model.attack import AttackCatalog, Tactic, Technique, load_catalog
+from .model.detection import Detection
 
 UNCOUNTED_STATUSES = frozenset({"deprecated"})
 

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from .kql import LineIndex, parse
 from .kql.binder import BindResult, bind
 from .kql.lints import lint
-from .tables import environment
+from .model.tables import environment
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from . import gitref
-from .checks import kql
-from .detection import DETECTION_SUFFIXES, Detection, LoadResult
 from .diagnostics import Diagnostic, Severity
-from .project import Project
-from .schema import check_schema
+from .model.detection import DETECTION_SUFFIXES, Detection, LoadResult
+from .model.project import Project
+from .model.schema import check_schema
+from .model.yamlsource import YamlLoadError, load_yaml_bytes, load_yaml_file
 from .testing import TestResult, run_detection_tests
 from .validation import ValidationReport, validate
-from .yamlsource import YamlLoadError, load_yaml_bytes, load_yaml_file
+from .variants import Variant, build_variants
 
 ADDED, CHANGED, REMOVED = "added", "changed", "removed"
 
@@ -48,7 +48,7 @@ class BaseFile(_DetectionFile):
     path: str
     data: dict[str, Any] | None
     detection: Detection | None  # set when the file was schema-valid at the base
-    variants: list[kql.Variant] = field(default_factory=list)
+    variants: list[Variant] = field(default_factory=list)
 
 
 @dataclass
@@ -68,7 +68,7 @@ class DetectionChange:
     changed_fields: list[str] = field(default_factory=list)  # top-level keys, and "file" for a move
     diagnostics: list[Diagnostic] = field(default_factory=list)
     tests: list[TestResult] = field(default_factory=list)
-    variants: list[kql.Variant] = field(default_factory=list)  # the head's rendered queries
+    variants: list[Variant] = field(default_factory=list)  # the head's rendered queries
 
     @property
     def name(self) -> str:
@@ -159,7 +159,7 @@ def _base_file(path: str, raw: bytes, root: Path, project: Project) -> BaseFile:
     detection = Detection(root / path, source)
     # Rendered as the base would have deployed it, for the query diff; a base that no longer
     # renders (a table schema changed since) still diffs on its source text.
-    return BaseFile(path, data, detection, kql.build_variants(detection, project.tables_dir))
+    return BaseFile(path, data, detection, build_variants(detection, project.tables_dir))
 
 
 def _head_file(result: LoadResult, root: Path) -> HeadFile:

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .attack import load_catalog
+from .model.attack import load_catalog
 
 SENTINEL_API_VERSION = "2025-12-01"  # kind Scheduled
 SENTINEL_NRT_API_VERSION = "2025-07-01-preview"  # kind NRT is not in a stable api-version

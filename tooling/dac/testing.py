@@ -11,38 +11,26 @@ dialect's tables, pins `now`, maps `externaldata` URLs to local files, loads the
   emulator cannot run (its EMUxxx code, positioned in the query), a parameter that does not fill in;
 - status `failed`: the query ran and an expectation does not hold (DAC709, at the expectation).
 
-Also here: the shapes `dac test` prints (a small expected-vs-actual table, JSON, JUnit XML).
+The shapes `dac test` prints live under reports/ (tables.py, json.py, junit.py, text.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import math
 import os
-import re
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
-from .checks.kql import Variant, build_variants, query_position
 from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project, project_root_of
-from .detection import Detection
 from .diagnostics import Diagnostic, Position, error
 from .emulator.engine import LIMIT_CODES, OUT_OF_MEMORY, TIMEOUT, QueryLimits, json_or_text, limit_error
 from .emulator.fixtures import (
     FixtureError,
-    format_datetime,
     format_string,
-    format_timespan,
     parse_datetime,
     parse_value,
     tables_for_test,
@@ -50,7 +38,10 @@ from .emulator.fixtures import (
 from .kql import parse
 from .kql.binder import Environment
 from .kql.names import name_text
-from .tables import environment
+from .model.detection import Detection
+from .model.tables import environment
+from .reports.tables import brief, expected_table, result_table, rows_text, table_text
+from .variants import Variant, build_variants, query_position
 
 BAD_NOW = "DAC707"
 BAD_EXPECTED = "DAC708"
@@ -129,7 +120,7 @@ TIMEOUT_HINT = "set limits.query_timeout in dac.yml or timeout: on the test"
 
 def _test_limits(limits: QueryLimits | None, test: Mapping[str, Any]) -> QueryLimits:
     """The project's limits (or the defaults) with the test's own `timeout`, and the test's time hint."""
-    from .project import parse_duration
+    from .model.project import parse_duration
 
     base = limits or QueryLimits()
     timeout = parse_duration(test["timeout"]) if test.get("timeout") else base.timeout
@@ -330,7 +321,7 @@ def check_expectations(
             hint.append(f"not expected {', '.join(extra)}")
         fail(("columns",), f"expect.columns: the result's columns differ ({'; '.join(hint) or 'order differs'})")
         details.append(
-            _table_text(
+            table_text(
                 "columns (expect.columns vs the result):",
                 ["#", "expected", "actual"],
                 [
@@ -342,7 +333,7 @@ def check_expectations(
 
     count_failed = "count" in expect and expect["count"] != len(result.rows)
     if count_failed:
-        fail(("count",), f"expect.count: expected {_rows(expect['count'])}, the query returned {len(result.rows)}")
+        fail(("count",), f"expect.count: expected {rows_text(expect['count'])}, the query returned {len(result.rows)}")
 
     rows_expected = expect.get("rows")
     if rows_expected is None and expect.get("exact"):
@@ -369,12 +360,12 @@ def check_expectations(
                 fail(path, message)
             rows_failed = bool(problems)
         if rows_failed or unknown:
-            details.append(_expected_table(rows_expected, problems, matched=not unknown))
+            details.append(expected_table(rows_expected, problems, matched=not unknown))
             listed = (_result_column(c, types) for row in rows_expected for c in row)
             shown = [c for c in dict.fromkeys(listed) if c is not None] or names
-            details.append(_result_table(result, shown))
+            details.append(result_table(result, shown))
     if count_failed and not rows_failed:
-        details.append(_result_table(result, names))
+        details.append(result_table(result, names))
     return failures, "\n".join(details)
 
 
@@ -387,10 +378,6 @@ def _result_column(column: str, types: Mapping[str, str]) -> str | None:
         return column
     other = _TIME_PAIR.get(column)
     return other if other in types else None
-
-
-def _rows(count: int) -> str:
-    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def _expected_value(detection: Detection, path: tuple[Any, ...], value: Any, kql_type: str) -> Any:
@@ -421,13 +408,13 @@ def _match_rows(
     problems: list[tuple[tuple[Any, ...], str]] = []
     if exact and len(actual) != len(expected):
         problems.append(
-            (("rows",), f"expect.rows (exact): the query returned {_rows(len(actual))}, rows lists {len(expected)}")
+            (("rows",), f"expect.rows (exact): the query returned {rows_text(len(actual))}, rows lists {len(expected)}")
         )
     if ordered and exact:
         for number, want in enumerate(expected):
             if number < len(actual) and not matches(want, actual[number]):
                 problems.append(
-                    (("rows", number), f"expect.rows[{number}] {_brief(want)} is not result row {number + 1}")
+                    (("rows", number), f"expect.rows[{number}] {brief(want)} is not result row {number + 1}")
                 )
         return problems
     if ordered:
@@ -436,9 +423,7 @@ def _match_rows(
             found = next((j for j in range(position, len(actual)) if matches(want, actual[j])), None)
             if found is None:
                 after = " after the rows before it" if number and any(matches(want, row) for row in actual) else ""
-                problems.append(
-                    (("rows", number), f"expect.rows[{number}] {_brief(want)} matches no result row{after}")
-                )
+                problems.append((("rows", number), f"expect.rows[{number}] {brief(want)} matches no result row{after}"))
             else:
                 position = found + 1
         return problems
@@ -447,7 +432,7 @@ def _match_rows(
     for number, want in enumerate(expected):
         if number not in assigned:
             problems.append(
-                (("rows", number), f"expect.rows[{number}] {_brief(want)} matches no result row"
+                (("rows", number), f"expect.rows[{number}] {brief(want)} matches no result row"
                  + (" (its matches are taken by other expected rows)" if candidates[number] else ""))
             )  # fmt: skip
     return problems
@@ -516,97 +501,7 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-# --------------------------------------------------------------------------------------- values as text
-
-
-def display_value(value: Any, kql_type: str, null: str = "null") -> str:
-    """A result value as one table cell."""
-    if value is None:
-        return "" if kql_type == "string" else null
-    if isinstance(value, dt.datetime):
-        return format_datetime(value)
-    if isinstance(value, dt.timedelta):
-        return format_timespan(value)
-    if kql_type == "dynamic" or isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return format_string(value)
-
-
-def json_value(value: Any, kql_type: str) -> Any:
-    """A result value for JSON output: datetimes ISO 8601 with Z, timespans d.hh:mm:ss, dynamic as JSON."""
-    if value is None:
-        return "" if kql_type == "string" else None
-    if isinstance(value, dt.datetime):
-        return format_datetime(value)
-    if isinstance(value, dt.timedelta):
-        return format_timespan(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return format_string(value)
-    if kql_type == "dynamic":
-        return json.loads(json.dumps(value, default=str))
-    if isinstance(value, (str, int, float, bool, dict, list)):
-        return value
-    return str(value)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 3] + "..."
-
-
-def _brief(row: Mapping[str, Any]) -> str:
-    inner = ", ".join(f"{k}: {_clip(display_value(v, 'dynamic' if isinstance(v, (dict, list)) else ''))}"
-                      for k, v in row.items())  # fmt: skip
-    return "{" + inner + "}"
-
-
-def _table_text(title: str, headers: list[str], rows: Iterable[list[str]], note: str | None = None) -> str:
-    table = Table(box=box.ASCII)
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(_clip(cell) for cell in row))
-    buffer = io.StringIO()
-    Console(file=buffer, width=240, color_system=None, highlight=False, emoji=False, markup=False).print(table)
-    lines = [title, *(line.rstrip() for line in buffer.getvalue().splitlines())]
-    return "\n".join([*lines, note] if note else lines)
-
-
-def _expected_table(
-    rows: list[Mapping[str, Any]], problems: list[tuple[tuple[Any, ...], str]], matched: bool = True
-) -> str:
-    columns = list(dict.fromkeys(c for row in rows for c in row))
-    missing = {path[1] for path, _ in problems if len(path) == 2}
-    body = [
-        [
-            f"[{n}]",
-            ("MISSING" if n in missing else "ok") if matched else "",
-            *(_cell(row[c]) if c in row else "" for c in columns),
-        ]
-        for n, row in enumerate(rows)
-    ]
-    return _table_text("expected (expect.rows):", ["#", "", *columns], body)
-
-
-def _cell(value: Any) -> str:
-    return display_value(value, "dynamic" if isinstance(value, (dict, list)) else "")
-
-
-def _result_table(result: Any, columns: list[str]) -> str:
-    positions = {name: i for i, (name, _) in enumerate(result.columns)}
-    types = dict(result.columns)
-    shown = columns[:MAX_SHOWN_COLUMNS]
-    body = [[str(n + 1), *(display_value(row[positions[c]], types[c]) for c in shown)] for n, row in
-            enumerate(result.rows[:MAX_SHOWN_ROWS])]  # fmt: skip
-    notes = []
-    if len(result.rows) > MAX_SHOWN_ROWS:
-        notes.append(f"{len(result.rows) - MAX_SHOWN_ROWS} more rows not shown")
-    if len(columns) > MAX_SHOWN_COLUMNS:
-        notes.append(f"{len(columns) - MAX_SHOWN_COLUMNS} more columns not shown")
-    title = f"actual ({_rows(len(result.rows))}):"
-    return _table_text(title, ["#", *shown], body, "; ".join(notes) or None)
-
-
-# --------------------------------------------------------------------------------------- reports
+# --------------------------------------------------------------------------------------- summary
 
 
 def summarize(results: Sequence[TestResult], invalid: int = 0) -> dict[str, Any]:
@@ -619,97 +514,3 @@ def summarize(results: Sequence[TestResult], invalid: int = 0) -> dict[str, Any]
         "dialects": dialects,
         "invalid_detections": invalid,
     }
-
-
-def summary_line(summary: Mapping[str, Any]) -> str:
-    noun = "test" if summary["tests"] == 1 else "tests"
-    line = (
-        f"{summary['tests']} {noun}: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors"
-    )
-    if summary["dialects"]:
-        line += f" (in {', '.join(summary['dialects'])})"
-    if summary.get("invalid_detections"):
-        count = summary["invalid_detections"]
-        line += f"; {count} invalid detection{'s' if count != 1 else ''} not run"
-    return line
-
-
-def json_document(
-    results: Sequence[TestResult], summary: Mapping[str, Any], diagnostics: Sequence[Diagnostic] = ()
-) -> str:
-    from .reports.json import test_entries
-
-    document = {
-        "tests": test_entries(results),
-        "summary": dict(summary),
-        "diagnostics": [d.as_dict() for d in diagnostics],
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(text: str) -> str:
-    return _XML_INVALID.sub("?", text)
-
-
-def junit_xml(
-    results: Sequence[TestResult], invalid: Mapping[str, tuple[str, Sequence[Diagnostic]]] | None = None
-) -> str:
-    """JUnit XML: a testsuite per detection, a testcase per test and dialect ("<test> [<dialect>]").
-
-    `invalid`: detection files that were not run, file -> (name, error diagnostics); each becomes a
-    testsuite with one erroring testcase "validation". Times are seconds rounded to milliseconds.
-    """
-    root = ET.Element("testsuites", name="dac test")
-    suites: dict[str, list[TestResult]] = {}
-    names: dict[str, str] = {}
-    for r in results:
-        suites.setdefault(r.file, []).append(r)
-        names[r.file] = r.detection
-    totals = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
-    for file, members in suites.items():
-        suite = ET.SubElement(root, "testsuite", name=_xml_text(names[file]), file=file)
-        counts = {
-            "tests": len(members),
-            "failures": sum(r.status == FAILED_STATUS for r in members),
-            "errors": sum(r.status == ERROR for r in members),
-            "skipped": 0,
-            "time": round(sum(r.duration for r in members), 3),
-        }
-        for r in members:
-            case = ET.SubElement(
-                suite, "testcase", name=_xml_text(r.label), classname=_xml_text(r.detection), file=file,
-                time=f"{r.duration:.3f}",
-            )  # fmt: skip
-            if r.status == PASSED:
-                continue
-            tag = "failure" if r.status == FAILED_STATUS else "error"
-            first = r.diagnostics[0] if r.diagnostics else None
-            element = ET.SubElement(case, tag, message=_xml_text(r.message), type=first.code if first else tag)
-            element.text = _xml_text(
-                "\n".join([*(d.format() for d in r.diagnostics), *([r.details] if r.details else [])])
-            )
-        _set_counts(suite, counts)
-        for key in ("tests", "failures", "errors"):
-            totals[key] += counts[key]
-        totals["time"] += counts["time"]
-    for file, (name, diagnostics) in (invalid or {}).items():
-        suite = ET.SubElement(root, "testsuite", name=_xml_text(name), file=file)
-        _set_counts(suite, {"tests": 1, "failures": 0, "errors": 1, "skipped": 0, "time": 0.0})
-        case = ET.SubElement(suite, "testcase", name="validation", classname=_xml_text(name), file=file, time="0.000")
-        plural = "s" if len(diagnostics) != 1 else ""
-        message = f"the detection is invalid ({len(diagnostics)} error{plural}); its tests did not run"
-        element = ET.SubElement(case, "error", message=message, type="invalid")
-        element.text = _xml_text("\n".join(d.format() for d in diagnostics))
-        totals["tests"] += 1
-        totals["errors"] += 1
-    _set_counts(root, {**totals, "time": round(totals["time"], 3)})
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _set_counts(element: ET.Element, counts: Mapping[str, Any]) -> None:
-    for key, value in counts.items():
-        element.set(key, f"{value:.3f}" if key == "time" else str(value))

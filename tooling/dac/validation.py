@@ -8,10 +8,11 @@ from pathlib import Path
 
 from . import gitref
 from .checks import history, kql, metadata, mitre, parameters, platform, repository, yaml_style
-from .detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
 from .diagnostics import Diagnostic, Severity, display_path  # display_path: also public here
-from .project import Project
-from .yamlsource import YamlLoadError, load_yaml_file
+from .model.detection import DETECTION_SUFFIXES, Detection, LoadResult, discover, load_detection
+from .model.project import Project
+from .model.yamlsource import YamlLoadError, load_yaml_file
+from .variants import Variant, build_variants
 
 PerDetectionCheck = Callable[[Detection], list[Diagnostic]]
 
@@ -24,7 +25,7 @@ class ValidationReport:
     results: list[LoadResult]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # Each valid detection's rendered and bound query per dialect, by file.
-    variants: dict[Path, list[kql.Variant]] = field(default_factory=dict)
+    variants: dict[Path, list[Variant]] = field(default_factory=dict)
 
     @property
     def detections(self) -> list[Detection]:
@@ -54,7 +55,7 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
         if result.detection is not None:
             for check in DETECTION_CHECKS:
                 report.diagnostics.extend(check(result.detection))
-            variants = kql.build_variants(result.detection, project.tables_dir)
+            variants = build_variants(result.detection, project.tables_dir)
             report.variants[result.path] = variants
             report.diagnostics.extend(kql.check(result.detection, variants=variants))
             for variant in variants:

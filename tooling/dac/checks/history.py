@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..detection import Detection, alert_fingerprint, query_fingerprint
 from ..diagnostics import Diagnostic, error, warning
-from ..yamlsource import YamlLoadError, load_yaml_bytes
+from ..model.detection import Detection, alert_fingerprint, query_fingerprint
+from ..model.yamlsource import YamlLoadError, load_yaml_bytes
 
 # A detection that moved to another file keeps its id. Without git's rename tracking we call
 # it the same detection when its name is unchanged or its query is mostly the same.

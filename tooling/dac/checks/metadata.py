@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..detection import SCHEMA_COMMENT_PREFIX, Detection
 from ..diagnostics import Diagnostic, Position, error, warning
+from ..model.detection import SCHEMA_COMMENT_PREFIX, Detection
 
 
 def check_dates(detection: Detection) -> list[Diagnostic]:
@@ -59,7 +59,7 @@ def schema_reference(directory: Path) -> str:
 
     Relative inside the project (it survives a clone), absolute for a folder outside it.
     """
-    from ..project import find_project  # local import: project depends on nothing here
+    from ..model.project import find_project  # local import: project depends on nothing here
 
     project = find_project()
     schema = project.schema_path.resolve()

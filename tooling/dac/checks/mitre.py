@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..attack import AttackCatalog, load_catalog
-from ..detection import Detection
 from ..diagnostics import Diagnostic, error, warning
+from ..model.attack import AttackCatalog, load_catalog
+from ..model.detection import Detection
 
 
 def check(detection: Detection, catalog: AttackCatalog | None = None) -> list[Diagnostic]:

@@ -18,11 +18,11 @@ import difflib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..detection import Detection
 from ..diagnostics import Diagnostic, Position, display_path, error
-from ..project import Project, Target
-from ..templating import declares_parameters
-from ..yamlsource import YamlLoadError, load_yaml_file
+from ..model.detection import Detection
+from ..model.project import Project, Target
+from ..model.templating import declares_parameters
+from ..model.yamlsource import YamlLoadError, load_yaml_file
 
 CODE = "DAC131"
 

@@ -14,9 +14,10 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from ..detection import Detection
 from ..diagnostics import Diagnostic, error, warning
 from ..kql import T, tokenize
+from ..model.detection import Detection
+from ..model.yamlsource import JsonPath
 from ..rules import (
     defender_entity,
     duration_minutes,
@@ -25,7 +26,6 @@ from ..rules import (
     placeholders,
     sentinel_entity,
 )
-from ..yamlsource import JsonPath
 
 DEFENDER_FREQUENCIES = {0: "0 (NRT)", 60: "1h", 180: "3h", 720: "12h", 1440: "24h"}
 
@@ -73,7 +73,7 @@ def check(
 
 
 def check_variant(detection: Detection, variant: Any) -> list[Diagnostic]:
-    """`check` for one rendered and bound variant (dac.checks.kql.Variant) of a detection."""
+    """`check` for one rendered and bound variant (dac.variants.Variant) of a detection."""
     if detection.kind != "detection" or getattr(variant, "parameter_error", None) is not None:
         return []
     output = variant.output
@@ -391,6 +391,6 @@ def _did_you_mean(name: str, output: dict[str, str]) -> str:
 
 
 def _defender_tables() -> frozenset[str]:
-    from ..tables import shipped_tables  # local import: table data loads only when needed
+    from ..model.tables import shipped_tables  # local import: table data loads only when needed
 
     return frozenset(shipped_tables("defender"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ..detection import Detection
 from ..diagnostics import Diagnostic, error
+from ..model.detection import Detection
 
 
 def check_unique_ids(checked: list[Detection], others: dict[Path, str]) -> list[Diagnostic]:

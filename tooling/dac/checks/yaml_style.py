@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 
-from ..detection import DIALECTS, Detection
 from ..diagnostics import Diagnostic, warning
-from ..yamlsource import JsonPath, ScalarStyle
+from ..model.detection import DIALECTS, Detection
+from ..model.yamlsource import JsonPath, ScalarStyle
 
 FOLDED_STYLES = (None, ">")  # PyYAML's style: None for plain scalars, ">" for folded blocks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..project import Target
+from ..model.project import Target
 from . import RuleClient
 from .auth import credential_for, scope_for
 from .defender import DefenderClient

@@ -21,13 +21,13 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks.kql import build_variants, parameter_error_position
 from ..checks.parameters import check_target as check_target_parameters
-from ..detection import Detection
 from ..diagnostics import Diagnostic, Severity, error
-from ..project import Project, Target
+from ..model.detection import Detection
+from ..model.project import Project, Target
 from ..rules import content_hash, defender_rule, normalised, read_marker, sentinel_rule, unmarked
 from ..validation import ValidationReport, display_path, validate
+from ..variants import build_variants, parameter_error_position
 from . import LiveRule, RuleClient
 
 ACTIONS = ("create", "update", "drifted", "delete", "conflict", "unchanged")

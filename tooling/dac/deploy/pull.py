@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..checks.metadata import schema_reference
-from ..project import Target
+from ..model.project import Target
+from ..model.yamlwrite import dump_detection
 from ..redaction import write_text
 from ..rules import (
     DEFENDER_ENTITY_TYPES,
@@ -24,8 +25,7 @@ from ..rules import (
     read_marker,
     strip_marker,
 )
-from ..scaffold import slugify
-from ..yamlwrite import dump_detection
+from ..scaffold.detection import slugify
 from . import LiveRule
 
 _ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")

@@ -35,7 +35,7 @@ from typing import Any
 from ..confine import OUTSIDE_PROJECT, OutsideProject, inside_project
 from ..diagnostics import Diagnostic, Position, error
 from ..kql.binder import Environment
-from ..yamlsource import JsonPath, LoadedYaml
+from ..model.yamlsource import JsonPath, LoadedYaml
 
 TIME_COLUMNS = {"defender": "Timestamp", "sentinel": "TimeGenerated"}
 

@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..attack import load_catalog
 from ..diagnostics import Diagnostic, Position, error
 from ..kql.render import render
-from ..tables import environment
+from ..model.attack import load_catalog
+from ..model.tables import environment
 from .markdown import ImportedQuery, MarkdownImportError, parse_markdown_hunting
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from ..coverage import Coverage, TacticCoverage, parent_id
-from ..detection import Detection
+from ..model.detection import Detection
 
 Link = Callable[[Detection], str]
 

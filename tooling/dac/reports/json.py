@@ -43,3 +43,13 @@ def render_check(
         "summary": {**summary, "tests": dict(tests)},
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def json_document(results: Sequence[Any], summary: Mapping[str, Any], diagnostics: Sequence[Diagnostic] = ()) -> str:
+    """`dac test --format json`: every test run, the summary, and the findings of invalid detections."""
+    document = {
+        "tests": test_entries(results),
+        "summary": dict(summary),
+        "diagnostics": [d.as_dict() for d in diagnostics],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)

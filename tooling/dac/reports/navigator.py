@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..coverage import Coverage, parent_id
-from ..detection import Detection
+from ..model.detection import Detection
 
 LAYER_FORMAT = "4.5"
 NAVIGATOR_VERSION = "5.3.2"  # a current Navigator release; every 5.x release reads layer format 4.5

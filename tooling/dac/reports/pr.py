@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..attack import AttackCatalog, load_catalog
 from ..coverage import technique_coverage
-from ..detection import Detection
 from ..diagnostics import Severity
+from ..model.attack import AttackCatalog, load_catalog
+from ..model.detection import Detection
 from ..review import ADDED, CHANGED, REMOVED, DetectionChange, Review
 from ..testing import PASSED
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -28,3 +29,17 @@ def diagnostic_text(diagnostic: Diagnostic) -> Text:
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
     for diagnostic in diagnostics:
         console.print(diagnostic_text(diagnostic), soft_wrap=True, highlight=False)
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """The one line `dac test` and `dac check` end with: counts of tests by outcome, and the dialects."""
+    noun = "test" if summary["tests"] == 1 else "tests"
+    line = (
+        f"{summary['tests']} {noun}: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors"
+    )
+    if summary["dialects"]:
+        line += f" (in {', '.join(summary['dialects'])})"
+    if summary.get("invalid_detections"):
+        count = summary["invalid_detections"]
+        line += f"; {count} invalid detection{'s' if count != 1 else ''} not run"
+    return line

@@ -18,34 +18,34 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .diagnostics import Diagnostic, Severity
-from .project import find_project
-from .reports.text import diagnostic_text, print_diagnostics
-from .validation import display_path, validate
+from ..diagnostics import Diagnostic, Severity
+from ..model.project import find_project
+from ..reports.text import diagnostic_text, print_diagnostics
+from ..validation import display_path, validate
 
 if TYPE_CHECKING:
-    from .testing import TestResult
+    from ..testing import TestResult
 
-from .cli_support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
-from .cli_support import console as _console
-from .cli_support import fail as _fail
-from .cli_support import guarded as _guarded
-from .detection import DIALECTS
-from .redaction import write_text
+from ..model.detection import DIALECTS
+from ..redaction import write_text
+from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
+from .support import console as _console
+from .support import fail as _fail
+from .support import guarded as _guarded
 
 # --------------------------------------------------------------------------------------- limits
 
 
 def query_limits(project: Any, timeout: float | None = None, **hints: str) -> Any:
     """The QueryLimits of every query run: dac.yml's `limits:` (a --timeout wins), default 60 s, 2 GiB."""
-    from .emulator.engine import QueryLimits
+    from ..emulator.engine import QueryLimits
 
     return QueryLimits(timeout=timeout or project.query_timeout, memory_limit=project.memory_limit, **hints)
 
 
 def _timeout_seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """--timeout: seconds (30, 0.5) or a duration as in dac.yml (90s, 2m, 1h)."""
-    from .project import parse_duration
+    from ..model.project import parse_duration
 
     if value is None:
         return None
@@ -82,8 +82,10 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .emulator.engine import address_space_limit
-    from .testing import json_document, junit_xml, planned, run_detection_tests, summarize
+    from ..emulator.engine import address_space_limit
+    from ..reports.json import json_document
+    from ..reports.junit import junit_xml
+    from ..testing import planned, run_detection_tests, summarize
 
     project = find_project()
     limits = query_limits(project)
@@ -136,7 +138,8 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
 
 
 def print_test_results(results: list[TestResult], summary: dict[str, Any], invalid: list[Diagnostic]) -> None:
-    from .testing import ERROR, PASSED, summary_line
+    from ..reports.text import summary_line
+    from ..testing import ERROR, PASSED
 
     console = _console()
     if invalid:
@@ -187,13 +190,14 @@ def kql_run_command(
     print, range) or read tables given with --data, typed like test fixtures; a table no schema
     knows gets its column types from its values. Exit code 1 when the query has an error.
     """
-    from .confine import project_root_of
-    from .emulator import Emulator, EmulatorError
-    from .emulator.engine import address_space_limit
-    from .emulator.fixtures import FixtureError, build_tables, parse_datetime
-    from .kql import LineIndex, parse
-    from .tables import environment
-    from .testing import display_value, let_names
+    from ..confine import project_root_of
+    from ..emulator import Emulator, EmulatorError
+    from ..emulator.engine import address_space_limit
+    from ..emulator.fixtures import FixtureError, build_tables, parse_datetime
+    from ..kql import LineIndex, parse
+    from ..model.tables import environment
+    from ..reports.tables import display_value
+    from ..testing import let_names
 
     reading_stdin = file is None or str(file) == "-"
     if not reading_stdin and not file.is_file():
@@ -269,7 +273,7 @@ def kql_run_command(
 
 
 def _widest(result: Any, position: int, type_: str) -> int:
-    from .testing import display_value
+    from ..reports.tables import display_value
 
     cells = [len(display_value(row[position], type_, null="")) for row in result.rows[:1000]]
     return max([len(result.columns[position][0]), len(type_), *cells])
@@ -277,7 +281,7 @@ def _widest(result: Any, position: int, type_: str) -> int:
 
 def _result_json(result: Any) -> str:
     """{"columns": [{"name", "type"}], "rows": [[...]]}, one row per line."""
-    from .testing import json_value
+    from ..reports.tables import json_value
 
     columns = json.dumps([{"name": name, "type": type_} for name, type_ in result.columns], ensure_ascii=False)
     rows = [
@@ -290,7 +294,7 @@ def _result_json(result: Any) -> str:
 
 def _load_data(data_file: Path) -> Any:
     """The --data file with positions; JSON that YAML rejects (tab indentation) is read as plain JSON."""
-    from .yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
+    from ..model.yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
 
     display = display_path(data_file)
     try:

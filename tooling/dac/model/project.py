@@ -12,8 +12,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project
-from .diagnostics import Diagnostic, Position, error
+from ..confine import OUTSIDE_PROJECT, OutsideProject, inside_project
+from ..diagnostics import Diagnostic, Position, error
 from .schema import describe_value, expected_types, field_name
 from .yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
 

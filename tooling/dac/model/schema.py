@@ -17,8 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from ..diagnostics import Diagnostic, error
 from .attack import load_catalog
-from .diagnostics import Diagnostic, error
 from .yamlsource import JsonPath, LoadedYaml
 
 SCHEMA_RESOURCE = "data/detection.schema.json"

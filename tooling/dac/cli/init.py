@@ -1,4 +1,4 @@
-"""`dac init`: scaffold a detections repository (the library is init.py)."""
+"""`dac init`: scaffold a detections repository (the library is scaffold/repository.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli_support import fail, guarded
-from .validation import display_path
+from ..validation import display_path
+from .support import fail, guarded
 
 
 @click.command("init")
@@ -27,8 +27,8 @@ def init_command(directory: Path, install_spec: str | None, force: bool) -> None
     configuration, a README and a .gitignore. DIRECTORY may exist; a file already there is never
     overwritten without --force (exit code 2 naming it).
     """
-    from . import init
-    from .scaffold import default_author
+    from ..scaffold import repository as init
+    from ..scaffold.detection import default_author
 
     spec = install_spec if install_spec is not None else init.default_install_spec()
     if spec is None:

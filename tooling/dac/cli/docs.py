@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 
-from .cli_support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
-from .cli_support import console as _console
-from .cli_support import fail as _fail
-from .cli_support import guarded as _guarded
-from .detection import Detection, discover, load_detection
-from .project import find_project
-from .redaction import write_text
-from .reports.text import print_diagnostics
-from .validation import display_path
+from ..model.detection import Detection, discover, load_detection
+from ..model.project import find_project
+from ..redaction import write_text
+from ..reports.text import print_diagnostics
+from ..validation import display_path
+from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
+from .support import console as _console
+from .support import fail as _fail
+from .support import guarded as _guarded
 
 
 def _load(paths: list[Path]) -> tuple[list[Detection], int]:
@@ -78,8 +78,8 @@ def coverage_command(
     out, with exit code 1. In markdown, detections link to their files (relative to FILE's folder
     with --out, else to the current folder).
     """
-    from .coverage import coverage
-    from .reports import coverage_markdown, navigator
+    from ..coverage import coverage
+    from ..reports import coverage_markdown, navigator
 
     project = find_project()
     detections, failed = _load(paths_or_default(paths, project))
@@ -112,8 +112,8 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
     nothing is ever deleted, so the page of a removed detection stays until you remove it (or
     start from an empty OUT). Templates run in a Jinja2 sandbox; a template error is exit code 2.
     """
-    from .sitedocs import DocsError, Documented, build, write
-    from .validation import validate
+    from ..reports.site import DocsError, Documented, build, write
+    from ..validation import validate
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project)

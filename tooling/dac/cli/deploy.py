@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from .cli_support import console as _console
-from .cli_support import guarded as _guarded
-from .project import Project, Target, find_project
+from ..model.project import Project, Target, find_project
+from .support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from .support import console as _console
+from .support import guarded as _guarded
 
 if TYPE_CHECKING:  # the deploy modules load requests and azure-identity: only when a command runs
-    from .deploy import RuleClient
-    from .deploy.apply import Outcome
-    from .deploy.plan import Plan
+    from ..deploy import RuleClient
+    from ..deploy.apply import Outcome
+    from ..deploy.plan import Plan
 
 
 def _set_verbosity(_context: click.Context, _parameter: click.Parameter, count: int) -> int:
@@ -44,9 +44,9 @@ def _target(name: str) -> tuple[Project, Target]:
 
 
 def _plan_or_exit(project: Project, target: Target, client: RuleClient) -> Plan:
-    from .deploy.http import ApiError
-    from .deploy.plan import PlanError, plan_target
-    from .reports.text import print_diagnostics
+    from ..deploy.http import ApiError
+    from ..deploy.plan import PlanError, plan_target
+    from ..reports.text import print_diagnostics
 
     try:
         return plan_target(project, target, client)
@@ -60,7 +60,7 @@ def _plan_or_exit(project: Project, target: Target, client: RuleClient) -> Plan:
 
 
 def _listing_failed(target: Target, error: Exception) -> NoReturn:
-    from .deploy.http import redact
+    from ..deploy.http import redact
 
     click.echo(f"dac: error: listing the rules of target '{target.name}' failed: {redact(str(error))}", err=True)
     sys.exit(EXIT_FINDINGS)
@@ -81,8 +81,8 @@ def plan_command(target_name: str, output_format: str, prune: bool) -> None:
     Rules without dac's ownership marker are never touched and only counted. Exit code 0 when the
     plan was made, 1 when detections are invalid, the API failed or a rule conflicts, 2 for usage.
     """
-    from .deploy.connect import client_for
-    from .reports import plan as plan_report
+    from ..deploy.connect import client_for
+    from ..reports import plan as plan_report
 
     project, target = _target(target_name)
     plan = _plan_or_exit(project, target, client_for(target))
@@ -108,9 +108,9 @@ def deploy_command(target_name: str, prune: bool, yes: bool) -> None:
     the rules several at a time and prints each result. Exit code 1 if any rule failed; a rerun
     after any failure plans again from the live rules and converges.
     """
-    from .deploy.apply import apply_plan, pending
-    from .deploy.connect import client_for
-    from .reports import plan as plan_report
+    from ..deploy.apply import apply_plan, pending
+    from ..deploy.connect import client_for
+    from ..reports import plan as plan_report
 
     project, target = _target(target_name)
     client = client_for(target)
@@ -150,7 +150,7 @@ def drift_command(target_name: str, output_format: str) -> None:
     """
     import json
 
-    from .deploy.connect import client_for
+    from ..deploy.connect import client_for
 
     project, target = _target(target_name)
     plan = _plan_or_exit(project, target, client_for(target))
@@ -180,9 +180,9 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     Writes one file per rule into --out (never over an existing file); rules dac owns keep their
     detection id. Review the files, move them into detections/, and the next deploy adopts them.
     """
-    from .deploy.connect import client_for
-    from .deploy.http import ApiError
-    from .deploy.pull import write_pulled
+    from ..deploy.connect import client_for
+    from ..deploy.http import ApiError
+    from ..deploy.pull import write_pulled
 
     _project, target = _target(target_name)
     client = client_for(target)

@@ -13,9 +13,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
-from .diagnostics import InputError
-from .gitref import GitError
-from .project import Project, ProjectError
+from ..diagnostics import InputError
+from ..gitref import GitError
+from ..model.project import Project, ProjectError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -44,7 +44,7 @@ def paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
     if paths:
         return list(paths)
     if not project.detections_dir.is_dir():
-        from .validation import display_path
+        from ..validation import display_path
 
         fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
     return [project.detections_dir]

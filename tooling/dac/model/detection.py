@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .confine import OUTSIDE_PROJECT, OutsideProject, project_root_of, refuse_outside
-from .diagnostics import Diagnostic, Position, error
+from ..confine import OUTSIDE_PROJECT, OutsideProject, project_root_of, refuse_outside
+from ..diagnostics import Diagnostic, Position, error
 from .schema import check_schema
 from .yamlsource import JsonPath, LoadedYaml, YamlLoadError, load_yaml_file
 

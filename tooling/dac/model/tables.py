@@ -11,10 +11,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .confine import OutsideProject, project_root_of, refuse_outside
-from .diagnostics import InputError
-from .kql.binder import Environment
-from .kql.types import RowSchema, normalize_type
+from ..confine import OutsideProject, project_root_of, refuse_outside
+from ..diagnostics import InputError
+from ..kql.binder import Environment
+from ..kql.types import RowSchema, normalize_type
 
 DIALECTS = ("defender", "sentinel")
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .diagnostics import Diagnostic, Position, error
+from ..diagnostics import Diagnostic, Position, error
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 100_000

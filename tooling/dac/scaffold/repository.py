@@ -20,10 +20,10 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .project import CONFIG_NAME
-from .redaction import write_text
-from .scaffold import new_detection
-from .yamlwrite import dump_detection
+from ..model.project import CONFIG_NAME
+from ..model.yamlwrite import dump_detection
+from ..redaction import write_text
+from .detection import new_detection
 
 INSTALL_PLACEHOLDER = "__DAC_INSTALL__"
 WORKFLOW_NAMES = ("pull-request.yml", "deploy.yml")

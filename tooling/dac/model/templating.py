@@ -48,7 +48,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_ra
 from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 
-from .kql.lexer import tokenize
+from ..kql.lexer import tokenize
 
 MAX_OUTPUT = 1_000_000  # characters of rendered query
 MAX_VALUE = 1_000_000  # characters (strings) or items (lists, mappings) of any value the template makes

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .cli_support import guarded as _guarded
-from .redaction import write_text
+from ..redaction import write_text
+from .support import guarded as _guarded
 
 
 @click.group("report")
@@ -37,9 +37,9 @@ def report_pr_command(base_ref: str, out_file: Path | None, max_chars: int) -> N
     Exit code 0 when the report was written, whatever it found (`dac validate` and `dac test` gate
     the pull request); 2 for a bad REF or project.
     """
-    from .project import find_project
-    from .reports import pr
-    from .review import review
+    from ..model.project import find_project
+    from ..reports import pr
+    from ..review import review
 
     markdown = pr.render(review(find_project(), base_ref), max_chars=max_chars)
     if out_file is None:

@@ -26,15 +26,15 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import __version__
-from .attack import AttackCatalog, load_catalog
-from .checks.kql import Variant
-from .confine import OutsideProject, project_root_of, refuse_outside
-from .coverage import coverage as measure_coverage
-from .detection import Detection
-from .redaction import write_text
-from .reports import coverage_markdown
-from .reports.coverage_markdown import escape_cell, escape_inline, link_target
+from .. import __version__
+from ..confine import OutsideProject, project_root_of, refuse_outside
+from ..coverage import coverage as measure_coverage
+from ..model.attack import AttackCatalog, load_catalog
+from ..model.detection import Detection
+from ..redaction import write_text
+from ..variants import Variant
+from . import coverage_markdown
+from .coverage_markdown import escape_cell, escape_inline, link_target
 
 DETECTION_TEMPLATE = "detection.md.j2"
 INDEX_TEMPLATE = "index.md.j2"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .checks.kql import Variant
-from .detection import Detection
+from .model.detection import Detection
 from .redaction import write_text
 from .rules import defender_rule, sentinel_rule
+from .variants import Variant
 
 _RULE_BUILDERS = {"defender": defender_rule, "sentinel": sentinel_rule}
 

@@ -14,19 +14,19 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
-from .cli_support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PATHS_ARGUMENT, paths_or_default
-from .cli_support import console as _console
-from .cli_support import fail as _fail
-from .cli_support import guarded as _guarded
-from .diagnostics import Severity
-from .project import find_project
-from .redaction import write_text
-from .reports import FORMATS
-from .reports import github as github_report
-from .reports import json as json_report
-from .reports.text import print_diagnostics
-from .validation import ValidationReport, display_path, validate
+from .. import __version__
+from ..diagnostics import Severity
+from ..model.project import find_project
+from ..redaction import write_text
+from ..reports import FORMATS
+from ..reports import github as github_report
+from ..reports import json as json_report
+from ..reports.text import print_diagnostics
+from ..validation import ValidationReport, display_path, validate
+from .support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PATHS_ARGUMENT, paths_or_default
+from .support import console as _console
+from .support import fail as _fail
+from .support import guarded as _guarded
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,7 +40,7 @@ def main() -> None:
     detection rules and Sentinel analytics rules. Exit codes: 0 clean, 1 findings, 2 usage or
     input errors.
     """
-    from .redaction import install
+    from ..redaction import install
 
     install()  # before any command prints: secrets from the environment never reach the output
 
@@ -64,7 +64,7 @@ def _print_report(report: ValidationReport, output_format: str, test_results: li
     if output_format == "json":
         click.echo(json_report.render(report.diagnostics, _summary(report)))
     elif output_format == "sarif":  # one log: validation findings, then the failed tests' (dac check)
-        from .reports import sarif as sarif_report
+        from ..reports import sarif as sarif_report
 
         tests = [d for result in test_results or [] for d in result.diagnostics]
         click.echo(sarif_report.render([*report.diagnostics, *tests], find_project().root))
@@ -128,9 +128,10 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
     lie inside the project. json, sarif and github output include the failed tests as findings.
     Secrets (tokens, client secrets) are masked in all output.
     """
-    from .cli_test import print_test_results, query_limits
-    from .emulator.engine import address_space_limit
-    from .testing import run_detection_tests, summarize, summary_line
+    from ..emulator.engine import address_space_limit
+    from ..reports.text import summary_line
+    from ..testing import run_detection_tests, summarize
+    from .emulator import print_test_results, query_limits
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project, base_ref)
@@ -219,9 +220,9 @@ def new_command(name: str, folder: Path | None, kind: str, author: str | None) -
 
     The file is named after NAME and is valid as written; edit its query, metadata and test.
     """
-    from .checks.metadata import schema_reference
-    from .scaffold import default_author, new_detection, slugify, unique_path
-    from .yamlwrite import dump_detection
+    from ..checks.metadata import schema_reference
+    from ..model.yamlwrite import dump_detection
+    from ..scaffold.detection import default_author, new_detection, slugify, unique_path
 
     if not name.strip():
         _fail("NAME must not be empty")
@@ -262,10 +263,10 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
     query block. The Defender block becomes `query`; the Sentinel block becomes
     `variants.sentinel.text` when it differs. Nothing is written if any document fails.
     """
-    from .checks.metadata import schema_reference
-    from .importers.convert import ImportFailure, convert_documents
-    from .scaffold import slugify, unique_path
-    from .yamlwrite import dump_detection
+    from ..checks.metadata import schema_reference
+    from ..importers.convert import ImportFailure, convert_documents
+    from ..model.yamlwrite import dump_detection
+    from ..scaffold.detection import slugify, unique_path
 
     day = fallback_date.date() if fallback_date else dt.date.today()
     try:
@@ -298,7 +299,7 @@ DIALECT_OPTION = click.option(
 
 def _read_queries(files: tuple[Path, ...]) -> tuple[list, list[str]]:
     """Queries from .kql files, or JSON lines on standard input for '-' (or no files)."""
-    from .kqlcheck import read_files, read_jsonl
+    from ..kqlcheck import read_files, read_jsonl
 
     inputs: list = []
     problems: list[str] = []
@@ -327,7 +328,7 @@ def kql_check_command(files: tuple[Path, ...], dialect: str | None, output_forma
     FILES are .kql files; '-' (or no FILES) reads JSON lines {"id": ..., "query": ...} from
     standard input. Exit code 1 when any query has an error, 2 for unreadable input.
     """
-    from .kqlcheck import check_inputs
+    from ..kqlcheck import check_inputs
 
     inputs, problems = _read_queries(files)
     any_errors = False
@@ -365,14 +366,14 @@ def kql_columns_command(file: Path | None, dialect: str, output_format: str) -> 
 
     Exit code 1 when the query has errors (they are printed instead).
     """
-    from .kqlcheck import analyse
+    from ..kqlcheck import analyse
 
     text = sys.stdin.read() if file is None or str(file) == "-" else file.read_text(encoding="utf-8")
     label = "<stdin>" if file is None or str(file) == "-" else str(file)
     diagnostics, bound = analyse(text, dialect, find_project().tables_dir)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors or bound is None:
-        from .kql import LineIndex
+        from ..kql import LineIndex
 
         index = LineIndex(text)
         for diagnostic in errors:
@@ -405,9 +406,9 @@ def kql_render_command(file: Path | None, target: str) -> None:
     The result goes to standard output; what has no counterpart in the target dialect (a table,
     a function, a column) is reported on standard error with exit code 1.
     """
-    from .kql import LineIndex
-    from .kql.render import render
-    from .tables import environment
+    from ..kql import LineIndex
+    from ..kql.render import render
+    from ..model.tables import environment
 
     reading_stdin = file is None or str(file) == "-"
     if not reading_stdin and not file.is_file():
@@ -439,7 +440,7 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
     defender/<id>.json (Microsoft Graph detectionRule) and sentinel/<id>.json (ARM alertRule).
     Detections with errors are reported and not written (exit code 1). Output is deterministic.
     """
-    from .build import outputs, write
+    from ..render import outputs, write
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project)
@@ -456,7 +457,7 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
 
 
 def _register_emulator_commands() -> None:
-    from .cli_test import kql_run_command, test_command
+    from .emulator import kql_run_command, test_command
 
     main.add_command(test_command)
     kql_group.add_command(kql_run_command)
@@ -466,7 +467,7 @@ _register_emulator_commands()
 
 
 def _register_deploy_commands() -> None:
-    from .cli_deploy import COMMANDS
+    from .deploy import COMMANDS
 
     for command in COMMANDS:
         main.add_command(command)
@@ -476,9 +477,9 @@ _register_deploy_commands()
 
 
 def _register_review_commands() -> None:
-    from .cli_docs import COMMANDS as docs_commands
-    from .cli_init import COMMANDS as init_commands
-    from .cli_review import COMMANDS as review_commands
+    from .docs import COMMANDS as docs_commands
+    from .init import COMMANDS as init_commands
+    from .review import COMMANDS as review_commands
 
     for command in (*review_commands, *docs_commands, *init_commands):
         main.add_command(command)
