@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from ..model.project import Project, Target, find_project
 from .support import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from .support import console as _console
 from .support import guarded as _guarded
@@ -17,6 +16,7 @@ if TYPE_CHECKING:  # the deploy modules load requests and azure-identity: only w
     from ..deploy import RuleClient
     from ..deploy.apply import Outcome
     from ..deploy.plan import Plan
+    from ..model.project import Project, Target
 
 
 def _set_verbosity(_context: click.Context, _parameter: click.Parameter, count: int) -> int:
@@ -39,6 +39,8 @@ TARGET_OPTION = click.option("--target", "target_name", required=True, metavar="
 
 
 def _target(name: str) -> tuple[Project, Target]:
+    from ..model.project import find_project
+
     project = find_project()
     return project, project.target(name)
 
@@ -210,6 +212,8 @@ def targets_command(output_format: str) -> None:
 
     from rich.table import Table
 
+    from ..model.project import find_project
+
     targets = find_project().targets
     if output_format == "json":
         fields = ("name", "platform", "tenant_id", "client_id", "subscription_id", "resource_group", "workspace")
@@ -226,6 +230,3 @@ def targets_command(output_format: str) -> None:
         table.add_row(target.name, target.platform, target.tenant_id, workspace or "-")
     _console().print(table)
     sys.exit(EXIT_OK)
-
-
-COMMANDS = (plan_command, deploy_command, drift_command, pull_command, targets_command)

@@ -5,22 +5,26 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..model.detection import Detection, discover, load_detection
-from ..model.project import find_project
+from ..diagnostics import display_path
 from ..redaction import write_text
-from ..reports.text import print_diagnostics
-from ..validation import display_path
 from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .support import console as _console
 from .support import fail as _fail
 from .support import guarded as _guarded
 
+if TYPE_CHECKING:  # the library loads when a command runs, not when dac starts
+    from ..model.detection import Detection
+
 
 def _load(paths: list[Path]) -> tuple[list[Detection], int]:
     """The detections that load (YAML and schema); the others are reported on stderr and counted."""
+    from ..model.detection import discover, load_detection
+    from ..reports.text import print_diagnostics
+
     detections, failed = [], 0
     stderr = _console(stderr=True)
     for file in discover(paths):
@@ -79,6 +83,7 @@ def coverage_command(
     with --out, else to the current folder).
     """
     from ..coverage import coverage
+    from ..model.project import find_project
     from ..reports import coverage_markdown, navigator
 
     project = find_project()
@@ -112,7 +117,9 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
     nothing is ever deleted, so the page of a removed detection stays until you remove it (or
     start from an empty OUT). Templates run in a Jinja2 sandbox; a template error is exit code 2.
     """
+    from ..model.project import find_project
     from ..reports.site import DocsError, Documented, build, write
+    from ..reports.text import print_diagnostics
     from ..validation import validate
 
     project = find_project()
@@ -133,6 +140,3 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
     note = f"; {skipped} with errors not documented" if skipped else ""
     click.echo(f"wrote {len(pages)} pages into {display_path(out_dir)} ({len(documented)} detections{note})", err=True)
     sys.exit(EXIT_FINDINGS if skipped else EXIT_OK)
-
-
-COMMANDS: list[click.Command] = [coverage_command, docs_command]

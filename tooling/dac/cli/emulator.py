@@ -14,24 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from ..diagnostics import Diagnostic, Severity
-from ..model.project import find_project
-from ..reports.text import diagnostic_text, print_diagnostics
-from ..validation import display_path, validate
-
-if TYPE_CHECKING:
-    from ..testing import TestResult
-
-from ..model.detection import DIALECTS
+from ..diagnostics import display_path
+from ..model import DIALECTS
 from ..redaction import write_text
 from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .support import console as _console
 from .support import fail as _fail
 from .support import guarded as _guarded
+
+if TYPE_CHECKING:  # the library loads when a command runs, not when dac starts
+    from ..diagnostics import Diagnostic
+    from ..testing import TestResult
 
 # --------------------------------------------------------------------------------------- limits
 
@@ -82,10 +76,13 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ..diagnostics import Severity
     from ..emulator.engine import address_space_limit
+    from ..model.project import find_project
     from ..reports.json import json_document
     from ..reports.junit import junit_xml
     from ..testing import planned, run_detection_tests, summarize
+    from ..validation import validate
 
     project = find_project()
     limits = query_limits(project)
@@ -138,7 +135,9 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
 
 
 def print_test_results(results: list[TestResult], summary: dict[str, Any], invalid: list[Diagnostic]) -> None:
-    from ..reports.text import summary_line
+    from rich.text import Text
+
+    from ..reports.text import diagnostic_text, print_diagnostics, summary_line
     from ..testing import ERROR, PASSED
 
     console = _console()
@@ -190,11 +189,16 @@ def kql_run_command(
     print, range) or read tables given with --data, typed like test fixtures; a table no schema
     knows gets its column types from its values. Exit code 1 when the query has an error.
     """
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from ..confine import project_root_of
     from ..emulator import Emulator, EmulatorError
     from ..emulator.engine import address_space_limit
     from ..emulator.fixtures import FixtureError, build_tables, parse_datetime
     from ..kql import LineIndex, parse
+    from ..model.project import find_project
     from ..model.tables import environment
     from ..reports.tables import display_value
     from ..testing import let_names

@@ -49,6 +49,3 @@ def report_pr_command(base_ref: str, out_file: Path | None, max_chars: int) -> N
         out_file.parent.mkdir(parents=True, exist_ok=True)
     write_text(out_file, markdown, encoding="utf-8")
     click.echo(f"wrote {out_file} ({len(markdown):,} characters)", err=True)
-
-
-COMMANDS: list[click.Command] = [report_group]

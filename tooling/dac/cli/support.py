@@ -8,14 +8,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
-from ..diagnostics import InputError
-from ..gitref import GitError
-from ..model.project import Project, ProjectError
+if TYPE_CHECKING:  # loaded when a command runs, not when dac starts (see cli/__init__.py)
+    from rich.console import Console
+
+    from ..model.project import Project
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -23,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     out = Console(highlight=False, soft_wrap=True, stderr=stderr)
     if not out.is_terminal:  # logs and CI: room for the summary table instead of 80 columns
         out.width = 120
@@ -44,7 +46,7 @@ def paths_or_default(paths: tuple[Path, ...], project: Project) -> list[Path]:
     if paths:
         return list(paths)
     if not project.detections_dir.is_dir():
-        from ..validation import display_path
+        from ..diagnostics import display_path
 
         fail(f"no detections folder at {display_path(project.detections_dir)}; pass PATHS or create it")
     return [project.detections_dir]
@@ -55,6 +57,10 @@ def guarded(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..diagnostics import InputError
+        from ..gitref import GitError
+        from ..model.project import ProjectError
+
         try:
             return command(*args, **kwargs)
         except ProjectError as exc:

@@ -10,10 +10,10 @@ from typing import Any
 
 from ..confine import OUTSIDE_PROJECT, OutsideProject, project_root_of, refuse_outside
 from ..diagnostics import Diagnostic, Position, error
+from . import DIALECTS
 from .schema import check_schema
 from .yamlsource import JsonPath, LoadedYaml, YamlLoadError, load_yaml_file
 
-DIALECTS = ("defender", "sentinel")
 DETECTION_SUFFIXES = (".yml", ".yaml")
 SCHEMA_COMMENT_PREFIX = "# yaml-language-server: $schema="
 

@@ -1,4 +1,4 @@
-"""`dac init`: scaffold a detections repository (the library is scaffold/repository.py)."""
+"""`dac new` (a detection file) and `dac init` (a detections repository); the library is scaffold/."""
 
 from __future__ import annotations
 
@@ -7,8 +7,41 @@ from pathlib import Path
 
 import click
 
-from ..validation import display_path
+from ..diagnostics import display_path
 from .support import fail, guarded
+
+
+@click.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the file (default: the project's detections folder).",
+)
+@click.option("--kind", type=click.Choice(["hunting", "detection"]), default="detection", show_default=True)
+@click.option("--author", help="Author name (default: git config user.name).")
+@guarded
+def new_command(name: str, folder: Path | None, kind: str, author: str | None) -> None:
+    """Create a detection file for NAME with a fresh id.
+
+    The file is named after NAME and is valid as written; edit its query, metadata and test.
+    """
+    from ..checks.metadata import schema_reference
+    from ..model.project import find_project
+    from ..model.yamlwrite import dump_detection
+    from ..redaction import write_text
+    from ..scaffold.detection import default_author, new_detection, slugify, unique_path
+
+    if not name.strip():
+        fail("NAME must not be empty")
+    project = find_project()
+    target_folder = folder or project.detections_dir
+    target_folder.mkdir(parents=True, exist_ok=True)
+    target = unique_path(target_folder, slugify(name))
+    data = new_detection(name.strip(), kind, author or default_author())
+    write_text(target, dump_detection(data, schema_reference(target_folder)), encoding="utf-8")
+    click.echo(f"created {display_path(target)} (id {data['id']})")
 
 
 @click.command("init")
@@ -61,6 +94,3 @@ def _next_steps(directory: Path) -> str:
         "     variables AZURE_CLIENT_ID and AZURE_TENANT_ID, and an Entra ID federated credential (dac's ci.md)\n"
         "  4. optional: pre-commit install, to run dac validate on every commit"
     )
-
-
-COMMANDS: list[click.Command] = [init_command]
