@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..diagnostics import display_path
-from ..redaction import write_text
 from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .support import console as _console
 from .support import fail as _fail
@@ -22,6 +20,7 @@ if TYPE_CHECKING:  # the library loads when a command runs, not when dac starts
 
 def _load(paths: list[Path]) -> tuple[list[Detection], int]:
     """The detections that load (YAML and schema); the others are reported on stderr and counted."""
+    from ..diagnostics import display_path
     from ..model.detection import discover, load_detection
     from ..reports.text import print_diagnostics
 
@@ -38,6 +37,9 @@ def _load(paths: list[Path]) -> tuple[list[Detection], int]:
 
 
 def _write_or_print(text: str, out_file: Path | None) -> None:
+    from ..diagnostics import display_path
+    from ..redaction import write_text
+
     if out_file is None:
         click.echo(text, nl=False)
         return
@@ -117,6 +119,7 @@ def docs_command(paths: tuple[Path, ...], out_dir: Path, templates_dir: Path | N
     nothing is ever deleted, so the page of a removed detection stays until you remove it (or
     start from an empty OUT). Templates run in a Jinja2 sandbox; a template error is exit code 2.
     """
+    from ..diagnostics import display_path
     from ..model.project import find_project
     from ..reports.site import DocsError, Documented, build, write
     from ..reports.text import print_diagnostics

@@ -7,7 +7,6 @@ of the command line they only parse arguments, call the library and print. Exit 
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -15,9 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ..diagnostics import display_path
 from ..model import DIALECTS
-from ..redaction import write_text
 from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
 from .support import console as _console
 from .support import fail as _fail
@@ -79,6 +76,7 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     from ..diagnostics import Severity
     from ..emulator.engine import address_space_limit
     from ..model.project import find_project
+    from ..redaction import write_text
     from ..reports.json import json_document
     from ..reports.junit import junit_xml
     from ..testing import planned, run_detection_tests, summarize
@@ -194,6 +192,7 @@ def kql_run_command(
     from rich.text import Text
 
     from ..confine import project_root_of
+    from ..diagnostics import display_path
     from ..emulator import Emulator, EmulatorError
     from ..emulator.engine import address_space_limit
     from ..emulator.fixtures import FixtureError, build_tables, parse_datetime
@@ -285,6 +284,8 @@ def _widest(result: Any, position: int, type_: str) -> int:
 
 def _result_json(result: Any) -> str:
     """{"columns": [{"name", "type"}], "rows": [[...]]}, one row per line."""
+    import json
+
     from ..reports.tables import json_value
 
     columns = json.dumps([{"name": name, "type": type_} for name, type_ in result.columns], ensure_ascii=False)
@@ -298,6 +299,9 @@ def _result_json(result: Any) -> str:
 
 def _load_data(data_file: Path) -> Any:
     """The --data file with positions; JSON that YAML rejects (tab indentation) is read as plain JSON."""
+    import json
+
+    from ..diagnostics import display_path
     from ..model.yamlsource import LoadedYaml, YamlLoadError, load_yaml_file
 
     display = display_path(data_file)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import display_path
 from .support import EXIT_USAGE
 from .support import guarded as _guarded
 
@@ -42,6 +41,7 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
     `variants.sentinel.text` when it differs. Nothing is written if any document fails.
     """
     from ..checks.metadata import schema_reference
+    from ..diagnostics import display_path
     from ..importers.convert import ImportFailure, convert_documents
     from ..model.yamlwrite import dump_detection
     from ..redaction import write_text

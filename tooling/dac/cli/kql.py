@@ -3,7 +3,6 @@ in emulator.py with `dac test`)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -57,6 +56,8 @@ def kql_check_command(files: tuple[Path, ...], dialect: str | None, output_forma
     FILES are .kql files; '-' (or no FILES) reads JSON lines {"id": ..., "query": ...} from
     standard input. Exit code 1 when any query has an error, 2 for unreadable input.
     """
+    import json
+
     from ..kqlcheck import check_inputs
     from ..model.project import find_project
 
@@ -96,6 +97,8 @@ def kql_columns_command(file: Path | None, dialect: str, output_format: str) -> 
 
     Exit code 1 when the query has errors (they are printed instead).
     """
+    import json
+
     from ..kqlcheck import analyse
     from ..model.project import find_project
 

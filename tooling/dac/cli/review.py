@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..redaction import write_text
 from .support import guarded as _guarded
 
 
@@ -38,6 +37,7 @@ def report_pr_command(base_ref: str, out_file: Path | None, max_chars: int) -> N
     the pull request); 2 for a bad REF or project.
     """
     from ..model.project import find_project
+    from ..redaction import write_text
     from ..reports import pr
     from ..review import review
 

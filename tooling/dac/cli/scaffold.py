@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import display_path
 from .support import fail, guarded
 
 
@@ -28,6 +27,7 @@ def new_command(name: str, folder: Path | None, kind: str, author: str | None) -
     The file is named after NAME and is valid as written; edit its query, metadata and test.
     """
     from ..checks.metadata import schema_reference
+    from ..diagnostics import display_path
     from ..model.project import find_project
     from ..model.yamlwrite import dump_detection
     from ..redaction import write_text
@@ -60,6 +60,7 @@ def init_command(directory: Path, install_spec: str | None, force: bool) -> None
     configuration, a README and a .gitignore. DIRECTORY may exist; a file already there is never
     overwritten without --force (exit code 2 naming it).
     """
+    from ..diagnostics import display_path
     from ..scaffold import repository as init
     from ..scaffold.detection import default_author
 
@@ -86,6 +87,8 @@ def init_command(directory: Path, install_spec: str | None, force: bool) -> None
 
 
 def _next_steps(directory: Path) -> str:
+    from ..diagnostics import display_path
+
     return (
         "\nnext steps:\n"
         f"  1. cd {shlex.quote(display_path(directory))} && git init, then commit and push to GitHub\n"
