@@ -6,7 +6,7 @@ import pytest
 
 from conftest import rows_of
 from dac.emulator import EmulatorError
-from dac.emulator import geo_cells as cells
+from dac.emulator.geo import cells
 
 run = rows_of
 

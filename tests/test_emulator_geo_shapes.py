@@ -9,7 +9,7 @@ import pytest
 
 from conftest import rows_of
 from dac.emulator import Emulator, EmulatorError
-from dac.emulator import geo_shapes as shapes
+from dac.emulator.geo import shapes
 
 CENTRAL_PARK = (
     '{"type":"Polygon","coordinates":[[[-73.9495,40.7969],[-73.95807266235352,40.80068603561921],'

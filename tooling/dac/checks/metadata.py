@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from ..diagnostics import Diagnostic, Position, error, warning
 from ..model.detection import SCHEMA_COMMENT_PREFIX, Detection
+from ..model.project import schema_reference
 
 
 def check_dates(detection: Detection) -> list[Diagnostic]:
@@ -52,21 +50,6 @@ def check_schema_comment(detection: Detection) -> list[Diagnostic]:
             )
         ]
     return []
-
-
-def schema_reference(directory: Path) -> str:
-    """Path to the detection schema for a file in `directory`, for the comment line.
-
-    Relative inside the project (it survives a clone), absolute for a folder outside it.
-    """
-    from ..model.project import find_project  # local import: project depends on nothing here
-
-    project = find_project()
-    schema = project.schema_path.resolve()
-    folder = directory.resolve()
-    if folder.is_relative_to(project.root):
-        return Path(os.path.relpath(schema, folder)).as_posix()
-    return schema.as_posix()
 
 
 def check(detection: Detection) -> list[Diagnostic]:

@@ -211,9 +211,10 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
     defender/<id>.json (Microsoft Graph detectionRule) and sentinel/<id>.json (ARM alertRule).
     Detections with errors are reported and not written (exit code 1). Output is deterministic.
     """
+    from ..diagnostics import display_path
     from ..model.project import find_project
     from ..render import outputs, write
-    from ..validation import display_path, validate
+    from ..validation import validate
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project)

@@ -40,9 +40,9 @@ def import_markdown_command(files: tuple[Path, ...], out_dir: Path, fallback_dat
     query block. The Defender block becomes `query`; the Sentinel block becomes
     `variants.sentinel.text` when it differs. Nothing is written if any document fails.
     """
-    from ..checks.metadata import schema_reference
     from ..diagnostics import display_path
     from ..importers.convert import ImportFailure, convert_documents
+    from ..model.project import schema_reference
     from ..model.yamlwrite import dump_detection
     from ..redaction import write_text
     from ..scaffold.detection import slugify, unique_path

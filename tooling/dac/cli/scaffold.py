@@ -26,9 +26,8 @@ def new_command(name: str, folder: Path | None, kind: str, author: str | None) -
 
     The file is named after NAME and is valid as written; edit its query, metadata and test.
     """
-    from ..checks.metadata import schema_reference
     from ..diagnostics import display_path
-    from ..model.project import find_project
+    from ..model.project import find_project, schema_reference
     from ..model.yamlwrite import dump_detection
     from ..redaction import write_text
     from ..scaffold.detection import default_author, new_detection, slugify, unique_path

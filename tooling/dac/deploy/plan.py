@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks.parameters import check_target as check_target_parameters
-from ..diagnostics import Diagnostic, Severity, error
+from ..diagnostics import Diagnostic, Severity, display_path, error
 from ..model.detection import Detection
 from ..model.project import Project, Target
 from ..rules import content_hash, defender_rule, normalised, read_marker, sentinel_rule, unmarked
-from ..validation import ValidationReport, display_path, validate
+from ..validation import ValidationReport, validate
 from ..variants import build_variants, parameter_error_position
 from . import LiveRule, RuleClient
 

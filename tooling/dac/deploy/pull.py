@@ -14,8 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..checks.metadata import schema_reference
-from ..model.project import Target
+from ..model.project import Target, schema_reference
 from ..model.yamlwrite import dump_detection
 from ..redaction import write_text
 from ..rules import (

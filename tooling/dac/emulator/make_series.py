@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING
 from ..kql.lexer import Token
 from ..kql.names import aggregate_name, name_text, path_name
 from ..kql.syntax import Node
-from .engine import DUCK_TYPES, quote_name
+from .aggregates import aggregate_sql
 from .functions.dynamic import ensure_dynamic_macros, to_json
+from .operators import named
+from .sql import DUCK_TYPES, quote_name
 
 if TYPE_CHECKING:
-    from .compiler import Compiler
+    from .interface import Compiler
 
 Columns = list[tuple[str, str]]
 
@@ -125,7 +127,7 @@ def make_series(compiler: Compiler, node: Node, sql: str) -> str:
     counter = [0]
     group_names, group_selects = [], []
     for item in parts.groups:
-        name, value = compiler.named(item, columns, counter)
+        name, value = named(compiler, item, columns, counter)
         group_names.append(name)
         group_selects.append((name, value))
     aggregate_names, aggregate_sqls, defaults = [], [], []
@@ -189,7 +191,7 @@ def _aggregate(
         if function in ("arg_max", "arg_min", "argmax", "argmin", "make_list", "make_set", "make_bag"):
             raise compiler.unsupported(f"the aggregate '{function}' in make-series", call)
         arguments = call["arguments"]["items"] or []
-        sql = compiler.aggregate_sql(function, arguments, columns, call)
+        sql = aggregate_sql(compiler, function, arguments, columns, call)
         return name or aggregate_name(function, arguments), sql
     if name is not None and _is_constant(call):  # `other = -1`: the same value in every bin with rows
         value, _ = compiler.expr(call, columns)

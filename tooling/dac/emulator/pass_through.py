@@ -2,8 +2,8 @@
 
 The emulator's rows already keep their order from step to step (one thread, ordered subqueries), so
 `serialize` only has to run its optional assignments, which may call row_number(), prev(), next()
-(Compiler.operator hands them to plugins.serialized like an extend). `as` names the rows for the rest
-of the statement; `render` is only a hint for the client that shows the result.
+(Compiler.operator hands them to `serialized` of functions/rows.py like an extend). `as` names the
+rows for the rest of the statement; `render` is only a hint for the client that shows the result.
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING
 
 from ..kql.names import name_text
 from ..kql.syntax import Node
-from .engine import quote_name
+from .operators import extend, list_items
+from .sql import quote_name
 
 if TYPE_CHECKING:
-    from .compiler import Compiler
+    from .interface import Compiler
 
 
 def serialize(compiler: Compiler, node: Node, sql: str) -> str:
     """serialize [Name = expr, ...]: the rows unchanged, plus the assigned columns as extend adds them."""
-    if not compiler._items(node):
+    if not list_items(node):
         return sql
-    return compiler.extend(node, sql)
+    return extend(compiler, node, sql)
 
 
 def as_operator(compiler: Compiler, node: Node, sql: str) -> str:

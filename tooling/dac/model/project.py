@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -97,6 +98,19 @@ def find_project(start: Path | None = None) -> Project:
         if config.is_file():
             return _load(folder, config)
     return Project(root=here, config_file=None, detections_dir=here / "detections")
+
+
+def schema_reference(directory: Path) -> str:
+    """Path to the detection schema for a file in `directory`, for the comment line.
+
+    Relative inside the project (it survives a clone), absolute for a folder outside it.
+    """
+    project = find_project()
+    schema = project.schema_path.resolve()
+    folder = directory.resolve()
+    if folder.is_relative_to(project.root):
+        return Path(os.path.relpath(schema, folder)).as_posix()
+    return schema.as_posix()
 
 
 def _load(root: Path, config_file: Path) -> Project:

@@ -1,201 +1,43 @@
 """Scalar functions of the emulator: KQL name -> SQL, by family (one module each).
 
-A handler takes (compiler, arguments, columns, call node) and returns (sql, kql type). The
-helpers `simple` (compile the arguments, then format SQL) and `with_kinds` (the SQL builder
-also sees the argument types) cover most functions. A function not registered here makes the
-emulator refuse the query with EMU001, naming it.
+registry.py holds the registry, FUNCTIONS, and the helpers handlers are built from; importing this
+package imports the family modules, and each registers its functions there. basic.py comes first:
+the functions every query uses, some of which a later family replaces with a fuller version. A
+function not registered makes the emulator refuse the query with EMU001, naming it.
+
+    basic          conversions, conditionals, the first string/datetime/JSON/IPv4 functions
+    columns        column_ifexists, column_names_of, ingestion_time
+    datetime_math  datetime, timespan, math, unit conversion and bitwise functions, todatetime
+    dynamic        dynamic (JSON) values: arrays, property bags, sets, packing
+    encoding       gzip and punycode (the SQL encodings are in strings)
+    geo_cells      geohash, S2 and H3 cells (the math: ../geo/cells.py)
+    geo_shapes     lines, polygons and distances, and the geo lookup plugins (the math: ../geo/shapes.py)
+    numbers        the beta distribution and format_bytes
+    parsing        parse_url, parse_xml, parse_urlquery
+    rows           functions of the serialized row order (row_number, prev, ...)
+    series         series_* (the math: ../series_math.py)
+    strings        strings, regular expressions, base64 and URL encoding, hashes, IPv4 and IPv6
+    udfs           the Python UDFs' registration, which several families and the aggregates use
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+# Each family registers its functions on import; a later one's function replaces an earlier one's of the
+# same name, and basic, the first in this (alphabetical) order, holds those that others refine.
+from . import (  # noqa: F401
+    basic,
+    columns,
+    datetime_math,
+    dynamic,
+    encoding,
+    geo_cells,
+    geo_shapes,
+    numbers,
+    parsing,
+    rows,
+    series,
+    strings,
+)
+from .registry import FUNCTIONS, Columns, Handler, register, simple, with_kinds
 
-from ...kql.names import name_text
-from ...kql.syntax import Node
-from ..engine import DUCK_TYPES, EmulatorError
-
-if TYPE_CHECKING:
-    from ..compiler import Compiler
-
-Columns = list[tuple[str, str]]
-Handler = Callable[["Compiler", list[Node], Columns, Node], tuple[str, str]]
-FUNCTIONS: dict[str, Handler] = {}
-
-
-def register(*names: str) -> Callable[[Handler], Handler]:
-    def decorate(handler: Handler) -> Handler:
-        for name in names:
-            FUNCTIONS[name] = handler
-        return handler
-
-    return decorate
-
-
-def timestamp_sql(value: dt.datetime) -> str:
-    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-
-
-def offset_of(node: Node) -> int:
-    token = node.first_token()
-    return token.start if token is not None else 0
-
-
-def simple(sql: Callable[..., str], kind: str | Callable[..., str]) -> Callable:
-    """A function whose arguments are compiled first: sql(*argument_sql), result kind (or from kinds)."""
-
-    def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-        compiled = [compiler.expr(a, columns) for a in arguments]
-        texts = [s for s, _ in compiled]
-        kinds = [k for _, k in compiled]
-        try:
-            text = sql(*texts) if not getattr(sql, "wants_kinds", False) else sql(compiler, texts, kinds)
-        except TypeError:
-            raise EmulatorError("EMU006", f"wrong number of arguments for '{name_text(node['callee'])}'",
-                                offset_of(node)) from None  # fmt: skip
-        return text, (kind(kinds) if callable(kind) else kind)
-
-    return handler
-
-
-def with_kinds(function: Callable) -> Callable:
-    function.wants_kinds = True  # type: ignore[attr-defined]
-    return function
-
-
-@with_kinds
-def _tostring(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return compiler.as_string(texts[0], kinds[0])
-
-
-@with_kinds
-def _isempty(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    if kinds[0] in ("string", "dynamic"):
-        return f"({compiler.as_string(texts[0], kinds[0])} = '')"
-    return f"({texts[0]} IS NULL)"
-
-
-@with_kinds
-def _parse_json(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return texts[0] if kinds[0] == "dynamic" else f"kql_parse_json({compiler.as_string(texts[0], kinds[0])})"
-
-
-@with_kinds
-def _to_number(compiler: Compiler, texts: list[str], kinds: list[str], duck: str = "BIGINT") -> str:
-    value = compiler.as_string(texts[0], kinds[0]) if kinds[0] == "dynamic" else texts[0]
-    return f"TRY_CAST({value} AS {duck})"
-
-
-@with_kinds
-def _ago(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return f"({timestamp_sql(compiler.engine.now)} - {texts[0]})"
-
-
-@with_kinds
-def _now(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    now = timestamp_sql(compiler.engine.now)
-    return f"({now} + {texts[0]})" if texts else now
-
-
-@with_kinds
-def _bin(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    if kinds[0] == "datetime":
-        return f"time_bucket({texts[1]}, {texts[0]}, TIMESTAMP '1970-01-01')"
-    return f"(floor({texts[0]} / {texts[1]}) * {texts[1]})"
-
-
-@with_kinds
-def _strcat(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return "concat(" + ", ".join(compiler.as_string(t, k) for t, k in zip(texts, kinds, strict=True)) + ")"
-
-
-@with_kinds
-def _iff(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    return f"(CASE WHEN {texts[0]} THEN {texts[1]} ELSE {texts[2]} END)"
-
-
-@with_kinds
-def _case(compiler: Compiler, texts: list[str], kinds: list[str]) -> str:
-    pairs = " ".join(f"WHEN {texts[i]} THEN {texts[i + 1]}" for i in range(0, len(texts) - 1, 2))
-    return f"(CASE {pairs} ELSE {texts[-1]} END)"
-
-
-def _extractjson(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    path, _ = compiler.expr(arguments[0], columns)
-    text, kind = compiler.expr(arguments[1], columns)
-    source = f"CAST({text} AS VARCHAR)" if kind == "dynamic" else text
-    result_kind = "string"
-    if len(arguments) > 2 and arguments[2].kind == "TypeOf":
-        from ...kql.types import normalize_type
-
-        inner = [c for c in arguments[2].children if isinstance(c, Node)]
-        result_kind = normalize_type(name_text(inner[0])) if inner else "string"
-    value = f"json_extract_string(CASE WHEN json_valid({source}) THEN {source} END, {path})"
-    if result_kind == "string":
-        return f"coalesce({value}, '')", "string"
-    return f"TRY_CAST({value} AS {DUCK_TYPES.get(result_kind, 'VARCHAR')})", result_kind
-
-
-def _geo(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    ip, kind = compiler.expr(arguments[0], columns)
-    return f"CAST(kql_geo_info({compiler.as_string(ip, kind)}) AS JSON)", "dynamic"
-
-
-def _not(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    value, _ = compiler.expr(arguments[0], columns)
-    return f"(NOT {value})", "bool"
-
-
-_BUILTINS: dict[str, Handler] = {
-    "tostring": simple(_tostring, "string"),
-    "tolower": simple(lambda a: f"lower({a})", "string"),
-    "toupper": simple(lambda a: f"upper({a})", "string"),
-    "strlen": simple(lambda a: f"length({a})", "long"),
-    "isempty": simple(_isempty, "bool"),
-    "isnotempty": simple(with_kinds(lambda c, t, k: f"(NOT {_isempty(c, t, k)})"), "bool"),
-    "isnull": simple(lambda a: f"({a} IS NULL)", "bool"),
-    "isnotnull": simple(lambda a: f"({a} IS NOT NULL)", "bool"),
-    "parse_json": simple(_parse_json, "dynamic"),
-    "parsejson": simple(_parse_json, "dynamic"),
-    "todynamic": simple(_parse_json, "dynamic"),
-    "toint": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "INTEGER")), "int"),
-    "tolong": simple(_to_number, "long"),
-    "toreal": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
-    "todouble": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
-    "todatetime": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "TIMESTAMP")), "datetime"),
-    "tobool": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "BOOLEAN")), "bool"),
-    "ago": simple(_ago, "datetime"),
-    "now": simple(_now, "datetime"),
-    "bin": simple(_bin, lambda kinds: kinds[0]),
-    "floor": simple(_bin, lambda kinds: kinds[0]),
-    "startofday": simple(lambda a: f"date_trunc('day', {a})", "datetime"),
-    "strcat": simple(_strcat, "string"),
-    "iff": simple(_iff, lambda kinds: kinds[1]),
-    "iif": simple(_iff, lambda kinds: kinds[1]),
-    "case": simple(_case, lambda kinds: kinds[1] if len(kinds) > 1 else "unknown"),
-    "coalesce": simple(lambda *a: f"coalesce({', '.join(a)})", lambda kinds: kinds[0]),
-    "extract": simple(
-        lambda regex, group, text: f"regexp_extract({text}, {regex}, CAST({group} AS INTEGER))", "string"
-    ),
-    "ipv4_is_private": simple(lambda ip: f"kql_ipv4_is_private({ip})", "bool"),
-    "ipv4_is_in_range": simple(lambda ip, cidr: f"kql_ipv4_in_range({ip}, {cidr})", "bool"),
-    "extractjson": _extractjson,
-    "extract_json": _extractjson,
-    "geo_info_from_ip_address": _geo,
-    "not": _not,
-    "array_length": simple(lambda a: f"json_array_length({a})", "long"),
-    "split": simple(lambda s, d: f"to_json(string_split({s}, {d}))", "dynamic"),
-    "trim": simple(
-        lambda r, s: f"regexp_replace(regexp_replace({s}, '^(' || {r} || ')+', ''), '(' || {r} || ')+$', '')", "string"
-    ),
-    "replace_string": simple(lambda s, a, b: f"replace({s}, {a}, {b})", "string"),
-    "abs": simple(lambda a: f"abs({a})", lambda kinds: kinds[0]),
-    "datetime_diff": simple(lambda part, a, b: f"date_diff({part}, {b}, {a})", "long"),
-}
-
-
-FUNCTIONS.update(_BUILTINS)
-
-# Families in their own modules register themselves on import.
-from . import coverage, datetime_math, dynamic, geo_cells, geo_shapes, misc, series, strings  # noqa: E402, F401
+__all__ = ["FUNCTIONS", "Columns", "Handler", "register", "simple", "with_kinds"]

@@ -8,13 +8,18 @@ error (EMU002) on the row that needs it, via `_checked`.
 
 Argument types follow Kusto.Language's signatures (e.g. sign() and pow() return real, dayofmonth()
 returns int, round() and ceiling() keep the type of their argument).
+
+todatetime() of a string reads it in Python (a UDF, see udfs.py); bin_auto() bins with the sizes that
+`set` statements give.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import TYPE_CHECKING
 
@@ -22,12 +27,14 @@ import duckdb
 
 from ...kql.names import name_text
 from ...kql.syntax import Node
-from ..engine import EmulatorError
+from ..errors import EmulatorError
+from ..literals import parse_datetime
 from ..ticks import DATETIME_NS
-from . import Handler, register
+from .registry import FUNCTIONS, Handler, check_arity, register
+from .udfs import Refused, Udf, ensure_udfs
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 Columns = list[tuple[str, str]]
 Arg = tuple[str, str]  # (sql, KQL type)
@@ -204,6 +211,28 @@ def _bin(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node
 def _bin_at(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     value, size, fixed = _compile(compiler, arguments, columns, node, 3)
     return _binned(compiler, node, value, size, fixed)
+
+
+@register("bin_auto")
+def _bin_auto(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    """bin_at(value, query_bin_auto_size, query_bin_auto_at), both from `set` statements."""
+    check_arity(node, arguments, 1, 1)
+    options: dict[str, Node] = getattr(compiler, "options", {})
+    size = options.get("query_bin_auto_size")
+    if size is None:
+        raise compiler.unsupported("bin_auto() without 'set query_bin_auto_size'", node)
+    handler = _lookup("bin_at")
+    fixed = options.get("query_bin_auto_at")
+    if fixed is None:
+        value_kind = compiler.expr(arguments[0], columns)[1]
+        if value_kind != "datetime":
+            raise compiler.unsupported("bin_auto() of a number without 'set query_bin_auto_at'", node)
+        return _lookup("bin")(compiler, [arguments[0], size], columns, node)
+    return handler(compiler, [arguments[0], size, fixed], columns, node)
+
+
+def _lookup(name: str) -> Callable:
+    return FUNCTIONS[name]
 
 
 # --------------------------------------------------------------------------- rounding
@@ -644,6 +673,60 @@ def _totimespan(compiler: Compiler, arguments: list[Node], columns: Columns, nod
     value = f"(CASE WHEN NOT regexp_matches({text}, '[0-9]') THEN NULL ELSE {_timespan_from_us(signed)} END)"
     what = "totimespan() of a string with digits other than [-][d.]hh:mm[:ss[.ffffff]]"
     return _checked(compiler, node, f"({ok}) IS NOT FALSE", value, what), "timespan"
+
+
+# --------------------------------------------------------------------------- todatetime of strings
+_MONTHS = {name: index for index, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}  # fmt: skip
+_RFC = re.compile(
+    r"(?:[A-Za-z]+,\s*)?(\d{1,2})[ -]([A-Za-z]{3})[ -](\d{2}|\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*(GMT|UTC|Z))?"
+)
+_OFFSET = re.compile(r"(.*\d)\s*([+-])(\d{2}):?(\d{2})")
+
+
+def parse_kql_datetime(text: str) -> dt.datetime | None:
+    """A string as todatetime() reads it: ISO 8601 (with Z or an offset), month-day-year and
+    RFC 822/850; an empty string is null; another text refuses (Kusto's set of formats is larger)."""
+    cleaned = text.strip()
+    if cleaned == "":
+        return None
+    offset = dt.timedelta(0)
+    with_offset = _OFFSET.fullmatch(cleaned)
+    if with_offset and ":" in with_offset.group(1):  # a time followed by +hh:mm / -hhmm
+        cleaned = with_offset.group(1)
+        sign = 1 if with_offset.group(2) == "+" else -1
+        offset = sign * dt.timedelta(hours=int(with_offset.group(3)), minutes=int(with_offset.group(4)))
+    try:
+        value = parse_datetime(cleaned)
+    except ValueError:
+        rfc = _RFC.fullmatch(cleaned)
+        if not rfc or rfc.group(2).lower() not in _MONTHS:
+            raise Refused(f"todatetime() of '{text[:40]}', a format the emulator does not read") from None
+        day, month, year, hour, minute, second, _ = rfc.groups()
+        full_year = int(year) + (2000 if len(year) == 2 else 0)  # RFC 822 two-digit years: 20xx
+        value = dt.datetime(full_year, _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second or 0))
+    if getattr(value, "extra_ticks", 0):
+        raise Refused("todatetime() of a time with 100 ns ticks")
+    return value - offset
+
+
+def _todatetime_udf(text: str) -> dt.datetime | None:
+    return parse_kql_datetime(text)
+
+
+@register("todatetime", "todate")
+def _todatetime(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    check_arity(node, arguments, 1, 1)
+    sql, kind = compiler.expr(arguments[0], columns)
+    if kind in ("datetime", "datetime_ns"):
+        return sql, kind
+    if kind not in ("string", "dynamic", "unknown"):
+        raise compiler.unsupported(f"todatetime() of a {kind} value", node)
+    ensure_udfs(compiler, _UDFS)
+    return f"kqlm_todatetime({compiler.as_string(sql, kind)})", "datetime"
+
+
+_UDFS: list[Udf] = [("kqlm_todatetime", _todatetime_udf, ["VARCHAR"], "TIMESTAMP")]
 
 
 # --------------------------------------------------------------------------- formatting

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...kql.names import name_text, string_value
 from ...kql.syntax import Node
-from ..engine import EmulatorError, quote_name
-from . import offset_of, register
+from ..errors import EmulatorError, offset_of
+from ..sql import quote_name
+from .registry import register
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 Columns = list[tuple[str, str]]
 

@@ -1,5 +1,5 @@
 """Geospatial cell functions (geohash, S2, H3): KQL name -> a call of the Python UDFs that
-emulator/geo_cells.py registers on the connection (kql_geohash, kql_s2cell_polygon, ...).
+emulator/geo/cells.py registers on the connection (kql_geohash, kql_s2cell_polygon, ...).
 
 Coordinates must be numbers and levels integers, as the reference's signatures say; any other
 argument type is refused (EMU001) rather than converted in a way Kusto might not. A string
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from ...kql.names import name_text
 from ...kql.syntax import Node
-from ..engine import EmulatorError
-from ..geo_cells import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
-from . import Handler, offset_of, register
+from ..errors import EmulatorError, offset_of
+from ..geo.cells import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
+from .registry import Handler, register
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 Columns = list[tuple[str, str]]
 

@@ -1,6 +1,6 @@
 """Geospatial shape functions and the geo_polygon_lookup / geo_line_lookup plugins -> SQL.
 
-The math lives in emulator/geo_shapes.py as Python UDFs (kql_geo_*); dynamic values are passed
+The math lives in emulator/geo/shapes.py as Python UDFs (kql_geo_*); dynamic values are passed
 to them as JSON text and come back as JSON text. Each handler checks its arity and argument types
 and refuses what the UDFs do not model (the spheroid distance, for one).
 """
@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from ...kql.names import name_text, path_name
 from ...kql.syntax import Node
-from ..engine import EmulatorError, quote_name
-from . import FUNCTIONS, Columns, Handler
+from ..errors import EmulatorError
+from ..sql import quote_name
+from .registry import FUNCTIONS, Columns, Handler
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 # Argument kinds: r = real, d = dynamic (a GeoJSON shape or an array of them), s = string, b = bool.
 _NUMERIC = ("real", "long", "int", "decimal")

@@ -22,12 +22,12 @@ from duckdb import sqltypes
 from ...kql.names import name_text
 from ...kql.syntax import Node
 from .. import series_math
-from ..engine import EmulatorError
-from . import offset_of, register
+from ..errors import EmulatorError, offset_of
 from .dynamic import ensure_dynamic_macros, to_json
+from .registry import register
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 Columns = list[tuple[str, str]]
 

@@ -1,4 +1,5 @@
-"""String, regular expression, encoding, hashing, IPv4 and IPv6 functions.
+"""String, regular expression, encoding, hashing, IPv4 and IPv6 functions (gzip and punycode, which
+need Python, are in encoding.py; parse_url, parse_xml and parse_urlquery in parsing.py).
 
 Everything compiles to DuckDB SQL (RE2 regular expressions, like Kusto's). Where the KQL reference
 leaves a case open, the SQL raises a runtime error naming it (DuckDB `error()`), and where an
@@ -14,11 +15,11 @@ import re
 from typing import TYPE_CHECKING
 
 from ...kql.syntax import Node
-from ..engine import EmulatorError
-from . import register, simple, with_kinds
+from ..errors import EmulatorError
+from .registry import FUNCTIONS, register, simple, with_kinds
 
 if TYPE_CHECKING:
-    from ..compiler import Compiler
+    from ..interface import Compiler
 
 Columns = list[tuple[str, str]]
 
@@ -587,6 +588,15 @@ def _replace_regex(compiler: Compiler, arguments: list[Node], columns: Columns, 
         for (sql, kind), argument in zip(_compiled(compiler, arguments, columns), arguments, strict=True)
     )
     return f"regexp_replace({source}, {regex}, {rewrite}, 'g')", "string"
+
+
+@register("replace")
+def _replace(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    """replace(regex, rewrite, text): the deprecated form of replace_regex(text, regex, rewrite); its
+    parameters are (regex, rewrite, source) in Microsoft's own function table (Kusto.Language)."""
+    _arity(node, arguments, 3, 3, "replace")
+    regex, rewrite, text = arguments
+    return FUNCTIONS["replace_regex"](compiler, [text, regex, rewrite], columns, node)
 
 
 @register("regex_quote")

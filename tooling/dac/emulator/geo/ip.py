@@ -24,7 +24,7 @@ def _networks() -> list[tuple[ipaddress.IPv4Network, dict]]:
 
 
 def register_geo(connection: duckdb.DuckDBPyConnection) -> None:
-    """A table of ranges and a macro over it (kql_ipv4 is defined by the engine first)."""
+    """A table of ranges and a macro over it (kql_ipv4 is defined by the session first)."""
     connection.execute("CREATE TABLE kql_geo (first_ip BIGINT, last_ip BIGINT, info VARCHAR)")
     rows = [
         (int(network.network_address), int(network.broadcast_address), json.dumps(info))

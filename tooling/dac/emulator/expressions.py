@@ -1,0 +1,516 @@
+"""KQL scalar expressions -> DuckDB SQL: literals, names, operators (comparison, string, arithmetic,
+`in`, `has_any`, `between`), property and element access, and calls (the let functions' and those
+of functions/). Each compiles to (sql, KQL type).
+
+ExpressionCompiler is a part of compiler.Compiler: what it uses of the rest of the compiler (let
+values and functions, tabular subqueries, a relation's columns) is what interface.Compiler offers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..kql.lexer import T, Token
+from ..kql.names import name_text, string_literal, string_value
+from ..kql.syntax import Node
+from .errors import EmulatorError, offset_of
+from .functions import FUNCTIONS
+from .literals import parse_datetime, parse_timespan
+from .sql import DUCK_TYPES, quote_name, sql_string
+from .ticks import DATETIME_NS
+
+if TYPE_CHECKING:
+    from .interface import Columns
+
+
+def _interval(delta: dt.timedelta) -> str:
+    return f"to_microseconds(CAST({round(delta / dt.timedelta(microseconds=1))} AS BIGINT))"
+
+
+def _timestamp(value: dt.datetime) -> str:
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+class ExpressionCompiler:
+    """Compiles scalar expressions; mixed into compiler.Compiler."""
+
+    def expr(self, node: Node, columns: Columns) -> tuple[str, str]:
+        if node.kind in _CHAIN_LINKS:
+            return self.chain(node, columns)
+        method = _EXPRESSIONS.get(node.kind)
+        if method is None:
+            raise self.unsupported(f"the expression '{node.text().strip()[:40]}'", node)
+        return self.bounded(method(self, node, columns), node)
+
+    def bounded(self, value: tuple[str, str], node: Node) -> tuple[str, str]:
+        """Some translations repeat an operand (a comparison with a value that may be null names it three
+        times): nested, the SQL would grow exponentially. Past _MAX_SQL characters it is refused."""
+        if len(value[0]) > _MAX_SQL:
+            raise self.unsupported(
+                f"this expression: its SQL would pass {_MAX_SQL // 1_000_000} MB (operands repeated by nested "
+                "comparisons, property accesses or let values)",
+                node,
+            )
+        return value
+
+    def e_literal(self, node: Node, columns: Columns) -> tuple[str, str]:
+        literal = node["literal"]
+        tokens = [t for t in node.children if isinstance(t, Token)]
+        if literal == "string":
+            return sql_string("".join(string_value(t.text) for t in tokens)), "string"
+        if literal == "number":
+            text = tokens[0].text
+            if text.lower().startswith("0x"):
+                return f"CAST({int(text, 16)} AS BIGINT)", "long"
+            if any(c in text for c in ".eE"):
+                return f"CAST({text} AS DOUBLE)", "real"
+            return f"CAST({text} AS BIGINT)", "long"
+        if literal == "timespan":
+            return _interval(parse_timespan(tokens[0].text)), "timespan"
+        if literal == "typed_literal":
+            return self.typed_literal(tokens[0], node)
+        if literal == "dynamic":
+            value = self.json_value(next(c for c in node.children if isinstance(c, Node)))
+            return f"CAST({sql_string(json.dumps(value))} AS JSON)", "dynamic"
+        raise self.unsupported("this literal", node)
+
+    def typed_literal(self, token: Token, node: Node) -> tuple[str, str]:
+        word, _, rest = token.text.partition("(")
+        word, inner = word.strip(), rest.rsplit(")", 1)[0].strip()
+        kind = {"date": "datetime", "time": "timespan", "double": "real", "boolean": "bool"}.get(word, word)
+        if inner == "null":
+            return f"CAST(NULL AS {DUCK_TYPES.get(kind, 'VARCHAR')})", kind
+        try:
+            if kind == "datetime":
+                value = parse_datetime(inner)
+                if getattr(value, "extra_ticks", 0):  # a seventh fractional digit (ticks.py)
+                    return f"TIMESTAMP_NS '{value.isoformat(sep=' ')}'", DATETIME_NS
+                return _timestamp(value), "datetime"
+            if kind == "timespan":
+                if re.fullmatch(r"\d+(\.\d+)?[a-z]+", inner):
+                    return _interval(parse_timespan(inner)), "timespan"
+                match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", inner)
+                if match:
+                    days, hours, minutes, seconds = match.groups()
+                    delta = dt.timedelta(
+                        days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds)
+                    )
+                    return _interval(delta), "timespan"
+            if kind in ("int", "long"):
+                return f"CAST({int(inner)} AS {DUCK_TYPES[kind]})", kind
+            if kind in ("real", "decimal"):
+                return f"CAST({float(inner)} AS DOUBLE)", "real"
+            if kind == "bool":
+                return ("true" if inner.lower() == "true" else "false"), "bool"
+            if kind == "guid":
+                return sql_string(inner.lower()), "guid"
+        except ValueError:
+            pass
+        raise EmulatorError("EMU006", f"cannot read the literal {token.text}", token.start)
+
+    def json_typed(self, token: Token, node: Node) -> Any:
+        """A typed literal inside dynamic(): numbers and bools as JSON values, a datetime as the string
+        tostring() gives, guids as strings; the rest (timespans) is refused."""
+        word, _, rest = token.text.partition("(")
+        inner = rest.rsplit(")", 1)[0].strip()
+        word = word.strip()
+        if inner == "null":
+            return None
+        try:
+            if word in ("datetime", "date"):
+                value = parse_datetime(inner)
+                return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}" + (
+                    f"{getattr(value, 'extra_ticks', 0)}Z")  # fmt: skip
+            if word in ("int", "long"):
+                return int(inner)
+            if word in ("real", "double"):
+                return float(inner)
+            if word in ("bool", "boolean") and inner.lower() in ("true", "false"):
+                return inner.lower() == "true"
+            if word == "guid":
+                return inner.lower()
+        except ValueError:
+            pass
+        raise self.unsupported(f"'{token.text}' inside dynamic()", node)
+
+    def json_value(self, node: Node) -> Any:
+        if node.kind == "JsonContainer":
+            opener = node.children[0].text
+            values = [c for c in node.children if isinstance(c, Node)]
+            if opener == "[":
+                return [self.json_value(v) for v in values]
+            keys = [string_value(t.text) for t in node.children if isinstance(t, Token) and t.kind is T.STRING]
+            return {k: self.json_value(v) for k, v in zip(keys, values, strict=True)}
+        if node.kind == "Literal" and node["literal"] == "dynamic":  # dynamic({...}) nested in a dynamic
+            return self.json_value(next(c for c in node.children if isinstance(c, Node)))
+        tokens = [t for t in node.tokens()]
+        text = "".join(t.text for t in tokens)
+        if tokens and tokens[0].kind is T.STRING:
+            return "".join(string_value(t.text) for t in tokens)
+        if len(tokens) == 1 and tokens[0].kind is T.TYPED_LITERAL:
+            return self.json_typed(tokens[0], node)
+        if text in ("true", "false"):
+            return text == "true"
+        if text == "null":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                raise self.unsupported(f"'{text}' inside dynamic()", node) from None
+
+    def e_name(self, node: Node, columns: Columns) -> tuple[str, str]:
+        name = name_text(node)
+        for column, type_ in columns:
+            if column == name:
+                return quote_name(name), type_
+        if name in self.scalars:
+            return self.scalars[name]
+        if name in ("true", "false"):
+            return name, "bool"
+        if name == "null":
+            return "NULL", "unknown"
+        raise EmulatorError("EMU003", f"unknown name '{name}' in the emulator", offset_of(node))
+
+    def e_parenthesized(self, node: Node, columns: Columns) -> tuple[str, str]:
+        inner = next(c for c in node.children if isinstance(c, Node))
+        if self.is_tabular(inner):
+            return self.scalar_subquery(inner)
+        sql, kind = self.expr(inner, columns)
+        return f"({sql})", kind
+
+    def scalar_subquery(self, node: Node) -> tuple[str, str]:
+        sql = self.tabular(node)
+        columns = self.columns(sql)
+        return f"(SELECT {quote_name(columns[0][0])} FROM ({sql}) AS {self.alias()} LIMIT 1)", columns[0][1]
+
+    def e_unary(self, node: Node, columns: Columns) -> tuple[str, str]:
+        sql, kind = self.expr(node["operand"], columns)
+        return (f"(-{sql})" if node["op"].text == "-" else sql), kind
+
+    def e_member(self, node: Node, columns: Columns) -> tuple[str, str]:
+        base, kind = self.expr(node["target"], columns)
+        if kind != "dynamic":
+            base = f"kql_parse_json({base})" if kind == "string" else base
+        member = name_text(node["member"]).replace('"', '\\"')
+        return f"json_extract({base}, '$.\"{member}\"')", "dynamic"
+
+    def e_element(self, node: Node, columns: Columns) -> tuple[str, str]:
+        base, kind = self.expr(node["target"], columns)
+        if kind == "string":
+            base = f"kql_parse_json({base})"
+        index, index_kind = self.expr(node["index"], columns)
+        if index_kind == "string":
+            return f"json_extract({base}, '$.\"' || {index} || '\"')", "dynamic"
+        return (f"json_extract({base}, CASE WHEN {index} < 0 THEN '$[#' || {index} || ']' "
+                f"ELSE '$[' || {index} || ']' END)"), "dynamic"  # fmt: skip
+
+    def as_string(self, sql: str, kind: str) -> str:
+        if kind == "dynamic":
+            return f"kql_json_str({sql})"
+        if kind == "string":
+            return sql
+        if kind in ("datetime", DATETIME_NS):  # tostring(datetime): ISO 8601 with seven fractional digits
+            digits = "%f'), 26) || '0Z'" if kind == "datetime" else "%n'), 27) || 'Z'"
+            return f"coalesce(left(strftime({sql}, '%Y-%m-%dT%H:%M:%S.{digits}, '')"
+        return f"kql_str({sql})"
+
+    def chain(self, node: Node, columns: Columns) -> tuple[str, str]:
+        """Binary, `in` and `between` operators nest on the left as deep as a chain (`a or b or c ...`) is
+        long: compile the innermost left operand, then each operator outwards, in a loop. A run of one of
+        `and`/`or` becomes one flat SQL conjunction, a long run of `+`/`-` (or of `*`/`/`/`%`) a fold:
+        DuckDB refuses SQL expressions nested deeper than 1000."""
+        links: list[Node] = []
+        while node.kind in _CHAIN_LINKS:
+            links.append(node)
+            node = node["left"]
+        links.reverse()  # innermost first: the order of evaluation
+        value = self.expr(node, columns)
+        index = 0
+        while index < len(links):
+            run = _run(links, index)
+            group = _group(links[index])
+            if group in ("and", "or"):
+                value = self.logical(group, value, run, columns)
+            elif group in _FOLDABLE and len(run) > _FOLD_AFTER:
+                value = self.fold(value, run, columns)
+            else:
+                for link in run:
+                    value = self.bounded(_CHAIN_LINKS[link.kind](self, link, *value, columns), link)
+            index += len(run)
+        return self.bounded(value, links[-1])
+
+    def logical(self, op: str, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
+        """`a or b or c`: one flat `(coalesce(a, false) OR ...)`; a null bool counts as false in and/or
+        (logical operators docs)."""
+        terms = [left[0], *(self.expr(link["right"], columns)[0] for link in run)]
+        return "(" + f" {op.upper()} ".join(f"coalesce({term}, false)" for term in terms) + ")", "bool"
+
+    def fold(self, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
+        """A long run of arithmetic (`1 + 2 - 3 + ... 10000`) as list_reduce over the right operands: the
+        same operations in the same order, without SQL nesting one level per operator. The first step is
+        written out; after it every step must keep the running value's type, as it does when all right
+        operands have one type (else the run is refused)."""
+        ops = [link["op"].text for link in run]
+        rights = [self.expr(link["right"], columns) for link in run]
+        kinds = {kind for _, kind in rights}
+        first, kind = self.arithmetic(ops[0], *left, *rights[0])
+        distinct = sorted(set(ops[1:]))
+        steps = [self.arithmetic(op, "_kql_acc", kind, "_kql_x.v", rights[0][1]) for op in distinct]
+        if len(kinds) > 1 or any(step_kind != kind for _, step_kind in steps):
+            raise self.unsupported(
+                f"a chain of more than {_FOLD_AFTER} arithmetic operators whose operands are not all of one type",
+                run[0]["op"],
+            )
+        pairs = zip(ops[1:], rights[1:], strict=True)
+        items = ", ".join(f"{{'o': {distinct.index(op)}, 'v': {right}}}" for op, (right, _) in pairs)
+        step = "CASE _kql_x.o " + " ".join(f"WHEN {i} THEN {sql}" for i, (sql, _) in enumerate(steps)) + " END"
+        return f"list_reduce([{items}], lambda _kql_acc, _kql_x: {step}, {first})", kind
+
+    def binary(self, node: Node, left: str, left_kind: str, columns: Columns) -> tuple[str, str]:
+        """One binary operator, its left operand compiled (see chain)."""
+        op = node["op"].text
+        right, right_kind = self.expr(node["right"], columns)
+        if op in ("==", "!=", "<>", "="):
+            left, right = self.comparable(left, left_kind, right, right_kind)
+            # two nulls give null; null and a value are unequal, on either side (null values docs)
+            equal = op in ("==", "=")
+            unequal = "false" if equal else "true"
+            if _is_literal(node["right"]):  # a literal is never null
+                return f"coalesce({left} {'=' if equal else '<>'} {right}, {unequal})", "bool"
+            return (f"(CASE WHEN {left} IS NULL AND {right} IS NULL THEN NULL WHEN {left} IS NULL OR {right} IS NULL "
+                    f"THEN {unequal} ELSE {left} {'=' if equal else '<>'} {right} END)"), "bool"  # fmt: skip
+        if op in ("<", "<=", ">", ">="):
+            left, right = self.comparable(left, left_kind, right, right_kind)
+            return f"({left} {op} {right})", "bool"
+        if op in ("=~", "!~"):
+            sql = f"(lower({self.as_string(left, left_kind)}) = lower({self.as_string(right, right_kind)}))"
+            return (sql if op == "=~" else f"(NOT {sql})"), "bool"
+        string_ops = _STRING_OPERATORS.get(op.lstrip("!"))
+        if string_ops is not None:
+            sql = string_ops(self.as_string(left, left_kind), self.as_string(right, right_kind))
+            return (f"(NOT {sql})" if op.startswith("!") else sql), "bool"
+        if op == "matches":
+            return f"regexp_matches({self.as_string(left, left_kind)}, {right})", "bool"
+        if op in ("+", "-", "*", "/", "%"):
+            return self.arithmetic(op, left, left_kind, right, right_kind)
+        raise self.unsupported(f"the operator '{op}'", node["op"])
+
+    def comparable(self, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
+        if left_kind == "dynamic" and right_kind != "dynamic":
+            left = self.from_dynamic(left, right_kind)
+        elif right_kind == "dynamic" and left_kind != "dynamic":
+            right = self.from_dynamic(right, left_kind)
+        elif left_kind == "string" and right_kind in ("long", "int", "real"):
+            left = f"TRY_CAST({left} AS DOUBLE)"
+        elif right_kind == "string" and left_kind in ("long", "int", "real"):
+            right = f"TRY_CAST({right} AS DOUBLE)"
+        return left, right
+
+    def from_dynamic(self, sql: str, kind: str) -> str:
+        if kind in ("string", "guid", "unknown"):
+            return f"kql_json_str({sql})"
+        return f"TRY_CAST(kql_json_str({sql}) AS {DUCK_TYPES.get(kind, 'VARCHAR')})"
+
+    def arithmetic(self, op: str, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
+        if DATETIME_NS in (left_kind, right_kind):  # DuckDB would round the 100 ns tick away (ticks.py)
+            raise self.unsupported("arithmetic on a datetime with 100 ns ticks (as endofday() gives)", None)
+        integers = ("long", "int")
+        if op == "/" and left_kind in integers and right_kind in integers:
+            return f"({left} // {right})", "long"  # KQL divides longs as longs
+        if left_kind == "datetime" and right_kind == "datetime" and op == "-":
+            return f"({left} - {right})", "timespan"
+        if left_kind == "timespan" and right_kind == "timespan" and op == "/":  # a ratio: 2d / 1d == 2.0
+            divisor = f"epoch_us({right})"
+            refuse = "error('the emulator does not support dividing by a zero timespan')"
+            ratio = f"CAST(epoch_us({left}) AS DOUBLE) / {divisor}"
+            return f"(CASE WHEN {divisor} = 0 THEN {refuse} ELSE {ratio} END)", "real"
+        kind = left_kind if left_kind in ("datetime", "timespan") else right_kind if right_kind in (
+            "datetime", "timespan") else ("real" if "real" in (left_kind, right_kind) else left_kind)  # fmt: skip
+        return f"({left} {op} {right})", kind
+
+    def in_list(self, node: Node, left: str, left_kind: str, columns: Columns) -> tuple[str, str]:
+        """`in`, `!in`, `in~`, `has_any`, ... with the left operand compiled (see chain)."""
+        op = node["op"].text
+        items = (
+            [c for c in node["right"].children if isinstance(c, Node)]
+            if node["right"].kind == "ExpressionList"
+            else [node["right"]]
+        )
+        negate = op.startswith("!")
+        base = op.lstrip("!")
+        left_text = self.as_string(left, left_kind)
+        needles = [string_literal(item) for item in items] if base == "has_any" else []
+        if len(needles) > _FEW_TERMS and None not in needles:
+            sql = _has_any_of(left_text, [needle for needle in needles if needle is not None])
+            return (f"(NOT {sql})" if negate else sql), "bool"
+        if base in ("has_any", "has_all"):
+            checks = []
+            for item in items:
+                checks.append(self.term_check(left_text, item, columns, base))
+            joiner = " OR " if base == "has_any" else " AND "
+            sql = "(" + joiner.join(checks) + ")"
+            return (f"(NOT {sql})" if negate else sql), "bool"
+        insensitive = base == "in~"
+        values = []
+        listed: list[str] = []  # each item's SQL while all are scalars of the left operand's type
+        for item in items:
+            if self.is_tabular(item):
+                sub = self.tabular(item)
+                first = self.columns(sub)[0][0]
+                column = f"lower(kql_str({quote_name(first)}))" if insensitive else quote_name(first)
+                values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
+                continue
+            sql, kind = self.expr(item, columns)
+            if kind == "dynamic":
+                array = f"from_json({sql}, '[\"VARCHAR\"]')"
+                values.append(
+                    f"SELECT unnest({array if not insensitive else f'list_transform({array}, lambda x: lower(x))'})"
+                )
+            else:
+                value = f"lower({self.as_string(sql, kind)})" if insensitive else sql
+                values.append(f"SELECT {value}")
+                if insensitive or kind == left_kind:
+                    listed.append(value)
+        target = (
+            f"lower({left_text})" if insensitive else (left_text if any("from_json" in v for v in values) else left)
+        )
+        # A plain value list means the same as the union of one-row selects (nulls included) and DuckDB
+        # plans it far faster: an IOC list of 10,000 values takes a fraction of a second, not many.
+        choices = ", ".join(listed) if len(listed) == len(items) else " UNION ALL ".join(values)
+        sql = f"({target} IN ({choices}))"
+        return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
+
+    def term_check(self, left_text: str, item: Node, columns: Columns, mode: str) -> str:
+        if self.is_tabular(item) or (item.kind == "Name" and name_text(item) in self.tables):
+            sub = self.tabular(item)
+            first = self.columns(sub)[0][0]
+            quantifier = "EXISTS" if mode == "has_any" else "NOT EXISTS"
+            test = f"kql_has({left_text}, kql_str({quote_name(first)}))"
+            if mode == "has_all":
+                test = f"NOT ({test})"
+            return f"{quantifier} (SELECT 1 FROM ({sub}) AS {self.alias()} WHERE {test})"
+        sql, kind = self.expr(item, columns)
+        if kind == "dynamic":
+            aggregate = "list_bool_or" if mode == "has_any" else "list_bool_and"
+            each = f"list_transform(from_json({sql}, '[\"VARCHAR\"]'), lambda x: kql_has({left_text}, x))"
+            return f"coalesce({aggregate}({each}), false)"
+        return f"kql_has({left_text}, {self.as_string(sql, kind)})"
+
+    def between(self, node: Node, value: str, _kind: str, columns: Columns) -> tuple[str, str]:
+        """`between` and `!between` with the left operand compiled (see chain)."""
+        low, _ = self.expr(node["right"]["low"], columns)
+        high, _ = self.expr(node["right"]["high"], columns)
+        sql = f"({value} BETWEEN {low} AND {high})"
+        return (f"(NOT {sql})" if node["op"].text.startswith("!") else sql), "bool"
+
+    def e_call(self, node: Node, columns: Columns) -> tuple[str, str]:
+        callee = node["callee"]
+        if callee.kind != "Name":
+            raise self.unsupported("calls on expressions", node)
+        name = name_text(callee)
+        arguments = node["arguments"]["items"] or []
+        if name == "toscalar":
+            return self.scalar_subquery(arguments[0])
+        if name in self.functions:
+            if self.is_tabular(node):
+                raise self.unsupported(f"the tabular function '{name}' used as a value", callee)
+            return self.call_function(node, columns, tabular=False)
+        handler = FUNCTIONS.get(name)
+        if handler is None:
+            raise self.unsupported(f"the function '{name}'", callee)
+        return handler(self, arguments, columns, node)
+
+    def e_typeof(self, node: Node, columns: Columns) -> tuple[str, str]:
+        raise self.unsupported("typeof() outside extractjson/mv-expand", node)
+
+
+def _is_literal(node: Node) -> bool:
+    if node.kind != "Literal":
+        return False
+    return node["literal"] in ("string", "number", "timespan") or (
+        node["literal"] == "typed_literal" and "null" not in node.text()
+    )
+
+
+def _has_any_of(text: str, needles: list[str]) -> str:
+    """`has_any` of many string literals as one regular expression per 10,000 terms, not one per term:
+    the same test as kql_has for each (`P(a|b)S` matches where `PaS` or `PbS` does), planned in a moment."""
+    if "" in needles:  # every text has the empty term
+        return "true"
+    tests = []
+    for start in range(0, len(needles), 10_000):
+        listed = ", ".join(sql_string(needle) for needle in needles[start : start + 10_000])
+        terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
+        tests.append(
+            f"regexp_matches(lower(coalesce({text}, '')), '(^|[^[:alnum:]])(' || {terms} || ')($|[^[:alnum:]])')"
+        )
+    return "(" + " OR ".join(tests) + ")"
+
+
+_STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
+    "has": lambda a, b: f"kql_has({a}, {b})",
+    "has_cs": lambda a, b: f"kql_has_cs({a}, {b})",
+    "hasprefix": lambda a, b: f"kql_hasprefix({a}, {b})",
+    "hassuffix": lambda a, b: f"kql_hassuffix({a}, {b})",
+    "hasprefix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), '(^|[^[:alnum:]])' || regexp_escape({b}))",
+    "hassuffix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), regexp_escape({b}) || '($|[^[:alnum:]])')",
+    "contains": lambda a, b: f"contains(lower({a}), lower({b}))",
+    "contains_cs": lambda a, b: f"contains({a}, {b})",
+    "startswith": lambda a, b: f"starts_with(lower({a}), lower({b}))",
+    "startswith_cs": lambda a, b: f"starts_with({a}, {b})",
+    "endswith": lambda a, b: f"ends_with(lower({a}), lower({b}))",
+    "endswith_cs": lambda a, b: f"ends_with({a}, {b})",
+}
+
+
+# Operators whose left operand may be the same kind of node, compiled by ExpressionCompiler.chain given
+# that operand's SQL and kind.
+_CHAIN_LINKS: dict[str, Callable[[ExpressionCompiler, Node, str, str, Columns], tuple[str, str]]] = {
+    "BinaryExpression": ExpressionCompiler.binary,
+    "InExpression": ExpressionCompiler.in_list,
+    "BetweenExpression": ExpressionCompiler.between,
+}
+# A run of one of these operators longer than _FOLD_AFTER is compiled as a fold (ExpressionCompiler.fold);
+# shorter runs stay nested, as ordinary queries always were.
+_FOLDABLE = frozenset({"+-", "*/%"})
+_FOLD_AFTER = 200
+# `has_any` of more string literals than this is one regular expression (_has_any_of).
+_FEW_TERMS = 64
+# The most SQL text one expression may compile to (see ExpressionCompiler.bounded).
+_MAX_SQL = 32_000_000
+
+
+def _group(link: Node) -> str:
+    """What joins links into one run: the same `and` or `or`, or operators of one arithmetic precedence."""
+    if link.kind != "BinaryExpression":
+        return link.kind
+    op = link["op"].text
+    return "+-" if op in ("+", "-") else "*/%" if op in ("*", "/", "%") else op
+
+
+def _run(links: list[Node], start: int) -> list[Node]:
+    """links[start:] up to the first of another group: `a or b or c and d` -> the two `or`s."""
+    group = _group(links[start])
+    end = start + 1
+    while end < len(links) and _group(links[end]) == group:
+        end += 1
+    return links[start:end]
+
+
+_EXPRESSIONS: dict[str, Callable[[ExpressionCompiler, Node, Columns], tuple[str, str]]] = {
+    "Literal": ExpressionCompiler.e_literal,
+    "Name": ExpressionCompiler.e_name,
+    "Parenthesized": ExpressionCompiler.e_parenthesized,
+    "UnaryExpression": ExpressionCompiler.e_unary,
+    "MemberAccess": ExpressionCompiler.e_member,
+    "ElementAccess": ExpressionCompiler.e_element,
+    "Call": ExpressionCompiler.e_call,
+    "TypeOf": ExpressionCompiler.e_typeof,
+}

@@ -1,0 +1,543 @@
+"""The tabular operators that compile to SQL directly: where, extend, project (and project-away,
+-keep, -reorder, -rename, -by-names), take, sort, top, count, distinct, summarize, join and lookup,
+union, search and top-nested. Each takes (compiler, node, SQL of its input) and returns the SQL of
+its output; compiler.py dispatches the pipe steps to them and to the operators of their own modules
+(parse_operators, mv_expand, make_series, loose_operators, plugins' evaluate, pass_through).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..kql.binder import column_name
+from ..kql.lexer import T, Token
+from ..kql.names import name_text, string_value
+from ..kql.syntax import Node, operands
+from .aggregates import aggregate
+from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
+from .errors import EmulatorError
+from .functions.columns import existing_column_name
+from .python_data import scalar_value
+from .sql import nonnull, quote_name, sql_string
+
+if TYPE_CHECKING:
+    from .interface import Columns, Compiler
+
+# Joins a row's columns for `search`; not alphanumeric, so it bounds terms as a column's edge does.
+_SEARCH_SEPARATOR = "\x01"
+# A `where` whose SQL has more AND/OR than this gives DuckDB one condition, not one filter per operand.
+_SEPARATE_CONJUNCTS = 64
+
+
+# ----------------------------------------------------------------- filters and columns
+def where(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    # A row passes `where A and B` exactly when A and B are both true, so the conjuncts go to DuckDB
+    # one by one: it can then push the cheap ones into the scan and run them first.
+    conditions = [compiler.expr(part, columns)[0] for part in _conjuncts(node["predicate"])]
+    condition = _filter(" AND ".join(f"({c})" for c in conditions))
+    return f"SELECT * FROM ({sql}) AS {compiler.alias()} WHERE {condition}"
+
+
+def _conjuncts(predicate: Node) -> list[Node]:
+    """The operands of a chain of `and` (through parentheses), or the predicate itself; by a loop, as a
+    chain nests as deep as it is long."""
+    result: list[Node] = []
+    pending = [predicate]
+    while pending:
+        node = pending.pop()
+        inner = [c for c in node.children if isinstance(c, Node)] if node.kind == "Parenthesized" else []
+        if len(inner) == 1:
+            pending.append(inner[0])
+        elif node.kind == "BinaryExpression" and node["op"].text == "and":
+            pending += [node["right"], node["left"]]  # the left one is taken first
+        else:
+            result.append(node)
+    return result
+
+
+def _filter(condition: str) -> str:
+    """A WHERE condition as DuckDB plans it fast. DuckDB splits a filter into conjuncts (also through NOT
+    of an OR) and plans them pairwise: 2,000 take seconds and gigabytes. Inside a function a long condition
+    stays one expression; a null counts as false in WHERE either way."""
+    if condition.count(" AND ") + condition.count(" OR ") > _SEPARATE_CONJUNCTS:
+        return f"coalesce({condition}, false)"
+    return condition
+
+
+def extend(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    names = [name for name, _ in columns]
+    items = list_items(node)
+    selects = {name: quote_name(name) for name in names}
+    added: list[str] = []
+    counter = [0]
+    for item in items:
+        name, value = named(compiler, item, columns, counter)
+        if name in selects:
+            selects[name] = f"{value} AS {quote_name(name)}"
+        else:
+            selects[name] = f"{value} AS {quote_name(name)}"
+            added.append(name)
+    select = [selects[name] if selects[name] != quote_name(name) else quote_name(name) for name in names] + [
+        selects[n] for n in added
+    ]
+    return f"SELECT {', '.join(select)} FROM ({sql}) AS {compiler.alias()}"
+
+
+def project(compiler: Compiler, node: Node, sql: str | None) -> str:
+    columns = compiler.columns(sql) if sql is not None else []
+    counter = [0]
+    selects = []
+    for position, item in enumerate(list_items(node)):
+        name, value = named(compiler, item, columns, counter)
+        if node.kind == "Print" and item.kind != "Assignment":
+            name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
+        selects.append(f"{value} AS {quote_name(name)}")
+    source = f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else ""
+    return f"SELECT {', '.join(selects) or '*'}{source}"
+
+
+def list_items(node: Node) -> list[Node]:
+    """The items of the operator's list (extend's assignments, project's columns, ...)."""
+    lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+    return list(lists[0]["items"] or []) if lists else []
+
+
+def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) -> tuple[str, str]:
+    if item.kind == "Assignment":
+        if item["name"] is None:
+            raise compiler.unsupported("tuple assignments", item)
+        sql, _ = compiler.expr(item["value"], columns)
+        return name_text(item["name"]), sql
+    sql, _ = compiler.expr(item, columns)
+    return existing_column_name(compiler, item, columns) or column_name(item, counter), sql
+
+
+def project_names(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    names = [name for name, _ in columns]
+    operator = node["operator"]
+    patterns = [c for c in node.children if isinstance(c, Node)]
+    matched: list[str] = []
+    order = [t.text for t in node.children if isinstance(t, Token) and t.text in ("asc", "desc")]
+    for pattern in patterns:
+        text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else name_text(pattern)
+        regex = re.compile("^" + ".*".join(re.escape(p) for p in text.split("*")) + "$")
+        found = [n for n in names if regex.match(n) and n not in matched]
+        if order:  # project-reorder a* asc: the matched columns sorted by name
+            found.sort(reverse=order[0] == "desc")
+        matched += found
+    if operator == "project-away":
+        keep = [n for n in names if n not in matched]
+    elif operator == "project-keep":
+        keep = [n for n in names if n in matched]
+    else:
+        keep = matched + [n for n in names if n not in matched]
+    return f"SELECT {', '.join(quote_name(n) for n in keep)} FROM ({sql}) AS {compiler.alias()}"
+
+
+def project_rename(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    renames = {}
+    for item in list_items(node):
+        if item.kind == "Assignment" and item["name"] is not None:
+            renames[name_text(item["value"])] = name_text(item["name"])
+    select = [f"{quote_name(n)} AS {quote_name(renames.get(n, n))}" for n, _ in columns]
+    return f"SELECT {', '.join(select)} FROM ({sql}) AS {compiler.alias()}"
+
+
+def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
+    """project-by-names: columns named by strings (with * wildcards), string arrays, column_names_of(T)."""
+    columns = compiler.columns(sql)
+    names = [n for n, _ in columns]
+    lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+    patterns: list[str] = []
+    for item in lists[0]["items"] or [] if lists else []:
+        if item.kind == "Call" and item["callee"].kind == "Name" and name_text(item["callee"]) == "column_names_of":
+            arguments = item["arguments"]["items"] or []
+            patterns += [n for n, _ in compiler.columns(compiler.tabular(arguments[0]))]
+            continue
+        value = scalar_value(compiler, item)
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in values):
+            raise EmulatorError("EMU006", "project-by-names takes strings", item.first_token().start)
+        patterns += values
+    chosen: list[str] = []
+    for pattern in patterns:
+        regex = re.compile("".join(".*" if part == "*" else re.escape(part) for part in re.split(r"(\*)", pattern)))
+        chosen += [n for n in names if regex.fullmatch(n) and n not in chosen]
+    if not chosen:
+        raise EmulatorError("EMU006", "project-by-names chose no column", node.first_token().start)
+    return f"SELECT {', '.join(quote_name(n) for n in chosen)} FROM ({sql}) AS {compiler.alias()}"
+
+
+# ----------------------------------------------------------------- order and size
+def take(compiler: Compiler, node: Node, sql: str) -> str:
+    count, _ = compiler.expr(next(c for c in node.children if isinstance(c, Node)), [])
+    return f"SELECT * FROM ({sql}) AS {compiler.alias()} LIMIT {count}"
+
+
+def order(compiler: Compiler, items: list[Node], columns: Columns) -> str:
+    parts = []
+    for item in items:
+        expression, direction, nulls = item, "DESC", None
+        if item.kind == "SortExpression":
+            expression = item.children[0]
+            words = [t.text for t in item.children[1:] if isinstance(t, Token)]
+            if "asc" in words:
+                direction = "ASC"
+            if "nulls" in words:
+                nulls = words[words.index("nulls") + 1].upper()
+        sql, _ = compiler.expr(expression, columns)
+        nulls = nulls or ("LAST" if direction == "DESC" else "FIRST")
+        parts.append(f"{sql} {direction} NULLS {nulls}")
+    return ", ".join(parts)
+
+
+def sort(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    items = [c for c in node.children[-1].children if isinstance(c, Node)]
+    # ties keep their input order, as the reference pages show them
+    numbered = f"SELECT *, row_number() OVER () AS __sort_n FROM ({sql}) AS {compiler.alias()}"
+    return (f"SELECT * EXCLUDE (__sort_n) FROM ({numbered}) AS {compiler.alias()} "
+            f"ORDER BY {order(compiler, items, columns)}, __sort_n")  # fmt: skip
+
+
+def top(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    parts = [c for c in node.children if isinstance(c, Node)]
+    count, _ = compiler.expr(parts[0], columns)
+    return f"SELECT * FROM ({sql}) AS {compiler.alias()} ORDER BY {order(compiler, [parts[-1]], columns)} LIMIT {count}"
+
+
+def count(compiler: Compiler, node: Node, sql: str) -> str:
+    return f"SELECT count(*) AS {quote_name('Count')} FROM ({sql}) AS {compiler.alias()}"
+
+
+def distinct(compiler: Compiler, node: Node, sql: str) -> str:
+    if any(isinstance(c, Token) and c.text == "*" for c in node.children):
+        return f"SELECT DISTINCT * FROM ({sql}) AS {compiler.alias()}"
+    columns = compiler.columns(sql)
+    counter = [0]
+    selects = [
+        f"{value} AS {quote_name(name)}"
+        for name, value in (named(compiler, i, columns, counter) for i in list_items(node))
+    ]
+    return f"SELECT DISTINCT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}"
+
+
+# ----------------------------------------------------------------- aggregation
+def summarize(compiler: Compiler, node: Node, sql: str) -> str:
+    columns = compiler.columns(sql)
+    lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+    has_by = any(isinstance(c, Token) and c.text == "by" for c in node.children)
+    by_first = has_by and all(
+        not (isinstance(c, Node) and c.kind == "List") for c in node.children[1 : _index_of_by(node)]
+    )
+    aggregates = [] if by_first or not lists else list(lists[0]["items"] or [])
+    groups = list(lists[-1]["items"] or []) if has_by and lists else []
+    counter = [0]
+    group_selects, group_exprs, group_names = [], [], []
+    for item in groups:
+        name, value = named(compiler, item, columns, counter)
+        group_selects.append(f"{value} AS {quote_name(name)}")
+        group_exprs.append(value)
+        group_names.append(name)
+    aggregate_selects: list[str] = []
+    taken = set(group_names)
+    for item in aggregates:
+        for name, value in aggregate(compiler, item, columns, counter, group_names):
+            if name in taken:
+                continue
+            taken.add(name)
+            aggregate_selects.append(f"{value} AS {quote_name(name)}")
+    select = ", ".join(group_selects + aggregate_selects)
+    group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
+    return f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
+
+
+def _index_of_by(node: Node) -> int:
+    for index, child in enumerate(node.children):
+        if isinstance(child, Token) and child.text == "by":
+            return index
+    return len(node.children)
+
+
+def top_nested(compiler: Compiler, node: Node, sql: str) -> str:
+    """Each level groups by its expression inside the groups the previous level kept, aggregates,
+    and keeps the top N groups per parent by the aggregate (desc unless asc)."""
+    columns = compiler.columns(sql)
+    levels: list[list[Any]] = [[]]
+    for child in node.children[1:]:
+        if isinstance(child, Token) and child.text == "top-nested":
+            levels.append([])
+        elif not (isinstance(child, Token) and child.text == ","):
+            levels[-1].append(child)
+    counter = [0]
+    computed, specs = [], []
+    for number, parts in enumerate(levels, start=1):
+        words = [p.text if isinstance(p, Token) else None for p in parts]
+        if "with" in words:
+            raise compiler.unsupported("top-nested ... with others", node)
+        of = words.index("of")
+        count_sql = compiler.expr(parts[0], columns)[0] if of == 1 else None
+        expression = parts[of + 1]
+        if expression.kind == "Assignment":
+            name, value_node = name_text(expression["name"]), expression["value"]
+        else:
+            name, value_node = column_name(expression, counter), expression
+        value_sql, _ = compiler.expr(value_node, columns)
+        ordering = parts[words.index("by") + 1]
+        direction = "DESC"
+        aggregation = ordering
+        if ordering.kind == "SortExpression":
+            aggregation = ordering.children[0]
+            if any(isinstance(t, Token) and t.text == "asc" for t in ordering.children[1:]):
+                direction = "ASC"
+        if aggregation.kind == "Assignment":
+            aggregate_name, call = name_text(aggregation["name"]), aggregation["value"]
+        elif aggregation.kind == "BinaryExpression" and aggregation["op"].text == "=":  # by Name = aggregate
+            aggregate_name, call = name_text(aggregation["left"]), aggregation["right"]
+        else:
+            aggregate_name, call = f"aggregated_{name}", aggregation
+        if call.kind != "Call" or call["callee"].kind != "Name":
+            raise compiler.unsupported("a top-nested aggregation that is not a function call", call)
+        aggregate_sql = sql_of_aggregate(compiler, name_text(call["callee"]), list(call["arguments"]["items"] or []),
+                                         columns, call)  # fmt: skip
+        computed.append(f"{value_sql} AS {quote_name(f'__level{number}')}")
+        specs.append((name, aggregate_name, aggregate_sql, count_sql, direction))
+    source = f"SELECT *, {', '.join(computed)} FROM ({sql}) AS {compiler.alias()}"
+    kept = None
+    outputs: list[str] = []
+    for number, (name, aggregate_name, aggregate_sql, count_sql, direction) in enumerate(specs, start=1):
+        keys = [quote_name(f"__level{k}") for k in range(1, number + 1)]
+        parents = keys[:-1]
+        aggregate_column = quote_name(f"__aggregate{number}")
+        rows = f"SELECT {', '.join(keys)}, {aggregate_sql} AS {aggregate_column} FROM ({source}) AS s " \
+               f"GROUP BY {', '.join(keys)}"  # fmt: skip
+        if kept is not None:
+            on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM p.{k}" for k in parents)
+            aggregate = quote_name(f"__aggregate{number}")
+            rows = f"SELECT p.*, r.{keys[-1]}, r.{aggregate} FROM ({kept}) AS p JOIN ({rows}) AS r ON {on}"
+        if count_sql is not None:
+            partition = f"PARTITION BY {', '.join(parents)} " if parents else ""
+            rank = (
+                f"row_number() OVER ({partition}ORDER BY {quote_name(f'__aggregate{number}')} {direction} NULLS LAST)"
+            )
+            rows = f"SELECT * FROM ({rows}) AS {compiler.alias()} QUALIFY {rank} <= {count_sql}"
+        kept = rows
+        outputs += [
+            f"{keys[-1]} AS {quote_name(name)}",
+            f"{quote_name(f'__aggregate{number}')} AS {quote_name(aggregate_name)}",
+        ]
+    return f"SELECT {', '.join(outputs)} FROM ({kept}) AS {compiler.alias()}"
+
+
+# ----------------------------------------------------------------- joins and unions
+def join(compiler: Compiler, node: Node, sql: str) -> str:
+    left_columns = compiler.columns(sql)
+    right_sql = compiler.tabular(node["right"])
+    right_columns = compiler.columns(right_sql)
+    kind = "innerunique"
+    for child in node.children:
+        if isinstance(child, Node) and child.kind == "Parameter":
+            tokens = list(child.tokens())
+            if tokens[0].text == "kind":
+                kind = tokens[2].text.lower()
+    conditions = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+    if not conditions:
+        raise compiler.unsupported("join without 'on' keys", node)
+    pairs: list[tuple[str, str]] = []
+    for condition in conditions[0]["items"] or []:
+        pairs += join_keys(compiler, condition)
+    lookup = node.kind == "Lookup"
+    if lookup and kind == "innerunique":
+        kind = "leftouter"
+    left_alias, right_alias = compiler.alias(), compiler.alias()
+    on = " AND ".join(f"{left_alias}.{quote_name(l)} = {right_alias}.{quote_name(r)}" for l, r in pairs)  # noqa: E741
+    left_source = sql
+    if kind == "innerunique":  # Kusto de-duplicates the left side on the join keys
+        keys = ", ".join(quote_name(l) for l, _ in pairs)  # noqa: E741
+        left_source = f"SELECT * FROM ({sql}) AS {compiler.alias()} QUALIFY row_number() OVER (PARTITION BY {keys}) = 1"
+        kind = "inner"
+    if kind in ("leftsemi", "leftanti", "semi", "anti", "leftantisemi"):
+        negate = "NOT " if "anti" in kind else ""
+        return (f"SELECT {left_alias}.* FROM ({left_source}) AS {left_alias} WHERE {negate}EXISTS "
+                f"(SELECT 1 FROM ({right_sql}) AS {right_alias} WHERE {on})")  # fmt: skip
+    if kind in ("rightsemi", "rightanti", "rightantisemi"):
+        negate = "NOT " if "anti" in kind else ""
+        return (f"SELECT {right_alias}.* FROM ({right_sql}) AS {right_alias} WHERE {negate}EXISTS "
+                f"(SELECT 1 FROM ({left_source}) AS {left_alias} WHERE {on})")  # fmt: skip
+    sql_kind = {
+        "inner": "JOIN",
+        "leftouter": "LEFT JOIN",
+        "rightouter": "RIGHT JOIN",
+        "fullouter": "FULL JOIN",
+    }.get(kind)
+    if sql_kind is None:
+        raise compiler.unsupported(f"join kind={kind}", node)
+    left_nullable = kind in ("rightouter", "fullouter")
+    right_nullable = kind in ("leftouter", "fullouter")
+    selects, names = [], set()
+    for name, type_ in left_columns:
+        selects.append(f"{nonnull(f'{left_alias}.{quote_name(name)}', type_, left_nullable)} AS {quote_name(name)}")
+        names.add(name)
+    right_keys = {r for _, r in pairs}
+    for name, type_ in right_columns:
+        if lookup and name in right_keys:
+            continue
+        target = name
+        suffix = 1
+        while target in names:
+            target = f"{name}{suffix}"
+            suffix += 1
+        names.add(target)
+        selects.append(f"{nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}")
+    return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
+            f"AS {right_alias} ON {on}")  # fmt: skip
+
+
+def join_keys(compiler: Compiler, condition: Node) -> list[tuple[str, str]]:
+    return [pair for part in operands(condition, ("and",)) for pair in join_key(compiler, part)]
+
+
+def join_key(compiler: Compiler, condition: Node) -> list[tuple[str, str]]:
+    if condition.kind == "Name":
+        name = name_text(condition)
+        return [(name, name)]
+    if condition.kind == "BinaryExpression":
+        op = condition["op"].text
+        if op == "==":
+            sides = {}
+            for side in (condition["left"], condition["right"]):
+                if side.kind == "MemberAccess" and name_text(side["target"]) in ("$left", "$right"):
+                    sides[name_text(side["target"])] = name_text(side["member"])
+            if len(sides) == 2:
+                return [(sides["$left"], sides["$right"])]
+    raise compiler.unsupported("this join condition (use Key or $left.A == $right.B)", condition)
+
+
+def union(compiler: Compiler, node: Node, sql: str | None) -> str:
+    """union [kind=outer] [withsource=C] [isfuzzy=true] T1, T2*, (...): columns by name; a column with
+    different types in different parts becomes one column per type, named Column_type."""
+    parts: list[tuple[str, str]] = [("", sql)] if sql is not None else []
+    withsource, fuzzy = None, False
+    for child in node.children[1:]:
+        if not isinstance(child, Node):
+            continue
+        if child.kind == "Parameter":
+            tokens = [t for t in child.tokens() if not t.missing]
+            word = tokens[0].text.lower()
+            if word in ("withsource", "with_source"):
+                withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else string_value(tokens[-1].text)
+            elif word == "kind" and tokens[2].text == "inner":
+                raise compiler.unsupported("union kind=inner", child)
+            elif word == "isfuzzy":
+                fuzzy = tokens[-1].text.lower() == "true"
+            continue
+        if child.kind == "NamePattern" and "*" in child.text():
+            pattern = re.compile(".*".join(re.escape(p) for p in child.text().strip().split("*")) + "$")
+            views = compiler.__dict__.get("views", set())
+            candidates = sorted(views | set(compiler.engine.environment.tables))
+            for name in candidates:
+                if pattern.match(name) and (name in views or compiler.engine.ensure_table(name)):
+                    parts.append(
+                        (name, compiler.tables[name] if name in views else f"SELECT * FROM {quote_name(name)}")
+                    )
+            continue
+        try:
+            parts.append((child.text().strip(), compiler.tabular(child)))
+        except EmulatorError as error:
+            if not (fuzzy and error.code == "EMU003"):  # isfuzzy: a table that does not exist is left out
+                raise
+    if not parts:
+        raise EmulatorError("EMU003", "union: none of the tables exists", node.first_token().start)
+    described = [compiler.columns(part) for _, part in parts]
+    kinds: dict[str, set[str]] = {}
+    for columns in described:
+        for name, kind in columns:
+            kinds.setdefault(name, set()).add(kind)
+    selects = []
+    for (name, part), columns in zip(parts, described, strict=True):
+        renamed = [f"{quote_name(n)} AS {quote_name(f'{n}_{k}' if len(kinds[n]) > 1 else n)}" for n, k in columns]
+        if withsource:
+            renamed.insert(0, f"{sql_string(name)} AS {quote_name(withsource)}")
+        selects.append(f"SELECT {', '.join(renamed)} FROM ({part}) AS {compiler.alias()}")
+    joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({s}) AS {compiler.alias()}" for s in selects)
+    columns = compiler.columns(joined)
+    strings = [
+        f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if t == "string" else quote_name(n) for n, t in columns
+    ]
+    return f"SELECT {', '.join(strings)} FROM ({joined}) AS {compiler.alias()}"
+
+
+# ----------------------------------------------------------------- search
+def search(compiler: Compiler, node: Node, sql: str | None) -> str:
+    tables = next((c for c in node.children if isinstance(c, Node) and c.kind == "Tables"), None)
+    parts = []
+    if tables is not None:
+        for child in tables.children:
+            if isinstance(child, Node):
+                name = child.text().strip()
+                parts.append(
+                    f'SELECT {sql_string(name)} AS "$table", * FROM ({compiler.tabular(child)}) AS {compiler.alias()}'
+                )
+        source = " UNION ALL BY NAME ".join(parts)
+    elif sql is not None:
+        source = sql
+    else:
+        raise compiler.unsupported("search without 'in (Table, ...)'", node)
+    columns = compiler.columns(source)
+    predicate = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")][-1]
+    outer_texts = compiler.search_texts
+    compiler.search_texts = {}  # concatenation SQL -> its helper column
+    try:
+        condition = _filter(search_predicate(compiler, predicate, columns))
+        helpers = ", ".join(f"{text} AS {name}" for text, name in compiler.search_texts.items())
+        hidden = ", ".join(compiler.search_texts.values())
+    finally:
+        compiler.search_texts = outer_texts
+    if not helpers:
+        return f"SELECT * FROM ({source}) AS {compiler.alias()} WHERE {condition}"
+    # Each row's searched columns joined once, with a separator no term contains, instead of one regex
+    # per column and term: a term is in some column exactly when it is in the joined text.
+    return (f"SELECT * EXCLUDE ({hidden}) FROM (SELECT *, {helpers} FROM ({source}) AS {compiler.alias()}) "
+            f"AS {compiler.alias()} WHERE {condition}")  # fmt: skip
+
+
+def search_predicate(compiler: Compiler, node: Node, columns: Columns) -> str:
+    """`and`/`or` of terms; a run of one of them is one flat SQL conjunction (see chain)."""
+    if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
+        op = node["op"].text
+        parts = [search_predicate(compiler, part, columns) for part in operands(node, (op,))]
+        return "(" + f" {op.upper()} ".join(parts) + ")"
+    return search_term(compiler, node, columns)
+
+
+def search_term(compiler: Compiler, node: Node, columns: Columns) -> str:
+    if node.kind == "Literal" and node["literal"] == "string":
+        term = "".join(string_value(t.text) for t in node.children if isinstance(t, Token))
+        if "*" in term:
+            raise compiler.unsupported("wildcards in search terms", node)
+        # any column holding the term; the cheap substring test runs first
+        # a term with a letter cannot be in a number's, a date's or a bool's text: skip those columns
+        textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
+        texts = [f"CAST({quote_name(n)} AS VARCHAR)" for n, kind in columns
+                 if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
+        like = sql_string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if not texts:
+            return "false"
+        if _SEARCH_SEPARATOR not in term:
+            joined = f"concat_ws({sql_string(_SEARCH_SEPARATOR)}, {', '.join(texts)})"
+            name = compiler.search_texts.setdefault(joined, f'"__search{len(compiler.search_texts)}"')
+            texts = [name]
+        checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {sql_string(term)}))" for t in texts]
+        return "(" + " OR ".join(checks) + ")"
+    if node.kind == "BinaryExpression" and node["op"].text == ":":
+        column, _ = compiler.expr(node["left"], columns)
+        value, _ = compiler.expr(node["right"], columns)
+        return f"kql_has(CAST({column} AS VARCHAR), {value})"
+    sql, _ = compiler.expr(node, columns)
+    return sql

@@ -1,0 +1,185 @@
+"""The DuckDB session a query is compiled against and runs on: one in-memory connection set up once
+(UTC, one thread, the memory limit, no file or network access) with KQL's basic functions as SQL
+macros and the geo data and UDFs (geo/), and the tables: fixture rows, and empty platform tables for
+those a query reads without fixture rows. The compiler asks it for a query's columns (`describe`);
+engine.py's Emulator is a Session that runs queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..kql.binder import Environment
+from .errors import query_failure
+from .geo.cells import register_geo_cells
+from .geo.ip import register_geo
+from .geo.shapes import register_geo_shapes
+from .sql import DUCK_TYPES, kql_type_of, quote_name
+
+# KQL functions that are plain SQL expressions; the compiler calls them by name.
+_MACROS = [
+    "CREATE MACRO kql_str(x) AS coalesce(CAST(x AS VARCHAR), '')",
+    # distinct elements of a list in the order they first appear (make_set)
+    "CREATE MACRO kql_first_seen(l) AS list_filter(l, lambda x, i: list_position(l, x) = i)",
+    # KQL term match (has): the needle is a whole run of letters/digits, case-insensitively.
+    "CREATE MACRO kql_has(hay, needle) AS "
+    "needle = '' OR regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)) "
+    "|| '($|[^[:alnum:]])')",
+    "CREATE MACRO kql_has_cs(hay, needle) AS "
+    "needle = '' OR regexp_matches(coalesce(hay, ''), '(^|[^[:alnum:]])' || regexp_escape(needle) "
+    "|| '($|[^[:alnum:]])')",
+    "CREATE MACRO kql_hasprefix(hay, needle) AS "
+    "regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)))",
+    "CREATE MACRO kql_hassuffix(hay, needle) AS "
+    "regexp_matches(lower(coalesce(hay, '')), regexp_escape(lower(needle)) || '($|[^[:alnum:]])')",
+    # dynamic -> string the way tostring() does it: strings unquoted, null -> "". The argument goes
+    # through a one-element list so that it is evaluated once, not once per branch of the CASE.
+    "CREATE MACRO kql_json_str(j) AS list_transform([j], lambda v: CASE WHEN v IS NULL THEN '' "
+    "WHEN json_type(v) = 'VARCHAR' THEN json_extract_string(v, '$') WHEN json_type(v) = 'NULL' THEN '' "
+    "ELSE CAST(v AS VARCHAR) END)[1]",
+    "CREATE MACRO kql_parse_json(s) AS CASE WHEN s IS NULL THEN NULL WHEN json_valid(s) THEN CAST(s AS JSON) "
+    "ELSE to_json(s) END",
+    "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
+    "'(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}') THEN "
+    "CAST(split_part(ip, '.', 1) AS BIGINT) * 16777216 + CAST(split_part(ip, '.', 2) AS BIGINT) * 65536 "
+    "+ CAST(split_part(ip, '.', 3) AS BIGINT) * 256 + CAST(split_part(ip, '.', 4) AS BIGINT) ELSE NULL END",
+    # CIDR 'a.b.c.d/n' (or a bare address) -> first and last address as numbers
+    "CREATE MACRO kql_cidr_prefix(c) AS CASE WHEN contains(c, '/') THEN CAST(split_part(c, '/', 2) AS BIGINT) "
+    "ELSE 32 END",
+    "CREATE MACRO kql_cidr_start(c) AS kql_ipv4(split_part(c, '/', 1)) // CAST(pow(2, 32 - kql_cidr_prefix(c)) "
+    "AS BIGINT) * CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT)",
+    "CREATE MACRO kql_cidr_end(c) AS kql_cidr_start(c) + CAST(pow(2, 32 - kql_cidr_prefix(c)) AS BIGINT) - 1",
+    "CREATE MACRO kql_ipv4_is_private(ip) AS CASE WHEN kql_ipv4(split_part(ip, '/', 1)) IS NULL THEN NULL ELSE "
+    "(kql_ipv4(split_part(ip, '/', 1)) BETWEEN 167772160 AND 184549375 "
+    "OR kql_ipv4(split_part(ip, '/', 1)) BETWEEN 2886729728 AND 2887778303 "
+    "OR kql_ipv4(split_part(ip, '/', 1)) BETWEEN 3232235520 AND 3232301055) END",
+    "CREATE MACRO kql_ipv4_in_range(ip, c) AS kql_ipv4(ip) BETWEEN kql_cidr_start(c) AND kql_cidr_end(c)",
+]
+
+
+class Session:
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        now: dt.datetime | None = None,
+        externaldata: dict[str, Path] | None = None,
+        memory_limit: int,
+    ):
+        self.environment = environment
+        pinned = now or dt.datetime.now(dt.UTC)  # naive UTC, like the fixture values
+        self.now = pinned.astimezone(dt.UTC).replace(tzinfo=None) if pinned.tzinfo else pinned
+        self.externaldata = dict(externaldata or {})
+        self.connection = duckdb.connect(":memory:")
+        self.connection.execute("SET TimeZone = 'UTC'")
+        # One thread: rows reach make_list()/make_set() and results in table order, so a test gives
+        # the same answer on every run and every machine.
+        self.connection.execute("SET threads = 1")
+        # Limits: DuckDB's memory limit, and no spilling to disk (in-memory DuckDB would write to
+        # ./.tmp, inside the project, up to 90% of the free disk): beyond the limit a query fails.
+        self.connection.execute(f"SET memory_limit = '{int(memory_limit)}B'")
+        self.connection.execute("SET temp_directory = ''")
+        self.connection.execute("SET enable_progress_bar = false")  # it would print to the terminal
+        # The emulator reads nothing itself (fixtures and externaldata files come in through Python, after
+        # the project's path checks) and never uses the network: no file access and no extension downloads
+        # from SQL, whatever a query compiles to; then the settings are locked.
+        self.connection.execute("SET autoinstall_known_extensions = false")
+        self.connection.execute("SET enable_external_access = false")
+        self.connection.execute("SET lock_configuration = true")
+        for macro in _MACROS:
+            self.connection.execute(macro)
+        register_geo(self.connection)
+        register_geo_shapes(self.connection)
+        register_geo_cells(self.connection)
+        self.loaded: set[str] = set()
+
+    # ----------------------------------------------------------------- tables
+    def table_columns(self, name: str) -> dict[str, str]:
+        return self.environment.tables.get(name, {})
+
+    def ensure_table(self, name: str) -> bool:
+        """Create an empty table for a platform table the query reads and no fixture gave."""
+        if name in self.loaded:
+            return True
+        if name not in self.environment.tables:
+            return False
+        self.create_table(name, self.table_columns(name), [])
+        return True
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def create_table(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        # DuckDB names are case-insensitive; a few platform tables list the same column twice in
+        # different case (LogonId/LogonID): the first spelling is kept.
+        seen: set[str] = set()
+        columns = {c: k for c, k in columns.items() if not (c.lower() in seen or seen.add(c.lower()))}
+        quoted = quote_name(name)
+        self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
+        definition = ", ".join(
+            f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}" for column, kind in columns.items()
+        )
+        self.connection.execute(f"CREATE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
+        if rows and columns:
+            self._insert(quoted, columns, rows)
+        self.loaded.add(name)
+
+    def _insert(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        """All rows in one statement, a list parameter per column (executemany takes minutes for 100,000
+        rows); a column that holds only its default ("" or null) is a constant."""
+        selects: list[str] = []
+        lists: list[list[Any]] = []
+        for column, kind in columns.items():
+            raw = [row.get(column) for row in rows]
+            duck = DUCK_TYPES.get(kind, "VARCHAR")
+            if kind == "string" and raw.count(None) + raw.count("") == len(raw):
+                selects.append("''")
+                continue
+            if kind != "string" and raw.count(None) == len(raw):
+                selects.append(f"CAST(NULL AS {duck})")
+                continue
+            if kind == "string":
+                lists.append(["" if v is None else v if type(v) is str else str(v) for v in raw])
+            elif kind in ("dynamic", "datetime"):
+                lists.append([_to_duck(value, kind) for value in raw])
+            else:
+                lists.append(raw)
+            element = f"unnest(${len(lists)}::{'VARCHAR' if duck == 'JSON' else duck}[])"
+            selects.append(f"CAST({element} AS JSON)" if duck == "JSON" else element)
+        source = f"range({len(rows)})" if not lists else "(SELECT 1)"
+        try:
+            self.connection.execute(f"INSERT INTO {quoted} SELECT {', '.join(selects)} FROM {source}", lists)
+        except (duckdb.InterruptException, duckdb.OutOfMemoryException):
+            raise
+        except duckdb.Error:  # a value the list conversion refuses: row by row, as before
+            placeholders = ", ".join(_placeholder(kind) for kind in columns.values())
+            values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
+            self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
+
+    def describe(self, sql: str) -> list[tuple[str, str]]:
+        try:
+            described = self.connection.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error as exc:
+            raise query_failure(exc) from None
+        return [(row[0], kql_type_of(row[1])) for row in described]
+
+
+def _placeholder(kind: str) -> str:
+    return "CAST(? AS JSON)" if kind == "dynamic" else "?"
+
+
+def _to_duck(value: Any, kind: str) -> Any:
+    if kind == "string":
+        return "" if value is None else str(value)
+    if value is None:
+        return None
+    if kind == "dynamic":
+        return json.dumps(value)
+    if kind == "datetime" and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
