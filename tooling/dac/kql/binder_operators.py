@@ -1,0 +1,686 @@
+"""Query operators for the binder: OperatorBinder, the mixin of Binder that follows the row schema through
+each query operator (one `op_*` method per operator node, looked up in _OPERATORS), and column_name,
+Kusto's name for an unnamed expression column (which the emulator uses too)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from . import functions as catalog
+from .binder_expressions import side_reference
+from .lexer import T, Token
+from .names import AGGREGATE_PREFIX, aggregate_name, name_text, path_name, string_value, subject_name
+from .symbols import Scope, Symbol
+from .syntax import Node, operands
+from .types import BOOL, DYNAMIC, LONG, STRING, UNKNOWN, RowSchema, normalize_type
+
+
+class OperatorBinder:
+    """Binder's operator methods; the state, reporting and tabular binding they use are Binder's, the scalar
+    binding (self.bind_scalar, self.check_arity, ...) is ExpressionBinder's."""
+
+    # ----------------------------------------------------------------- operators
+    def bind_operator(self, operator: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        handler = _OPERATORS.get(operator.kind)
+        if handler is None:
+            return RowSchema.unknown() if operator.kind in ("LooseOperator", "Error", "TopNested") else schema
+        return handler(self, operator, schema, scope)
+
+    def op_where(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        predicate = node["predicate"]
+        kind = self.bind_scalar(predicate, schema, scope)
+        if kind not in (BOOL, UNKNOWN, DYNAMIC) and predicate.kind != "MissingExpression":
+            self.report("KQL210", f"the condition of 'where' must be a bool, not {kind}", predicate)
+        return schema
+
+    def op_extend(self, node: Node, schema: RowSchema, scope: Scope, project: bool = False) -> RowSchema:
+        result = RowSchema({}, schema.open) if project else schema.copy()
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        counter = [0]
+        for item in (lists[0]["items"] if lists else []) or []:
+            for name, type_ in self.bind_column_item(item, schema, scope, counter):
+                result.columns.pop(name, None) if not project else None
+                result.columns[name] = type_
+        return result
+
+    def op_project(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        return self.op_extend(node, schema, scope, project=True)
+
+    def bind_column_item(
+        self, item: Node, schema: RowSchema, scope: Scope, counter: list[int], aggregate: bool = False
+    ) -> list[tuple[str, str]]:
+        """Columns one item of extend/project/summarize produces: `A = expr`, `(A, B) = expr`, `expr`."""
+        if item.kind == "Assignment":
+            value = item["value"]
+            if aggregate and item["name"] is not None and value.kind == "Call" and value["callee"].kind == "Name":
+                special = self.aggregate_columns(value, schema, scope)
+                if special:  # Latest = arg_max(Time, *): the first column takes the name
+                    return [(name_text(item["name"]), special[0][1]), *special]
+            type_ = self.bind_scalar(value, schema, scope)
+            if item["name"] is not None:
+                self.note_column(item["name"])
+                return [(name_text(item["name"]), type_)]
+            tuple_node = item.children[0]
+            names = [name_text(c) for c in tuple_node.children if isinstance(c, Node) and c.kind == "Name"]
+            return [(name, UNKNOWN) for name in names]
+        if aggregate and item.kind == "Call" and item["callee"].kind == "Name":
+            special = self.aggregate_columns(item, schema, scope)
+            if special is not None:
+                return special
+        type_ = self.bind_scalar(item, schema, scope)
+        name = self.column_name(item, counter, aggregate)
+        return [(name, type_)]
+
+    def column_name(self, expression: Node, counter: list[int], aggregate: bool = False) -> str:
+        return column_name(expression, counter, aggregate)
+
+    def aggregate_columns(self, call: Node, schema: RowSchema, scope: Scope) -> list[tuple[str, str]] | None:
+        function = name_text(call["callee"])
+        arguments = call["arguments"]["items"] or []
+        if function in ("arg_max", "arg_min", "argmax", "argmin") and arguments:
+            for argument in arguments:
+                if argument.kind != "Star":
+                    self.bind_scalar(argument, schema, scope)
+            self.check_arity_by_name(function, len(arguments), call["callee"])
+            first = arguments[0]
+            columns = [(path_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
+            if any(a.kind == "Star" for a in arguments):
+                # arg_max(T, *) keeps every column; `Latest = arg_max(T, *)` adds Latest and keeps T too
+                columns += schema.items()
+                return [*columns, ("*", UNKNOWN)] if schema.open else columns
+            for argument in arguments[1:]:
+                columns.append((path_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
+            return columns
+        if function in ("take_any", "any", "take_anyif", "anyif") and arguments:
+            # take_any(A, B) names its columns A, B; any(A, B) names them any_A, any_B; (*) takes every column
+            prefix = "" if function.startswith("take_") else AGGREGATE_PREFIX[function]
+            subjects = arguments[:1] if function.endswith("if") else arguments
+            for argument in arguments[len(subjects) :]:
+                self.bind_scalar(argument, schema, scope)
+            columns = []
+            for argument in subjects:
+                if argument.kind == "Star":
+                    columns += [(prefix + name, type_) for name, type_ in schema.items()]
+                    if schema.open:
+                        columns.append(("*", UNKNOWN))
+                    continue
+                columns.append((prefix + subject_name(argument), self.bind_scalar(argument, schema, scope)))
+            return columns
+        if function == "percentiles" and len(arguments) >= 2:
+            self.bind_scalar(arguments[0], schema, scope)
+            base = path_name(arguments[0]) or "Column1"
+            names = []
+            for argument in arguments[1:]:
+                text = argument.text().strip().replace(".", "_")
+                names.append((f"percentile_{base}_{text}", self.bind_scalar(arguments[0], schema, scope)))
+            return names
+        return None
+
+    def op_project_names(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        operator = node["operator"]
+        patterns = [c for c in node.children if isinstance(c, Node)]
+        if operator == "project-away":
+            result = schema.copy()
+            for pattern in patterns:
+                matched = self.match_columns(pattern, schema)
+                for name in matched:
+                    result.columns.pop(name, None)
+            return result
+        if operator == "project-keep":
+            keep: list[str] = []
+            for pattern in patterns:
+                keep.extend(self.match_columns(pattern, schema))
+            return RowSchema({n: schema.columns[n] for n in schema.columns if n in keep}, schema.open)
+        ordered: list[str] = []
+        for pattern in patterns:
+            ordered.extend(n for n in self.match_columns(pattern, schema) if n not in ordered)
+        rest = [n for n in schema.columns if n not in ordered]
+        return RowSchema({n: schema.columns[n] for n in ordered + rest}, schema.open)
+
+    def match_columns(self, pattern: Node, schema: RowSchema) -> list[str]:
+        text = "".join(t.text for t in pattern.tokens()) if pattern.kind == "NamePattern" else name_text(pattern)
+        if "*" in text:
+            regex = re.compile("^" + ".*".join(re.escape(part) for part in text.split("*")) + "$")
+            return [n for n in schema.columns if regex.match(n)]
+        if text in schema.columns:
+            self.note_column(pattern)
+            return [text]
+        if schema.open and text:
+            self.note_column(pattern)
+        if not schema.open and text:
+            self.report("KQL202", f"unknown column '{text}'{self._suggest(text, schema.columns)}", pattern)
+        return []
+
+    def op_project_rename(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = schema.copy()
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        for item in (lists[0]["items"] if lists else []) or []:
+            if item.kind != "Assignment" or item["name"] is None:
+                continue
+            new, old = name_text(item["name"]), item["value"]
+            old_name = name_text(old) if old.kind == "Name" else ""
+            self.note_column(item["name"])
+            if old_name in result.columns or result.open:
+                self.note_column(old)
+            if old_name in result.columns:  # the renamed column keeps its place
+                result.columns = {(new if name == old_name else name): t for name, t in result.columns.items()}
+                continue
+            if not result.open:
+                self.report("KQL202", f"unknown column '{old_name}'{self._suggest(old_name, result.columns)}", old)
+            result.columns[new] = UNKNOWN
+        return result
+
+    def op_summarize(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        has_by = any(isinstance(c, Token) and c.text == "by" for c in node.children)
+        aggregates = lists[0] if lists and not (has_by and len(lists) == 1 and self._by_first(node)) else None
+        groups = lists[-1] if has_by and lists else None
+        if aggregates is groups:
+            aggregates = None
+        result = RowSchema({}, schema.open)
+        counter = [0]
+        for item in (groups["items"] if groups else []) or []:
+            for name, type_ in self.bind_column_item(item, schema, scope, counter):
+                result.columns[name] = type_
+        for item in (aggregates["items"] if aggregates else []) or []:
+            for name, type_ in self.bind_column_item(item, schema, scope, counter, aggregate=True):
+                if name == "*":
+                    result.open = True
+                    continue
+                result.columns.setdefault(name, type_)
+        return result
+
+    @staticmethod
+    def _by_first(node: Node) -> bool:
+        """True when `summarize by ...` has no aggregates."""
+        for child in node.children[1:]:
+            if isinstance(child, Token) and child.text == "by":
+                return True
+            if isinstance(child, Node) and child.kind == "List":
+                return False
+        return False
+
+    def op_passthrough(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        for child in node.children:
+            if isinstance(child, Node):
+                self.bind_expressions_in(child, schema, scope)
+        return schema
+
+    def bind_expressions_in(self, node: Node, schema: RowSchema, scope: Scope) -> None:
+        if node.kind == "List":
+            for item in node["items"] or []:
+                self.bind_scalar(item, schema, scope)
+        elif node.kind in ("Parameter", "Legacy", "Name", "Properties"):
+            return
+        else:
+            self.bind_scalar(node, schema, scope)
+
+    def op_serialize(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        return self.op_extend(node, schema, scope)
+
+    def op_count(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
+        return RowSchema({name_text(names[0]) if names else "Count": LONG})
+
+    def op_distinct(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        if any(isinstance(c, Token) and c.text == "*" for c in node.children):
+            return schema
+        lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        result = RowSchema({}, schema.open)
+        counter = [0]
+        for item in (lists[0]["items"] if lists else []) or []:
+            for name, type_ in self.bind_column_item(item, schema, scope, counter):
+                result.columns[name] = type_
+        return result
+
+    def op_top(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        for child in node.children[1:]:
+            if isinstance(child, Node):
+                expression = child.children[0] if child.kind == "SortExpression" else child
+                self.bind_scalar(expression, schema, scope)
+        return schema
+
+    def op_sort(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        for child in node.children:
+            if isinstance(child, Node) and child.kind == "List":
+                for item in child.children:
+                    if isinstance(item, Node):
+                        expression = item.children[0] if item.kind == "SortExpression" else item
+                        self.bind_scalar(expression, schema, scope)
+        return schema
+
+    def op_join(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        right_node = node["right"]
+        right = (
+            self.bind_tabular(right_node, scope)
+            if self.is_tabular(right_node, scope) or (right_node.kind in ("Name", "Parenthesized"))
+            else RowSchema.unknown()
+        )
+        kind = "innerunique"
+        for child in node.children:
+            if isinstance(child, Node) and child.kind == "Parameter":
+                tokens = [t for t in child.tokens()]
+                if tokens and tokens[0].text == "kind" and len(tokens) >= 3:
+                    kind = tokens[2].text.lower()
+        lookup = node.kind == "Lookup"
+        keys: set[str] = set()
+        conditions = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
+        for condition in (conditions[0]["items"] if conditions else []) or []:
+            keys |= self.bind_join_condition(condition, schema, right, scope)
+        where = [c for c in node.children[node.children.index(right_node) + 1 :] if isinstance(c, Node)]
+        if not conditions and where:
+            both = RowSchema({**schema.columns, **right.columns}, schema.open or right.open)
+            self.bind_scalar(where[-1], both, scope)
+        if kind in ("leftsemi", "leftanti", "anti", "leftantisemi", "semi"):
+            return schema
+        if kind in ("rightsemi", "rightanti", "rightantisemi"):
+            return right
+        result = schema.copy()
+        result.open = schema.open or right.open
+        for name, type_ in right.columns.items():
+            if lookup and name in keys:
+                continue
+            if name in result.columns:
+                result.columns[name + "1"] = type_
+            else:
+                result.columns[name] = type_
+        return result
+
+    def bind_join_condition(self, condition: Node, left: RowSchema, right: RowSchema, scope: Scope) -> set[str]:
+        """Check `Key`, `$left.A == $right.B` (and `and` of those); return the shared key names."""
+        keys: set[str] = set()
+        for part in operands(condition, ("and",)):
+            keys |= self.bind_join_key(part, left, right, scope)
+        return keys
+
+    def bind_join_key(self, condition: Node, left: RowSchema, right: RowSchema, scope: Scope) -> set[str]:
+        if condition.kind == "Name":
+            name = name_text(condition)
+            self.note_column(condition)
+            for side, schema in (("left", left), ("right", right)):
+                if name not in schema.columns and not schema.open:
+                    suggestion = self._suggest(name, schema.columns)
+                    self.report("KQL202", f"unknown column '{name}' on the {side} side of the join{suggestion}",
+                                condition)  # fmt: skip
+            return {name}
+        if condition.kind == "BinaryExpression":
+            keys: set[str] = set()
+            for side_node in (condition["left"], condition["right"]):
+                side, name = side_reference(side_node)
+                if side is None:
+                    self.bind_scalar(side_node, RowSchema({**left.columns, **right.columns}, True), scope)
+                    continue
+                schema = left if side == "$left" else right
+                self.note_column(side_node["member"])
+                if name not in schema.columns and not schema.open:
+                    where = "left" if side == "$left" else "right"
+                    suggestion = self._suggest(name, schema.columns)
+                    self.report("KQL202", f"unknown column '{name}' on the {where} side of the join{suggestion}",
+                                side_node)  # fmt: skip
+                if side == "$right":
+                    keys.add(name)
+            return keys
+        self.bind_scalar(condition, RowSchema({**left.columns, **right.columns}, True), scope)
+        return set()
+
+    def op_union(self, node: Node, schema: RowSchema | None, scope: Scope) -> RowSchema:
+        result = schema.copy() if schema is not None else RowSchema()
+        withsource = None
+        for child in node.children[1:]:
+            if not isinstance(child, Node):
+                continue
+            if child.kind == "Parameter":
+                tokens = [t for t in child.tokens() if not t.missing]
+                if tokens and tokens[0].text == "withsource" and len(tokens) >= 3:
+                    withsource = string_value(tokens[-2].text) if tokens[-1].text == "]" else tokens[2].text
+                continue
+            if child.kind == "NamePattern" and any(t.text == "*" for t in child.tokens()):
+                pattern = "".join(t.text for t in child.tokens())
+                regex = re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$")
+                matched = [t for t in self.env.tables if regex.match(t)]
+                if not matched:
+                    result.open = True
+                for table in matched:
+                    self.tables_read.add(table)
+                    for name, type_ in self.env.tables[table].items():
+                        result.columns.setdefault(name, type_)
+                continue
+            part = self.bind_tabular(child, scope)
+            result.open = result.open or part.open
+            for name, type_ in part.columns.items():
+                result.columns.setdefault(name, type_)
+        if withsource:
+            result.columns = {withsource: STRING, **result.columns}
+        return result
+
+    def op_union_operator(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        return self.op_union(node, schema, scope)
+
+    def op_mv_expand(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = schema.copy()
+        for child in node.children[1:]:
+            if not isinstance(child, Node):
+                continue
+            if child.kind == "Parameter":
+                tokens = [t for t in child.tokens() if not t.missing]
+                if tokens and tokens[0].text == "with_itemindex" and len(tokens) >= 3:
+                    result.columns[tokens[2].text] = LONG
+                continue
+            if child.kind != "ExpandItem":
+                if child.kind not in ("Name",):
+                    self.bind_scalar(child, schema, scope)
+                continue
+            item = child.children[0]
+            to_type = DYNAMIC
+            if len(child.children) > 2:
+                type_node = child.children[2]
+                inner = [c for c in type_node.children if isinstance(c, Node)]
+                if inner:
+                    to_type = normalize_type(name_text(inner[0]))
+            if item.kind == "Assignment" and item["name"] is not None:
+                self.bind_scalar(item["value"], schema, scope)
+                result.columns[name_text(item["name"])] = to_type
+            else:
+                item_type = self.bind_scalar(item, schema, scope)
+                if item_type not in (DYNAMIC, UNKNOWN):
+                    self.report("KQL213", f"mv-expand needs a dynamic array or bag; '{item.text().strip()}' is "
+                                f"{item_type} (wrap it in parse_json())", item)  # fmt: skip
+                name = subject_name(item) or _expanded_call_name(item) or "Column1"
+                result.columns[name] = to_type
+        return result
+
+    def op_mv_apply(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        expanded = self.op_mv_expand(
+            Node("MvExpand", [c for c in node.children if not (isinstance(c, Node) and c.kind == "SubQuery")]),
+            schema,
+            scope,
+        )
+        subquery = next((c for c in node.children if isinstance(c, Node) and c.kind == "SubQuery"), None)
+        if subquery is None:
+            return expanded
+        # The sub-query sees each row's expanded values; its output replaces the expanded columns,
+        # and the row's other columns stay.
+        applied = self.bind_subquery(subquery, expanded, scope)
+        item_columns = [name for name in expanded.columns if name not in schema.columns or name in applied.columns]
+        result = RowSchema({n: t for n, t in schema.columns.items() if n not in item_columns}, schema.open)
+        result.open = result.open or applied.open
+        result.columns.update(applied.columns)
+        return result
+
+    def bind_subquery(self, subquery: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = schema
+        for child in subquery.children:
+            if isinstance(child, Node):
+                if child.kind == "Pipe" or child.kind == "Name":
+                    result = self.bind_tabular(child, scope) if child.kind == "Pipe" else result
+                else:
+                    result = self.bind_operator(child, result, scope)
+        return result
+
+    def op_parse(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = schema.copy()
+        source_done = False
+        for child in node.children[1:]:
+            if not isinstance(child, Node) or child.kind == "Parameter":
+                continue
+            if not source_done:
+                type_ = self.bind_scalar(child, schema, scope)
+                if type_ not in (STRING, DYNAMIC, UNKNOWN):
+                    self.report("KQL211", f"'parse' reads a string, not {type_}", child)
+                source_done = True
+                continue
+            if child.kind == "ParsePattern":
+                parts = child.children
+                for index, part in enumerate(parts):
+                    if isinstance(part, Node) and part.kind == "Name":
+                        type_ = STRING
+                        if (
+                            index + 2 < len(parts)
+                            and isinstance(parts[index + 1], Token)
+                            and parts[index + 1].text == ":"
+                        ):
+                            type_ = normalize_type(name_text(parts[index + 2]))
+                        result.columns[name_text(part)] = type_
+        return result
+
+    def op_parse_kv(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = schema.copy()
+        expressions = [c for c in node.children if isinstance(c, Node)]
+        if expressions:
+            self.bind_scalar(expressions[0], schema, scope)
+        for child in expressions:
+            if child.kind == "Schema":
+                result.columns.update(self._schema_of(child).columns)
+        return result
+
+    def op_make_series(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        result = RowSchema({}, schema.open)
+        aggregates: list[tuple[str, str]] = []
+        counter = [0]
+        children = node.children
+        index = 1
+        section = "aggregates"
+        by_columns: list[tuple[str, str]] = []
+        axis = None
+        while index < len(children):
+            child = children[index]
+            if isinstance(child, Token):
+                word = child.text
+                if word == "on":
+                    section = "axis"
+                elif word in ("from", "to", "step", "in"):
+                    section = "range"
+                elif word == "by":
+                    section = "by"
+                elif word == "default":
+                    section = "default"
+                index += 1
+                continue
+            if child.kind == "Parameter":
+                index += 1
+                continue
+            if section == "aggregates":
+                for name, _ in self.bind_column_item(child, schema, scope, counter, aggregate=True):
+                    aggregates.append((name, DYNAMIC))
+            elif section == "axis":
+                self.bind_scalar(child, schema, scope)
+                axis = path_name(child) or "Column1"
+                section = "after-axis"
+            elif section == "by":
+                if child.kind == "List":
+                    for item in child["items"] or []:
+                        by_columns.extend(self.bind_column_item(item, schema, scope, counter))
+            else:
+                self.bind_scalar(child, schema, scope)
+                if section == "default":
+                    section = "aggregates"
+            index += 1
+        for name, type_ in by_columns:
+            result.columns[name] = type_
+        for name, type_ in aggregates:
+            result.columns[name] = type_
+        if axis:
+            result.columns[axis] = DYNAMIC
+        return result
+
+    def op_evaluate(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        calls = [c for c in node.children if isinstance(c, Node) and c.kind == "Call"]
+        declared = next((c for c in node.children if isinstance(c, Node) and c.kind == "Schema"), None)
+        if not calls:
+            return RowSchema.unknown()
+        call = calls[0]
+        name = name_text(call["callee"])
+        arguments = call["arguments"]["items"] or []
+        info = catalog.lookup(name, self.env.dialect)
+        if info is None or info.kind != "plugin":
+            self.report(
+                "KQL203", f"unknown plugin '{name}'{self._suggest(name, catalog.plugin_names())}", call["callee"]
+            )
+            return RowSchema.unknown()
+        self.check_arity(info, len(arguments), call["callee"])
+        if name == "ipv4_lookup" and arguments:
+            lookup_table = arguments[0]
+            lookup = (
+                self.bind_tabular(lookup_table, scope)
+                if self.is_tabular(lookup_table, scope)
+                else (RowSchema.unknown())
+            )
+            if len(arguments) > 1:
+                self.bind_scalar(arguments[1], schema, scope)
+            if len(arguments) > 2:
+                self.bind_scalar(arguments[2], lookup, scope)
+            result = schema.copy()
+            result.open = schema.open or lookup.open
+            for column, type_ in lookup.columns.items():
+                result.columns.setdefault(column, type_)
+            return result
+        for argument in arguments:
+            if argument.kind != "Assignment":
+                self.bind_argument(argument, schema, scope)
+        if declared is not None:
+            return self._schema_of(declared)
+        return RowSchema.unknown()
+
+    def op_invoke(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
+        if call is None:
+            return RowSchema.unknown()
+        callee = call["callee"]
+        name = name_text(callee) if callee.kind == "Name" else ""
+        symbol = scope.lookup(name)
+        if symbol is not None and symbol.kind == "function":
+            return self.bind_user_function(call, symbol, scope, schema)
+        for argument in call["arguments"]["items"] or []:
+            self.bind_argument(argument, schema, scope)
+        if name in self.env.function_tables:
+            return add_columns(schema, self.env.function_tables[name])
+        info = catalog.lookup(name, self.env.dialect)
+        if info is None:
+            self.report_unknown_function(name, callee, scope)
+        return RowSchema({**schema.columns}, open=True)
+
+    def op_as(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        names = [c for c in node.children if isinstance(c, Node) and c.kind == "Name"]
+        if names:
+            scope.define(name_text(names[-1]), Symbol("table", schema=schema.copy()))
+        return schema
+
+    def op_search(self, node: Node, schema: RowSchema | None, scope: Scope) -> RowSchema:
+        tables = next((c for c in node.children if isinstance(c, Node) and c.kind == "Tables"), None)
+        if tables is not None:
+            source = RowSchema()
+            for child in tables.children:
+                if isinstance(child, Node):
+                    part = (
+                        self.bind_tabular(child, scope)
+                        if child.kind != "NamePattern"
+                        else (self.op_union(Node("Union", [Token(T.IDENT, "union", 0), child]), None, scope))
+                    )
+                    source.open = source.open or part.open
+                    for name, type_ in part.columns.items():
+                        source.columns.setdefault(name, type_)
+        elif schema is not None:
+            source = schema
+        else:
+            source = RowSchema.unknown()
+        predicate = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")]
+        if predicate:
+            self.bind_search_predicate(predicate[-1], source, scope)
+        return RowSchema({"$table": STRING, **source.columns}, source.open)
+
+    def bind_search_predicate(self, node: Node, schema: RowSchema, scope: Scope) -> None:
+        """Search terms are bare strings; `Column:"value"` names a column."""
+        if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
+            for part in operands(node, ("and", "or")):
+                self.bind_search_predicate(part, schema, scope)
+            return
+        if node.kind == "BinaryExpression" and node["op"].text == ":":
+            left = node["left"]
+            if left.kind == "Name" and name_text(left) not in schema.columns and not schema.open:
+                self.report("KQL202", f"unknown column '{name_text(left)}'", left)
+            return
+        if node.kind == "Literal":
+            return
+        self.bind_scalar(node, RowSchema(schema.columns, True), scope)
+
+    def op_sample(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        expressions = [c for c in node.children if isinstance(c, Node)]
+        for expression in expressions:
+            self.bind_scalar(expression, schema, scope)
+        if len(expressions) > 1:  # sample-distinct N of Column
+            return RowSchema({path_name(expressions[1]) or "Column1": self.bind_scalar(expressions[1], schema, scope)})
+        return schema
+
+    def op_render(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
+        return schema
+
+
+def column_name(expression: Node, counter: list[int], aggregate: bool = False) -> str:
+    """Kusto's name for an unnamed expression column (the emulator names its columns with it too)."""
+    path = path_name(expression)
+    if path:
+        return path
+    if expression.kind == "Call" and expression["callee"].kind == "Name":
+        function = name_text(expression["callee"])
+        arguments = expression["arguments"]["items"] or []
+        if aggregate:
+            return aggregate_name(function, arguments)
+        inner = path_name(arguments[0]) if arguments else ""
+        if inner and (function.startswith("to") or function in _NAME_KEEPING_FUNCTIONS):
+            return inner
+    counter[0] += 1
+    return f"Column{counter[0]}"
+
+
+def add_columns(base: RowSchema | None, added: RowSchema) -> RowSchema:
+    columns = dict(base.columns) if base is not None else {}
+    for name, type_ in added.columns.items():
+        columns.setdefault(name, type_)
+    return RowSchema(columns, added.open or (base.open if base is not None else False))
+
+
+# Functions whose result column takes the name of their first argument: `by bin(Timestamp, 1h)` is Timestamp.
+_NAME_KEEPING_FUNCTIONS = frozenset(
+    {"bin", "bin_at", "bin_auto", "floor", "startofday", "startofweek", "startofmonth", "startofyear", "endofday",
+     "endofweek", "endofmonth", "endofyear", "datetime_utc_to_local", "datetime_local_to_utc"}
+)  # fmt: skip
+
+
+_OPERATORS: dict[str, Callable[[OperatorBinder, Node, RowSchema, Scope], RowSchema]] = {
+    "Where": OperatorBinder.op_where,
+    "Extend": OperatorBinder.op_extend,
+    "Project": OperatorBinder.op_project,
+    "ProjectNames": OperatorBinder.op_project_names,
+    "ProjectRename": OperatorBinder.op_project_rename,
+    "Summarize": OperatorBinder.op_summarize,
+    "Sort": OperatorBinder.op_sort,
+    "Top": OperatorBinder.op_top,
+    "Take": OperatorBinder.op_passthrough,
+    "Count": OperatorBinder.op_count,
+    "Distinct": OperatorBinder.op_distinct,
+    "Join": OperatorBinder.op_join,
+    "Lookup": OperatorBinder.op_join,
+    "Union": OperatorBinder.op_union_operator,
+    "MvExpand": OperatorBinder.op_mv_expand,
+    "MvApply": OperatorBinder.op_mv_apply,
+    "Parse": OperatorBinder.op_parse,
+    "ParseKv": OperatorBinder.op_parse_kv,
+    "MakeSeries": OperatorBinder.op_make_series,
+    "Render": OperatorBinder.op_render,
+    "Evaluate": OperatorBinder.op_evaluate,
+    "Invoke": OperatorBinder.op_invoke,
+    "As": OperatorBinder.op_as,
+    "Serialize": OperatorBinder.op_serialize,
+    "Search": OperatorBinder.op_search,
+    "Sample": OperatorBinder.op_sample,
+}
+
+
+def _expanded_call_name(node: Node) -> str:
+    """mv-expand parse_json(Col) expands into a column named Col."""
+    if node.kind == "Call":
+        arguments = node["arguments"]["items"] or []
+        if len(arguments) == 1:
+            return path_name(arguments[0])
+    return ""
