@@ -9,7 +9,9 @@ Both sides are normalised the way the documentation prints values: datetimes as
 `2018-07-01 00:00:00.0000000`, booleans `true`/`false`, timespans `1.02:03:04`, dynamic as
 compact JSON, null as empty. Each case is `pass`, `fail` (a wrong answer) or `unsupported: X`
 (the emulator refused, naming what). Known documentation errors are listed in
-bench/conformance_known_doc_errors.json with their reason and count as neither.
+bench/conformance_known_doc_errors.json with their reason and count as neither. Why each refused
+case stays refused is in bench/conformance_refusal_reasons.json (printed with the case; it does not
+change the score).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dac.model.tables import environment
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = ROOT.parent / "shared" / "conformance" / "dev.jsonl"
 KNOWN_DOC_ERRORS = ROOT / "bench" / "conformance_known_doc_errors.json"
+REFUSAL_REASONS = ROOT / "bench" / "conformance_refusal_reasons.json"
 UNSCORED = {"nondeterministic", "approximate", "arbitrary_rows"}
 
 
@@ -183,8 +186,11 @@ def main() -> int:
     cases = load_cases(args.cases)
     counts, lines = score(cases)
     unsupported = collections.Counter(line["detail"] for line in lines if line["status"] == "unsupported")
+    reasons = json.loads(REFUSAL_REASONS.read_text(encoding="utf-8")) if REFUSAL_REASONS.is_file() else {}
     for line in [line for line in lines if line["status"] != "pass"][: args.show]:
         print(f"{line['status']:11} {line['id']}: {line['detail'][:160]}")
+        if line["status"] == "unsupported" and line["id"] in reasons:
+            print(f"{'':11} why: {reasons[line['id']]}")
     scored = counts["pass"] + counts["fail"] + counts["unsupported"]
     print(f"cases: {len(cases)}, scored: {scored}, unscored (flags): {counts['unscored']}, "
           f"doc errors: {counts['doc-error']}")  # fmt: skip
@@ -192,6 +198,9 @@ def main() -> int:
           f"unsupported {counts['unsupported']}")  # fmt: skip
     for detail, number in unsupported.most_common(15):
         print(f"  unsupported {number:3}: {detail}")
+    unexplained = [line["id"] for line in lines if line["status"] == "unsupported" and line["id"] not in reasons]
+    if unexplained:
+        print(f"refused without a reason in {REFUSAL_REASONS.name}: {', '.join(unexplained)}")
     if args.jsonl:
         args.jsonl.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return 0

@@ -11,7 +11,9 @@ when Microsoft's parser finds no syntax error in it, its dialect is defender or 
 name in its `tables` field (used as given, "()" dropped) is a table or function of that dialect.
 
 Fixture: one line per query, sorted by id: {"id", "dialect", "semantic_errors": [{"code", "message",
-"line", "column", "text"}]}. The meta file records the package version, schema hashes and counts.
+"line", "column", "text"}], "result": [[name, type], ...] or null}. "result" is kqlcheck's `--result`: the
+query's output columns and their Kusto type names as Microsoft's binder computes them (null when the query
+does not end in a table). The meta file records the package version, schema hashes and counts.
 
 Run from the repository root, with ../shared beside it, after `npm ci` in ../shared/tools/kqlcheck
 (or name the node_modules of such an install with --node-modules or $KUSTO_NODE_MODULES; without
@@ -147,7 +149,7 @@ def run_kqlcheck(schema_path: Path, rows: list[dict], node_modules: Path) -> dic
     stdin = "".join(json.dumps({"id": row["id"], "query": as_the_portal_runs_it(row["query"])}) + "\n" for row in rows)
     env = {**os.environ, "NODE_PATH": str(node_modules)}
     done = subprocess.run(
-        ["node", str(KQLCHECK / "check.js"), str(schema_path)],
+        ["node", str(KQLCHECK / "check.js"), str(schema_path), "--result"],
         input=stdin, capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -174,6 +176,7 @@ def oracle(rows: list[dict], dialect: str, schema_path: Path, node_modules: Path
             "id": row["id"],
             "dialect": dialect,
             "semantic_errors": [{k: e.get(k) for k in fields} for e in results[row["id"]]["semantic_errors"]],
+            "result": results[row["id"]].get("result"),
         }
         for row in rows
     ]
@@ -188,7 +191,13 @@ def summarize(lines: list[dict]) -> tuple[dict, dict[str, str]]:
             for error in line["semantic_errors"]:
                 examples.setdefault(error["code"], error["message"])
         clean = sum(1 for line in mine if not line["semantic_errors"])
-        counts[dialect] = {"selected": len(mine), "clean": clean, "errors_by_code": dict(sorted(codes.items()))}
+        tables = sum(1 for line in mine if not line["semantic_errors"] and line["result"] is not None)
+        counts[dialect] = {
+            "selected": len(mine),
+            "clean": clean,
+            "clean_with_result": tables,  # clean queries that end in a table
+            "errors_by_code": dict(sorted(codes.items())),
+        }
     return counts, examples
 
 
@@ -233,6 +242,7 @@ def main() -> int:
             "package": PACKAGE,
             "version": version,
             "check_js_sha256": sha256((KQLCHECK / "check.js").read_bytes()),
+            "options": ["--result"],  # the fixture's "result": output columns and types
         },
         "corpus": {"file": "corpus/queries-dev.jsonl", "sha256": sha256(CORPUS.read_bytes()), "queries": len(rows)},
         "schemas": {

@@ -69,8 +69,9 @@ def analyse(text: str, dialect: str | None = None, tables_folder: Path | None = 
     diagnostics = list(result.diagnostics)
     bound = None
     if dialect is not None and not result.diagnostics:
-        bound = bind(result, environment(dialect, tables_folder))
-        diagnostics += bound.diagnostics + lint(result.tree, bound, hunting=True)
+        target = environment(dialect, tables_folder)
+        bound = bind(result, target)
+        diagnostics += bound.diagnostics + lint(result.tree, bound, hunting=True, tables=target.tables)
     return diagnostics, bound
 
 

@@ -33,6 +33,7 @@ from .emulator.fixtures import (
     format_string,
     parse_datetime,
     parse_value,
+    platform_data_for_test,
     tables_for_test,
 )
 from .kql import parse
@@ -249,6 +250,12 @@ def _run_one(
         query_tables=let_names(variant.text),
         also_known=also_known,
     )
+    # Watchlists and file profiles: tables under names a query cannot write, read by _GetWatchlist()
+    # and invoke FileProfile() (emulator/platform_data.py).
+    platform = platform_data_for_test(test, detection.file, detection.source, index, env, root=root)
+    for name, (columns, rows) in platform.items():
+        env.tables[name] = columns
+        tables[name] = rows
     from .emulator import EmulatorError
 
     engine = factory(env, now=now, externaldata=externaldata, limits=limits)

@@ -76,7 +76,7 @@ def build_variants(
                 variant.tables = binder.tables_read
                 variant.diagnostics += binder.diagnostics
                 bound = BindResult(binder.diagnostics, variant.output, binder.tables_read)
-                variant.diagnostics += lint(parsed.tree, bound, hunting=hunting)
+                variant.diagnostics += lint(parsed.tree, bound, hunting=hunting, tables=target.tables)
         else:
             rendered = render(variant.source_text, environment(query["dialect"], tables_folder), target)
             variant.text, variant.output, variant.tables = rendered.text, rendered.output, rendered.tables
@@ -85,7 +85,7 @@ def build_variants(
             parsed = parse(rendered.text)
             if not parsed.diagnostics:
                 bound = BindResult([], rendered.output, rendered.tables)
-                for finding in lint(parsed.tree, bound, hunting=hunting):
+                for finding in lint(parsed.tree, bound, hunting=hunting, tables=target.tables):
                     start = rendered.source_offset(finding.start)
                     variant.diagnostics.append(
                         KqlDiagnostic(finding.code, finding.message, start, start, finding.severity)

@@ -10,13 +10,17 @@ instead of guessing.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
+from ..kql import functions as catalog
+from ..kql import parse
+from ..kql.binder_operators import expression_name
 from ..kql.names import aggregate_name, name_text, path_name
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .functions.udfs import Refused, Udf, ensure_udfs
-from .sql import quote_name
+from .sql import DUCK_TYPES, quote_name
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -27,8 +31,20 @@ def aggregate(
 ) -> list[tuple[str, str]]:
     name = None
     call = item
+    target = next((c for c in item.children if isinstance(c, Node)), None) if item.kind == "Assignment" else None
+    if target is not None and target.kind == "NameTuple":
+        # (Name1, Name2, ...) = Aggregation: the names of the aggregation's columns, in order (summarize docs)
+        names = [name_text(c) for c in target.children if isinstance(c, Node) and c.kind == "Name"]
+        plain = aggregate(compiler, item["value"], columns, counter, groups)
+        if len(names) != len(plain):
+            raise compiler.unsupported(f"{len(names)} names for an aggregation of {len(plain)} columns", item)
+        return [(new_name, sql) for new_name, (_, sql) in zip(names, plain, strict=True)]
     if item.kind == "Assignment":
         name, call = name_text(item["name"]), item["value"]
+    plain = call.kind == "Call" and call["callee"].kind == "Name" and _is_aggregate(name_text(call["callee"]))
+    if name and not plain and any(n.kind == "Call" and n["callee"].kind == "Name" and _is_aggregate(
+            name_text(n["callee"])) for n in call.walk()):  # fmt: skip
+        return [(name, scalar_of_aggregates(compiler, call, columns))]
     if call.kind != "Call" or call["callee"].kind != "Name":
         raise compiler.unsupported("aggregates that are not a function call", call)
     function = name_text(call["callee"])
@@ -36,23 +52,70 @@ def aggregate(
     if function in ("arg_max", "arg_min", "argmax", "argmin"):
         order_sql, _ = compiler.expr(arguments[0], columns)
         which = "arg_max" if "max" in function else "arg_min"
-        first_name = name or (path_name(arguments[0]) or "Column1")
+        # Microsoft's binder (kqlcheck --result): `L = arg_max(T, *) by K` is K, L, the other columns; `*`
+        # repeats neither the by-columns nor the arguments named before it
+        first_name = name or (expression_name(arguments[0]) or "Column1")
         result = [(first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
-        if name and path_name(arguments[0]):
-            result.append((path_name(arguments[0]), f"{'max' if which == 'arg_max' else 'min'}({order_sql})"))
+        explicit = {expression_name(a) for a in arguments if a.kind != "Star"}
         wanted: list[tuple[str, str]] = []
         for argument in arguments[1:]:
             if argument.kind == "Star":
-                wanted += [(n, quote_name(n)) for n, _ in columns if n not in groups]
+                wanted += [(n, quote_name(n)) for n, _ in columns if n not in groups and n not in explicit]
             else:
                 value, _ = compiler.expr(argument, columns)
-                wanted.append((path_name(argument) or "Column1", value))
+                wanted.append((expression_name(argument) or "Column1", value))
         result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
         return result
     if function in ("take_anyif", "anyif"):
         return take_anyif(compiler, function, arguments, columns, call, name)
     sql = aggregate_sql(compiler, function, arguments, columns, call)
+    calls = getattr(compiler.engine, "kql_calls", None)
+    if calls is not None:  # the engine probes it to place a type mismatch (engine.py)
+        calls.append((offset_of(call), function, sql, list(columns)))
     return [(name or aggregate_name(function, arguments), sql)]
+
+
+def _is_aggregate(function: str) -> bool:
+    info = catalog.lookup(function)
+    return info is None or info.kind == "aggregate"  # an unknown name is left to the aggregate's refusal
+
+
+def scalar_of_aggregates(compiler: Compiler, expression: Node, columns: Columns) -> str:
+    """A scalar expression over aggregates (the binary_all_and page: summarize result =
+    toupper(tohex(binary_all_and(num)))): each aggregate call becomes a name bound to its SQL, then the
+    expression is compiled as usual."""
+    bound: list[str] = []
+
+    def text(node: Node) -> str:
+        if node.kind == "Call" and node["callee"].kind == "Name" and _is_aggregate(name_text(node["callee"])):
+            function, arguments = name_text(node["callee"]), list(node["arguments"]["items"] or [])
+            info = catalog.lookup(function)
+            returns = info.returns if info is not None else "unknown"
+            if re.fullmatch(r"\$\d+", returns) and int(returns[1:]) <= len(arguments):
+                kind = compiler.expr(arguments[int(returns[1:]) - 1], columns)[1]
+            elif returns in DUCK_TYPES and returns != "unknown":
+                kind = returns
+            else:
+                raise compiler.unsupported(f"{function}() inside an expression", node)
+            name = f"__aggregate_{compiler.counter}"
+            compiler.counter += 1
+            compiler.scalars[name] = (f"({aggregate_sql(compiler, function, arguments, columns, node)})", kind)
+            bound.append(name)
+            tokens = list(node.tokens())
+            return tokens[0].leading + name + tokens[-1].trailing
+        return "".join(c.leading + c.text + c.trailing if not isinstance(c, Node) else text(c) for c in node.children)
+
+    try:
+        rewritten = text(expression)
+        if not bound:
+            raise compiler.unsupported("a summarize column without an aggregate", expression)
+        result = parse(rewritten)
+        if result.diagnostics or len(result.tree["statements"] or []) != 1:
+            raise compiler.unsupported("this expression over aggregates", expression)
+        return compiler.expr(result.tree["statements"][0], columns)[0]
+    finally:
+        for name in bound:
+            del compiler.scalars[name]
 
 
 def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], columns: Columns, call: Node) -> str:
@@ -60,20 +123,29 @@ def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], colu
     if function == "count":  # count(expr) counts rows like count() (summarize docs)
         return "count(*)"
     if function == "countif":
-        return f"count_if({values[0]})"
+        return f"coalesce(count_if({values[0]}), 0)"  # DuckDB's count_if of no row is null
     if function in ("dcount", "count_distinct"):
         return f"count(DISTINCT {values[0]})"
     if function in ("dcountif", "count_distinctif"):
         return f"count(DISTINCT CASE WHEN {values[1]} THEN {values[0]} END)"
-    if function in ("sum", "min", "max", "avg"):
-        return f"{function}({values[0]})"
-    if function in ("sumif", "minif", "maxif", "avgif"):
-        return f"{function[:-2]}(CASE WHEN {values[1]} THEN {values[0]} END)"
+    if function in ("sum", "min", "max", "avg", "sumif", "minif", "maxif", "avgif"):
+        base = function[:-2] if function.endswith("if") else function
+        kept = f"CASE WHEN {values[1]} THEN {values[0]} END" if base != function else values[0]
+        if base == "sum":  # no value (an empty input, or only nulls): 0, the documented default
+            kind = compiler.expr(arguments[0], columns)[1]
+            if kind == "timespan":  # DuckDB sums no INTERVAL: sum the microseconds
+                return f"to_microseconds(CAST(coalesce(sum(epoch_us({kept})), 0) AS BIGINT))"
+            return f"coalesce(sum({kept}), {_ZEROS.get(kind, '0')})"
+        if base == "avg":  # no value: NaN, the summarize page's example ("dividing by 0")
+            return f"(CASE WHEN count({kept}) = 0 THEN CAST('NaN' AS DOUBLE) ELSE avg({kept}) END)"
+        return f"{base}({kept})"  # min, max: null, the default of "all others"
     if function in ("any", "take_any") and values:
         return f"any_value({values[0]})"
     if function in ("make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"):
         value = values[0]
         condition = f" AND ({values[1]})" if function.endswith("_if") else ""
+        size_at = 2 if function.endswith("_if") else 1
+        cap = _max_size(compiler, function, arguments[size_at] if len(arguments) > size_at else None, call)
         if compiler.expr(arguments[0], columns)[1] == "dynamic":  # arrays add their elements (make_set docs)
             elements = f"CASE WHEN json_type({value}) = 'ARRAY' THEN CAST({value} AS JSON[]) ELSE [{value}] END"
             listed = f"flatten(list({elements}) FILTER (WHERE {value} IS NOT NULL{condition}))"
@@ -81,11 +153,35 @@ def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], colu
             listed = f"list({value}) FILTER (WHERE {value} IS NOT NULL{condition})"
         if "set" in function:  # distinct values, in the order first seen
             listed = f"kql_first_seen({listed})"
-        return f"coalesce(to_json({listed}), '[]')"
+        # At most `cap` elements; which ones the reference leaves undefined (so is the order): the first in
+        # input order, as the order of the elements here.
+        return f"coalesce(to_json(list_slice({listed}, 1, {cap})), '[]')"
     added = _more_aggregate_sql(compiler, function, arguments, columns, call)  # variance, stdev, make_bag, ...
     if added is not None:
         return added
     raise compiler.unsupported(f"the aggregate '{function}'", call)
+
+
+# sum()'s 0 in the type of the values summed
+_ZEROS = {"real": "CAST(0 AS DOUBLE)", "decimal": "CAST(0 AS DOUBLE)"}
+# make_list/make_set's default and largest maxSize; the deprecated makelist/makeset default to 128 (their pages)
+_MAX_LIST = 1_048_576
+_LEGACY_LIST = 128
+
+
+def _max_size(compiler: Compiler, function: str, argument: Node | None, call: Node) -> int:
+    """The most elements make_list/make_set (and kin) return: the constant maxSize argument, else the
+    documented default."""
+    if argument is None:
+        return _LEGACY_LIST if function in ("makelist", "makeset") else _MAX_LIST
+    sql, _ = compiler.expr(argument, [])
+    match = re.fullmatch(r"CAST\((-?\d+) AS (?:BIGINT|INTEGER)\)", sql)
+    if match is None:
+        raise compiler.unsupported(f"{function}() with a maximum size that is not a constant integer", argument)
+    size = int(match.group(1))
+    if not 1 <= size <= _MAX_LIST:  # the pages give no meaning to these
+        raise compiler.unsupported(f"{function}() with a maximum size outside 1 to {_MAX_LIST:,}", argument)
+    return size
 
 
 def take_anyif(compiler: Compiler, function: str, arguments: list[Node], columns: Columns,
@@ -116,14 +212,19 @@ _REFUSE_FEW = "error('the emulator cannot reproduce Kusto exactly here: {name}()
 
 
 def _spread(name: str, sql_function: str, value: str, condition: str | None, least: int) -> str:
-    """variance/stdev and kin over the rows where `condition` holds; too few values refuse
-    (what Kusto returns for them is not documented)."""
+    """variance/stdev and kin over the rows where `condition` holds. No value at all gives the summarize
+    page's default (0 for variance, varianceif, stdev, stdevif; null for the others); one value too few
+    refuses (what Kusto returns for it is not documented)."""
     kept = f"CASE WHEN {condition} THEN {value} END" if condition else value
     counted = f"count({kept})"
     refuse = _REFUSE_FEW.format(name=name, least=least)
-    return f"(CASE WHEN {counted} < {least} THEN {refuse} ELSE {sql_function}(CAST({kept} AS DOUBLE)) END)"
+    default = "CAST(0 AS DOUBLE)" if name in _ZERO_SPREADS else "CAST(NULL AS DOUBLE)"
+    return (f"(CASE WHEN {counted} = 0 THEN {default} WHEN {counted} < {least} THEN {refuse} "
+            f"ELSE {sql_function}(CAST({kept} AS DOUBLE)) END)")  # fmt: skip
 
 
+# The summarize page's "Default values of aggregations": these give 0 over no value.
+_ZERO_SPREADS = frozenset({"variance", "varianceif", "stdev", "stdevif"})
 _SPREADS = {
     "variance": ("var_samp", 2), "variancep": ("var_pop", 1), "stdev": ("stddev_samp", 2),
     "stdevp": ("stddev_pop", 1),
@@ -162,11 +263,12 @@ def _more_aggregate_sql(
         condition = f" AND ({values[1]})" if function == "make_bag_if" else ""
         listed = f"to_json(list({values[0]}) FILTER (WHERE {values[0]} IS NOT NULL{condition}))"
         ensure_udfs(compiler, _UDFS)
-        return f"CAST(kqlm_make_bag(coalesce(CAST({listed} AS VARCHAR), '[]')) AS JSON)"
-    if function == "buildschema":
+        # no value: the summarize page's default for make_bag and make_bag_if, an empty array ([])
+        return f"coalesce(CAST(kqlm_make_bag(CAST({listed} AS VARCHAR)) AS JSON), CAST('[]' AS JSON))"
+    if function == "buildschema":  # no value: null (the summarize page's example, and "all others")
         listed = f"to_json(list({values[0]}) FILTER (WHERE {values[0]} IS NOT NULL))"
         ensure_udfs(compiler, _UDFS)
-        return f"CAST(kqlm_buildschema(coalesce(CAST({listed} AS VARCHAR), '[]')) AS JSON)"
+        return f"CAST(kqlm_buildschema(CAST({listed} AS VARCHAR)) AS JSON)"
     return None
 
 

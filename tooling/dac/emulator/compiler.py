@@ -27,9 +27,10 @@ from ..kql.parser import MAX_NESTING, expansion_offset
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .expressions import ExpressionCompiler
+from .functions.columns import constant_string
 from .functions.rows import serialized, uses_row_functions
+from .graph_match import graph_operator
 from .literals import parse_datetime
-from .loose_operators import loose_operator
 from .make_series import make_series
 from .mv_expand import mv_apply, mv_expand
 from .operators import (
@@ -53,6 +54,7 @@ from .operators import (
 from .parse_operators import parse as parse_operator
 from .parse_operators import parse_kv
 from .pass_through import as_operator, render, serialize
+from .platform_data import file_profile, get_watchlist
 from .plugins import evaluate
 from .sql import DUCK_TYPES, quote_name
 
@@ -79,7 +81,7 @@ def _describe(engine: Session, sql: str) -> Columns:
     try:
         return engine.describe(sql)
     except EmulatorError as error:
-        if "max_expression_depth" not in error.message:
+        if "max_expression_depth" not in error.engine_text:  # DuckDB's words, kept off the message
             raise
         raise EmulatorError(
             "EMU001",
@@ -272,17 +274,17 @@ class Compiler(ExpressionCompiler):
             return self.tabular(next(c for c in node.children if isinstance(c, Node)))
         if kind in ("Name", "NamePattern"):
             name = name_text(node) if kind == "Name" else "".join(t.text for t in node.tokens())
-            if name in self.tables:
-                return self.tables[name]
-            if self.engine.ensure_table(name):
-                return f"SELECT * FROM {quote_name(name)}"
-            raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", offset_of(node))
+            return self.table_named(name, node)
         if kind == "DataTable":
             return self.datatable(node)
         if kind == "ExternalData":
             return self.externaldata(node)
         if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) in self.functions:
             return self.call_function(node, [], tabular=True)
+        if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) == "table":
+            return self.table_call(node)
+        if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) == "_GetWatchlist":
+            return get_watchlist(self, node)
         if kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]) in ("materialize", "view"):
             arguments = node["arguments"]["items"] or []
             inner = self.tabular(arguments[0])
@@ -299,6 +301,25 @@ class Compiler(ExpressionCompiler):
         if kind == "Search":
             return search(self, node, None)
         raise self.unsupported(f"'{node.text().strip()[:40]}' as a table", node)
+
+    def table_named(self, name: str, node: Node) -> str:
+        if name in self.tables:
+            return self.tables[name]
+        if self.engine.ensure_table(name):
+            return f"SELECT * FROM {quote_name(name)}"
+        raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", offset_of(node))
+
+    def table_call(self, node: Node) -> str:
+        """table(tableName [, DataScope]): the table (or tabular let name) the string names (table()
+        reference); the name must be known when the query is compiled, and DataScope (hot cache or not)
+        changes no result of the emulator, which has no cache."""
+        arguments = node["arguments"]["items"] or []
+        if not 1 <= len(arguments) <= 2:
+            raise EmulatorError("EMU006", "wrong number of arguments for 'table'", offset_of(node))
+        name = constant_string(self, arguments[0])
+        if name is None:
+            raise self.unsupported("table() whose name is not a constant string", arguments[0])
+        return self.table_named(name, node)
 
     def filters_first(self, operators: list[Node]) -> list[Node]:
         """Moves the filters right after an `ipv4_lookup` that read none of its columns ahead of it.
@@ -515,6 +536,8 @@ def invoke(compiler: Compiler, node: Node, sql: str) -> str:
     call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
     name = name_text(call["callee"]) if call is not None and call["callee"].kind == "Name" else ""
     declaration = compiler.functions.get(name)
+    if declaration is None and name == "FileProfile" and call is not None:
+        return file_profile(compiler, call, sql)
     if declaration is None:
         raise compiler.unsupported(f"invoke of '{name or '?'}'", call or node)
     parameters = function_parameters(declaration)
@@ -557,7 +580,7 @@ _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {
     "Evaluate": evaluate,
     "MvExpand": mv_expand,
     "MvApply": mv_apply,
-    "LooseOperator": loose_operator,
+    "LooseOperator": graph_operator,  # the graph operators, then loose_operators.py
     "ProjectByNames": project_by_names,
     "Invoke": invoke,
     "ParseKv": parse_kv,

@@ -22,9 +22,18 @@ from typing import Any
 import duckdb
 
 from ..kql.binder import Environment
-from .errors import LIMIT_CODES, OUT_OF_MEMORY, TIMEOUT, TOO_MANY_ROWS, EmulatorError, query_failure
-from .session import Session
-from .sql import kql_type_of, quote_name
+from .errors import (
+    LIMIT_CODES,
+    OUT_OF_MEMORY,
+    TIMEOUT,
+    TOO_MANY_ROWS,
+    TYPE_HINT,
+    EmulatorError,
+    debug_detail,
+    query_failure,
+)
+from .session import CASE_TWIN, Session
+from .sql import DUCK_TYPES, kql_type_of, quote_name
 from .ticks import public_kind, ticks_columns
 
 # The public names, the limit codes and EmulatorError among them (dac.testing imports those from here).
@@ -115,6 +124,23 @@ class Emulator(Session):
     def limit_error(self, code: str, what: str = "the query") -> EmulatorError:
         return limit_error(self.limits, code, what)
 
+    def _placed(self, error: EmulatorError) -> EmulatorError:
+        """A type mismatch DuckDB met somewhere in the query, placed at the innermost function call that
+        DuckDB cannot bind on its own (its arguments typed as the columns it reads), named in KQL words."""
+        if not error.is_type_mismatch:
+            return error
+        for offset, name, sql, columns in self.kql_calls:
+            row = ", ".join(f"CAST(NULL AS {DUCK_TYPES.get(kind, 'VARCHAR')}) AS {quote_name(column)}"
+                            for column, kind in columns) or "1 AS _kql_none"  # fmt: skip
+            try:
+                self.connection.execute(f"DESCRIBE SELECT {sql} FROM (SELECT {row}) AS _kql_probe").fetchall()
+            except duckdb.Error as exc:
+                probe = query_failure(exc)
+                if probe.is_type_mismatch:
+                    message = f"the emulator cannot run {name}() on arguments of these types {TYPE_HINT}"
+                    return EmulatorError("EMU002", debug_detail(message, error.engine_text), offset)
+        return error
+
     @contextmanager
     def _time_limit(self) -> Iterator[threading.Event]:
         """A watchdog thread interrupts the connection once the time limit has passed, and again every
@@ -144,8 +170,12 @@ class Emulator(Session):
         # does not load the compiler and the function modules.
         from .compiler import compile_query
 
-        sql = compile_query(self, query_text)
-        described = self.describe(sql)
+        self.kql_calls: list[tuple[int, str, str, list[tuple[str, str]]]] = []
+        try:
+            sql = compile_query(self, query_text)
+            described = self.describe(sql)
+        except EmulatorError as error:
+            raise self._placed(error) from None
         if any(kind == "string" for _, kind in described):  # KQL strings are never null
             selects = [
                 f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if kind == "string" else quote_name(n)
@@ -161,7 +191,9 @@ class Emulator(Session):
             raise query_failure(exc) from None
         if len(rows) > self.limits.max_rows:
             raise self.limit_error(TOO_MANY_ROWS)
-        columns = [(column[0], public_kind(kql_type_of(str(column[1])))) for column in description]
+        columns = [
+            (column[0].replace(CASE_TWIN, ""), public_kind(kql_type_of(str(column[1])))) for column in description
+        ]
         columns, rows = read_ticks(columns, rows)
         return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,9 @@ from ..kql.names import name_text, string_literal, string_value
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .functions import FUNCTIONS
-from .literals import parse_datetime, parse_timespan
+from .functions.udfs import Refused, Udf, ensure_udfs
+from .literals import parse_datetime, parse_timespan, timespan_ticks
+from .session import CASE_TWIN
 from .sql import DUCK_TYPES, quote_name, sql_string
 from .ticks import DATETIME_NS
 
@@ -70,12 +73,13 @@ class ExpressionCompiler:
                 return f"CAST({text} AS DOUBLE)", "real"
             return f"CAST({text} AS BIGINT)", "long"
         if literal == "timespan":
-            return _interval(parse_timespan(tokens[0].text)), "timespan"
+            return self.timespan_literal(tokens[0].text, node), "timespan"
         if literal == "typed_literal":
             return self.typed_literal(tokens[0], node)
         if literal == "dynamic":
             value = self.json_value(next(c for c in node.children if isinstance(c, Node)))
-            return f"CAST({sql_string(json.dumps(value))} AS JSON)", "dynamic"
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # compact, as tostring() prints it
+            return f"CAST({sql_string(text)} AS JSON)", "dynamic"
         raise self.unsupported("this literal", node)
 
     def typed_literal(self, token: Token, node: Node) -> tuple[str, str]:
@@ -92,10 +96,12 @@ class ExpressionCompiler:
                 return _timestamp(value), "datetime"
             if kind == "timespan":
                 if re.fullmatch(r"\d+(\.\d+)?[a-z]+", inner):
-                    return _interval(parse_timespan(inner)), "timespan"
+                    return self.timespan_literal(inner, node), "timespan"
                 match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", inner)
                 if match:
                     days, hours, minutes, seconds = match.groups()
+                    if "." in seconds and seconds.split(".")[1][6:].strip("0"):
+                        raise self.unsupported(_SUB_MICROSECOND, node)
                     delta = dt.timedelta(
                         days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds)
                     )
@@ -111,6 +117,16 @@ class ExpressionCompiler:
         except ValueError:
             pass
         raise EmulatorError("EMU006", f"cannot read the literal {token.text}", token.start)
+
+    def timespan_literal(self, text: str, node: Node) -> str:
+        """`1.5h`, `3tick`: exact in ticks; the emulator's intervals hold microseconds, so a literal
+        with a 100 ns remainder is refused rather than rounded."""
+        ticks = timespan_ticks(text)
+        if ticks is None:
+            return _interval(parse_timespan(text))
+        if ticks % 10:
+            raise self.unsupported(_SUB_MICROSECOND, node)
+        return f"to_microseconds(CAST({ticks // 10} AS BIGINT))"
 
     def json_typed(self, token: Token, node: Node) -> Any:
         """A typed literal inside dynamic(): numbers and bools as JSON values, a datetime as the string
@@ -168,8 +184,8 @@ class ExpressionCompiler:
     def e_name(self, node: Node, columns: Columns) -> tuple[str, str]:
         name = name_text(node)
         for column, type_ in columns:
-            if column == name:
-                return quote_name(name), type_
+            if column in (name, name + CASE_TWIN):  # CASE_TWIN: see session.py (names differing in case)
+                return quote_name(column), type_
         if name in self.scalars:
             return self.scalars[name]
         if name in ("true", "false"):
@@ -219,6 +235,9 @@ class ExpressionCompiler:
         if kind in ("datetime", DATETIME_NS):  # tostring(datetime): ISO 8601 with seven fractional digits
             digits = "%f'), 26) || '0Z'" if kind == "datetime" else "%n'), 27) || 'Z'"
             return f"coalesce(left(strftime({sql}, '%Y-%m-%dT%H:%M:%S.{digits}, '')"
+        if kind in ("real", "decimal"):  # not DuckDB's rendering of a double: see real_text
+            ensure_udfs(self, _UDFS)
+            return f"coalesce(kqlm_real_text(CAST({sql} AS DOUBLE)), '')"
         return f"kql_str({sql})"
 
     def chain(self, node: Node, columns: Columns) -> tuple[str, str]:
@@ -277,6 +296,10 @@ class ExpressionCompiler:
         """One binary operator, its left operand compiled (see chain)."""
         op = node["op"].text
         right, right_kind = self.expr(node["right"], columns)
+        if op in _COMPARISONS and _string_and_number(left_kind, right_kind):
+            if op in ("==", "!=", "<>", "=") and {left_kind, right_kind} <= {"string", "long", "int"}:
+                return _string_equals_integer(op, left, left_kind, right, right_kind), "bool"
+            raise self.unsupported(_mixed_comparison(op, left_kind, right_kind), node["op"])
         if op in ("==", "!=", "<>", "="):
             left, right = self.comparable(left, left_kind, right, right_kind)
             # two nulls give null; null and a value are unequal, on either side (null values docs)
@@ -368,6 +391,8 @@ class ExpressionCompiler:
                 values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
                 continue
             sql, kind = self.expr(item, columns)
+            if not insensitive and _string_and_number(left_kind, kind):
+                raise self.unsupported(_mixed_comparison(op, left_kind, kind), item)
             if kind == "dynamic":
                 array = f"from_json({sql}, '[\"VARCHAR\"]')"
                 values.append(
@@ -403,10 +428,19 @@ class ExpressionCompiler:
             return f"coalesce({aggregate}({each}), false)"
         return f"kql_has({left_text}, {self.as_string(sql, kind)})"
 
-    def between(self, node: Node, value: str, _kind: str, columns: Columns) -> tuple[str, str]:
-        """`between` and `!between` with the left operand compiled (see chain)."""
-        low, _ = self.expr(node["right"]["low"], columns)
-        high, _ = self.expr(node["right"]["high"], columns)
+    def between(self, node: Node, value: str, kind: str, columns: Columns) -> tuple[str, str]:
+        """`between` and `!between` with the left operand compiled (see chain). The right end may be a
+        timespan when the value and the left end are datetimes: the range ends that long after the left
+        end (between page, rightRange)."""
+        low, low_kind = self.expr(node["right"]["low"], columns)
+        high, high_kind = self.expr(node["right"]["high"], columns)
+        if high_kind == "timespan" and low_kind != "timespan":
+            if kind != "datetime" or low_kind != "datetime":
+                raise self.unsupported(
+                    "between with a timespan right end where the value and the left end are not both datetimes",
+                    node["right"]["high"],
+                )
+            high = f"({low} + {high})"
         sql = f"({value} BETWEEN {low} AND {high})"
         return (f"(NOT {sql})" if node["op"].text.startswith("!") else sql), "bool"
 
@@ -425,10 +459,68 @@ class ExpressionCompiler:
         handler = FUNCTIONS.get(name)
         if handler is None:
             raise self.unsupported(f"the function '{name}'", callee)
-        return handler(self, arguments, columns, node)
+        sql, kind = handler(self, arguments, columns, node)
+        calls = getattr(self.engine, "kql_calls", None)
+        if calls is not None:  # inner calls first: the engine probes them to place a type mismatch
+            calls.append((offset_of(node), name, sql, list(columns)))
+        return sql, kind
 
     def e_typeof(self, node: Node, columns: Columns) -> tuple[str, str]:
         raise self.unsupported("typeof() outside extractjson/mv-expand", node)
+
+
+_SUB_MICROSECOND = "a timespan with a part below a microsecond (100 ns ticks; the emulator holds microseconds)"
+_COMPARISONS = frozenset({"==", "!=", "<>", "=", "<", "<=", ">", ">="})
+_NUMBERS = frozenset({"long", "int", "real", "decimal"})
+
+
+def _string_and_number(left_kind: str, right_kind: str) -> bool:
+    return (left_kind == "string" and right_kind in _NUMBERS) or (right_kind == "string" and left_kind in _NUMBERS)
+
+
+def _mixed_comparison(op: str, left_kind: str, right_kind: str) -> str:
+    """A string compared with a number: Microsoft's binder rejects the ordering operators ("The operator '<'
+    is not defined for the operand types string and long") and what Kusto does with == and != is not
+    documented (reports show "Cannot compare values of types string and long"): refused either way."""
+    return (
+        f"comparing values of types {left_kind} and {right_kind} with '{op}' (what Kusto does is not "
+        "documented; convert one side: toint(), tolong(), todouble() or tostring())"
+    )
+
+
+def _string_equals_integer(op: str, left: str, left_kind: str, right: str, right_kind: str) -> str:
+    """`s == n` for a string and an integer. Microsoft's binder accepts it and published rules rely on it
+    (`ResultType == 0` on SigninLogs' string column), but the reference does not say whether Kusto compares
+    the text with the integer's digits or the string's number with the integer. A row where both readings
+    agree ("0" == 0 is true, "abc" == 0 is false under either) has a certain answer; a row where they differ
+    ("00", "+0", " 0") stops the query (EMU002) instead of guessing."""
+    text, number = (left, right) if left_kind == "string" else (right, left)
+    text = f"coalesce({text}, '')"  # a KQL string is never null: empty
+    as_text = f"({text} = CAST({number} AS VARCHAR))"
+    as_number = f"coalesce(TRY_CAST({text} AS BIGINT) = {number}, false)"
+    equal = op in ("==", "=")
+    message = sql_string(
+        f"the emulator cannot reproduce '{op}' between a string and a number for a text that is not the "
+        "number's digits (Kusto's answer is not documented); convert one side with tostring() or tolong()"
+    )
+    answer = as_text if equal else f"(NOT {as_text})"
+    return (f"(CASE WHEN {number} IS NULL THEN {'false' if equal else 'true'} "
+            f"WHEN {as_text} IS DISTINCT FROM {as_number} THEN error({message}) ELSE {answer} END)")  # fmt: skip
+
+
+def real_text(value: float) -> str:
+    """tostring() of a real, exact by construction: the shortest decimal that reads back as the same double
+    (Python's repr; real is .NET's System.Double, whose shortest round-trip text has the same digits). Only
+    where the two notations agree: a fractional part, plain notation (1e-4 <= |value| < 1e15). Whole reals
+    ("1" or "1.0"), exponents, NaN and infinities: the text Kusto prints is not documented, refused."""
+    if math.isfinite(value) and value != int(value) and 1e-4 <= abs(value) < 1e15:
+        text = repr(value)
+        if re.fullmatch(r"-?[0-9]+\.[0-9]*[1-9]", text):
+            return text
+    raise Refused(f"tostring() of the real {value!r} (Kusto's text for it is not documented)")
+
+
+_UDFS: list[Udf] = [("kqlm_real_text", real_text, ["DOUBLE"], "VARCHAR")]
 
 
 def _is_literal(node: Node) -> bool:
@@ -441,16 +533,16 @@ def _is_literal(node: Node) -> bool:
 
 def _has_any_of(text: str, needles: list[str]) -> str:
     """`has_any` of many string literals as one regular expression per 10,000 terms, not one per term:
-    the same test as kql_has for each (`P(a|b)S` matches where `PaS` or `PbS` does), planned in a moment."""
+    the same test as kql_has for each, its own term boundaries around each needle (`a|b` matches where `a`
+    or `b` does), planned in a moment."""
     if "" in needles:  # every text has the empty term
         return "true"
     tests = []
     for start in range(0, len(needles), 10_000):
         listed = ", ".join(sql_string(needle) for needle in needles[start : start + 10_000])
-        terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
-        tests.append(
-            f"regexp_matches(lower(coalesce({text}, '')), '(^|[^[:alnum:]])(' || {terms} || ')($|[^[:alnum:]])')"
-        )
+        each = "kql_term_start(_kql_n) || regexp_escape(lower(_kql_n)) || kql_term_end(_kql_n)"
+        terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: {each}), '|')"
+        tests.append(f"regexp_matches(lower(coalesce({text}, '')), '(?:' || {terms} || ')')")
     return "(" + " OR ".join(tests) + ")"
 
 
@@ -459,8 +551,8 @@ _STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
     "has_cs": lambda a, b: f"kql_has_cs({a}, {b})",
     "hasprefix": lambda a, b: f"kql_hasprefix({a}, {b})",
     "hassuffix": lambda a, b: f"kql_hassuffix({a}, {b})",
-    "hasprefix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), '(^|[^[:alnum:]])' || regexp_escape({b}))",
-    "hassuffix_cs": lambda a, b: f"regexp_matches(coalesce({a}, ''), regexp_escape({b}) || '($|[^[:alnum:]])')",
+    "hasprefix_cs": lambda a, b: f"kql_hasprefix_cs({a}, {b})",
+    "hassuffix_cs": lambda a, b: f"kql_hassuffix_cs({a}, {b})",
     "contains": lambda a, b: f"contains(lower({a}), lower({b}))",
     "contains_cs": lambda a, b: f"contains({a}, {b})",
     "startswith": lambda a, b: f"starts_with(lower({a}), lower({b}))",

@@ -646,3 +646,89 @@ def tables_for_test(
         query_tables=query_tables,
         also_known=also_known,
     )
+
+
+# --------------------------------------------------------------------------------------- platform data
+# What only the platform has, supplied by a test (the compiler's platform_data.py reads it): Sentinel
+# watchlists for _GetWatchlist('alias') and Defender file profiles for `invoke FileProfile()`. Each is a
+# table whose name a query cannot write.
+FILE_PROFILE_TABLE = "fileprofile:fixture"
+
+# The columns _GetWatchlist() returns before the watchlist's own (Microsoft Sentinel watchlist queries:
+# _DTItemId, LastUpdatedTimeUTC, SearchKey, WatchlistItem, as the binder's model/tables.py lists them).
+WATCHLIST_COLUMNS = {"_DTItemId": "string", "LastUpdatedTimeUTC": "datetime", "SearchKey": "string",
+                     "WatchlistItem": "dynamic"}  # fmt: skip
+
+
+def watchlist_table(alias: str) -> str:
+    return f"watchlist:{alias}"
+
+
+def watchlist_rows(items: list[Mapping[str, Any]], search_key: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The columns and rows _GetWatchlist returns for a watchlist's items: each item's fields as string
+    columns (a watchlist is uploaded as CSV text), SearchKey the value of the search key column,
+    WatchlistItem the item as a property bag. _DTItemId is the item's own when it gives one, else a
+    stand-in (item-1, item-2, ...); LastUpdatedTimeUTC is the item's own (a datetime) or null."""
+    fields: dict[str, str] = {}
+    for item in items:
+        for name in item:
+            if name not in WATCHLIST_COLUMNS:
+                fields.setdefault(name, "string")
+    columns = {**WATCHLIST_COLUMNS, **fields}
+    rows = []
+    for number, item in enumerate(items, start=1):
+        values = {name: format_string(item[name]) if item.get(name) is not None else "" for name in fields}
+        rows.append(
+            {
+                **values,
+                "_DTItemId": str(item.get("_DTItemId") or f"item-{number}"),
+                "LastUpdatedTimeUTC": item.get("LastUpdatedTimeUTC"),
+                "SearchKey": values.get(search_key, ""),
+                "WatchlistItem": values,
+            }
+        )
+    return columns, rows
+
+
+def _rows_of(value: Any, what: str, base_dir: Path, root: Path, source: LoadedYaml, path: JsonPath) -> list[_Row]:
+    if isinstance(value, str):
+        return _file_rows(value, base_dir, root, source, path)
+    if isinstance(value, list):
+        return _yaml_rows(value, source, path)
+    raise _fail((source.path, source.position(path)), BAD_VALUE,
+                f"{what}: give a list of rows or the path of a .jsonl or .csv file")  # fmt: skip
+
+
+def platform_data_for_test(
+    test: Mapping[str, Any], detection_file: Path, source: LoadedYaml, test_index: int, environment: Environment,
+    *, root: Path,
+) -> dict[str, tuple[dict[str, str], list[dict[str, Any]]]]:  # fmt: skip
+    """The test's `watchlists:` and `file_profiles:` as emulator tables: name -> (columns, typed rows)."""
+    base_dir = detection_file.parent
+    result: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
+    for alias, spec in (test.get("watchlists") or {}).items() if environment.dialect == "sentinel" else ():
+        path: JsonPath = ("tests", test_index, "watchlists", alias)
+        if not isinstance(spec, Mapping) or not spec.get("search_key"):
+            raise _fail((source.path, source.position(path)), BAD_VALUE,
+                        f"watchlist '{alias}': give search_key (its search key column) and items")  # fmt: skip
+        items = _rows_of(spec.get("items"), f"watchlist '{alias}'", base_dir, root, source, (*path, "items"))
+        search_key = str(spec.get("search_key"))
+        if items and not any(search_key in row.values for row in items):
+            raise _fail((source.path, source.position((*path, "search_key"))), UNKNOWN_COLUMN,
+                        f"watchlist '{alias}': no item has the search key column '{search_key}'")  # fmt: skip
+        for row in items:  # the one typed column an item may give
+            when = row.values.get("LastUpdatedTimeUTC")
+            if when is not None:
+                at = row.where("LastUpdatedTimeUTC", False)
+                row.values["LastUpdatedTimeUTC"] = _typed(when, "datetime", alias, "LastUpdatedTimeUTC", at)
+        result[watchlist_table(alias)] = watchlist_rows([row.values for row in items], search_key)
+    profiles = test.get("file_profiles")
+    if profiles is not None:
+        schema = environment.function_tables.get("FileProfile")
+        path = ("tests", test_index, "file_profiles")
+        if schema is None:  # a Sentinel run of a test that runs in both dialects: Defender's data only
+            return result
+        rows = _rows_of(profiles, "file_profiles", base_dir, root, source, path)
+        columns = dict(schema.columns)
+        result[FILE_PROFILE_TABLE] = (columns, type_rows(rows, "FileProfile", columns, environment.dialect))
+    return result

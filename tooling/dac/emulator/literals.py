@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from fractions import Fraction
 
 from .ticks import DatetimeTicks
+
+
+def timespan_ticks(text: str) -> int | None:
+    """The exact number of 100 ns ticks of a timespan literal such as `1.5h` or `3tick`, None for another
+    form or a value that is not a whole number of ticks (KQL's rounding of it is not documented)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([a-z]+)", text)
+    seconds = _UNIT_TICKS.get(match.group(2)) if match else None
+    if match is None or seconds is None:
+        return None
+    ticks = Fraction(match.group(1)) * seconds
+    return int(ticks) if ticks.denominator == 1 else None
 
 
 def parse_timespan(text: str) -> dt.timedelta:
@@ -46,3 +58,15 @@ def parse_datetime(text: str) -> dt.datetime:
         ticked.extra_ticks = int(digits[6])
         return ticked
     raise ValueError(text)
+
+
+# Ticks (100 ns) per unit of a timespan literal (timespan data type page).
+_UNIT_TICKS = {
+    **dict.fromkeys(("d", "day", "days"), 864_000_000_000),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 36_000_000_000),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 600_000_000),
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 10_000_000),
+    **dict.fromkeys(("ms", "milli", "millisecond", "milliseconds"), 10_000),
+    **dict.fromkeys(("micro", "microsecond", "microseconds"), 10),
+    **dict.fromkeys(("tick", "ticks"), 1),
+}

@@ -48,13 +48,13 @@ def _body_tokens(node: Node) -> list[Token]:
     return [t for t in node.tokens()][1:]
 
 
-def _sub_pipeline(compiler: Compiler, text: str, source_sql: str, anchor: Node) -> str:
+def sub_pipeline(compiler: Compiler, text: str, source_sql: str, anchor: Node, what: str = "this sub-query") -> str:
     """Compile 'operators' (the text of a sub-query) over source_sql."""
     name = f"__subquery_source_{compiler.counter}"
     compiler.counter += 1
     result = parse(f"{name} | {text}")
     if result.diagnostics:
-        raise compiler.unsupported(f"this sub-query ({result.diagnostics[0].message})", anchor)
+        raise compiler.unsupported(f"{what} ({result.diagnostics[0].message})", anchor)
     compiler.tables[name] = source_sql
     try:
         return compiler.tabular(result.tree["statements"][0])
@@ -91,7 +91,7 @@ def partition(compiler: Compiler, node: Node, sql: str) -> str:
         )
         value_sql = f"(SELECT v FROM {quote_name(marker)})"
         part = f"SELECT * FROM ({sql}) AS p WHERE {quote_name(column)} IS NOT DISTINCT FROM {value_sql}"
-        parts.append(_sub_pipeline(compiler, inner, part, node))
+        parts.append(sub_pipeline(compiler, inner, part, node))
     if not parts:
         return f"SELECT * FROM ({sql}) AS {compiler.alias()} WHERE false"
     return " UNION ALL BY NAME ".join(f"SELECT * FROM ({p}) AS {compiler.alias()}" for p in parts)

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..kql.binder import column_name
+from ..kql.binder_operators import union_columns, unique_name
 from ..kql.lexer import T, Token
 from ..kql.names import name_text, string_value
 from ..kql.syntax import Node, operands
@@ -19,6 +20,7 @@ from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a lo
 from .errors import EmulatorError
 from .functions.columns import existing_column_name
 from .python_data import scalar_value
+from .session import CASE_TWIN
 from .sql import nonnull, quote_name, sql_string
 
 if TYPE_CHECKING:
@@ -75,9 +77,15 @@ def extend(compiler: Compiler, node: Node, sql: str) -> str:
     counter = [0]
     for item in items:
         name, value = named(compiler, item, columns, counter)
+        if name + CASE_TWIN in selects:
+            name += CASE_TWIN
         if name in selects:
             selects[name] = f"{value} AS {quote_name(name)}"
         else:
+            if name.lower() in {n.lower() for n in selects}:
+                # DuckDB names are case-insensitive: `extend timestamp = ...` beside Timestamp is stored marked
+                # (session.CASE_TWIN); references find it (expressions.e_name), results drop the mark
+                name += CASE_TWIN
             selects[name] = f"{value} AS {quote_name(name)}"
             added.append(name)
     select = [selects[name] if selects[name] != quote_name(name) else quote_name(name) for name in names] + [
@@ -112,7 +120,10 @@ def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) 
         sql, _ = compiler.expr(item["value"], columns)
         return name_text(item["name"]), sql
     sql, _ = compiler.expr(item, columns)
-    return existing_column_name(compiler, item, columns) or column_name(item, counter), sql
+    name = existing_column_name(compiler, item, columns) or column_name(item, counter)
+    while name == f"Column{counter[0]}" and any(name == n for n, _ in columns):
+        name = column_name(item, counter)  # a ColumnN the input has is skipped, as in the binder
+    return name, sql
 
 
 def project_names(compiler: Compiler, node: Node, sql: str) -> str:
@@ -242,6 +253,7 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     group_selects, group_exprs, group_names = [], [], []
     for item in groups:
         name, value = named(compiler, item, columns, counter)
+        name = unique_name(name, group_names) if name in group_names else name
         group_selects.append(f"{value} AS {quote_name(name)}")
         group_exprs.append(value)
         group_names.append(name)
@@ -249,8 +261,8 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     taken = set(group_names)
     for item in aggregates:
         for name, value in aggregate(compiler, item, columns, counter, group_names):
-            if name in taken:
-                continue
+            # a name already taken gets the smallest free numeric suffix (max_X, max_X1), as in the binder
+            name = unique_name(name, taken) if name in taken else name
             taken.add(name)
             aggregate_selects.append(f"{value} AS {quote_name(name)}")
     select = ", ".join(group_selects + aggregate_selects)
@@ -388,11 +400,8 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
     for name, type_ in right_columns:
         if lookup and name in right_keys:
             continue
-        target = name
-        suffix = 1
-        while target in names:
-            target = f"{name}{suffix}"
-            suffix += 1
+        # a name the left side has gets the smallest suffix free on both sides (binder: unique_name)
+        target = unique_name(name, names | {n for n, _ in right_columns}) if name in names else name
         names.add(target)
         selects.append(f"{nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}")
     return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
@@ -455,18 +464,22 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
     if not parts:
         raise EmulatorError("EMU003", "union: none of the tables exists", node.first_token().start)
     described = [compiler.columns(part) for _, part in parts]
-    kinds: dict[str, set[str]] = {}
-    for columns in described:
-        for name, kind in columns:
-            kinds.setdefault(name, set()).add(kind)
+    # The binder's rule for the result's columns: a column of several types is one column per type (x_long,
+    # x_string), except one two inputs gave with one type already (see union_columns)
+    output = union_columns([dict(columns) for columns in described])
     selects = []
     for (name, part), columns in zip(parts, described, strict=True):
-        renamed = [f"{quote_name(n)} AS {quote_name(f'{n}_{k}' if len(kinds[n]) > 1 else n)}" for n, k in columns]
+        renamed = []
+        for n, k in columns:
+            if n in output and output[n] != k:
+                raise compiler.unsupported(f"union of '{n}' as {output[n]} in two inputs and {k} in a later one", node)
+            renamed.append(f"{quote_name(n)} AS {quote_name(n if n in output else f'{n}_{k}')}")
         if withsource:
             renamed.insert(0, f"{sql_string(name)} AS {quote_name(withsource)}")
         selects.append(f"SELECT {', '.join(renamed)} FROM ({part}) AS {compiler.alias()}")
     joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({s}) AS {compiler.alias()}" for s in selects)
-    columns = compiler.columns(joined)
+    order = {name: index for index, name in enumerate([withsource, *output] if withsource else output)}
+    columns = sorted(compiler.columns(joined), key=lambda column: order.get(column[0], len(order)))
     strings = [
         f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if t == "string" else quote_name(n) for n, t in columns
     ]
@@ -488,9 +501,18 @@ def search(compiler: Compiler, node: Node, sql: str | None) -> str:
     elif sql is not None:
         source = sql
     else:
-        raise compiler.unsupported("search without 'in (Table, ...)'", node)
+        # search without `in`: "all tables in the database" (search reference); the emulator's database
+        # is the tables the test gives (every other table is empty). Names with ':' hold test data.
+        names = sorted(n for n in compiler.engine.loaded if ":" not in n)
+        parts = [f'SELECT {sql_string(n)} AS "$table", * FROM {quote_name(n)}' for n in names]
+        source = " UNION ALL BY NAME ".join(parts) or 'SELECT CAST(NULL AS VARCHAR) AS "$table" WHERE false'
     columns = compiler.columns(source)
-    predicate = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")][-1]
+    predicates = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")]
+    if not predicates and any(isinstance(c, Token) and c.text == "*" for c in node.children):
+        return f"SELECT * FROM ({source}) AS {compiler.alias()}"  # search *: every row (search reference)
+    if not predicates:
+        raise compiler.unsupported("search without a predicate", node)
+    predicate = predicates[-1]
     outer_texts = compiler.search_texts
     compiler.search_texts = {}  # concatenation SQL -> its helper column
     try:

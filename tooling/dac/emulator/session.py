@@ -26,17 +26,29 @@ _MACROS = [
     "CREATE MACRO kql_str(x) AS coalesce(CAST(x AS VARCHAR), '')",
     # distinct elements of a list in the order they first appear (make_set)
     "CREATE MACRO kql_first_seen(l) AS list_filter(l, lambda x, i: list_position(l, x) = i)",
-    # KQL term match (has): the needle is a whole run of letters/digits, case-insensitively.
+    # KQL term match (has and kin; string operators page, "What is a term?"): terms are maximal runs of ASCII
+    # letters and digits. The needle must not continue a term of the text: where the needle begins (ends)
+    # with a letter or digit, the text must not have one just before (after) it; a needle's end that is
+    # another character is itself a term boundary. The classes are spelled out, not [:alnum:], so that
+    # no regex flavour decides what a letter is.
+    "CREATE MACRO kql_term_start(needle) AS "
+    "CASE WHEN regexp_matches(needle, '^[0-9A-Za-z]') THEN '(?:^|[^0-9A-Za-z])' ELSE '' END",
+    "CREATE MACRO kql_term_end(needle) AS "
+    "CASE WHEN regexp_matches(needle, '[0-9A-Za-z]$') THEN '(?:$|[^0-9A-Za-z])' ELSE '' END",
     "CREATE MACRO kql_has(hay, needle) AS "
-    "needle = '' OR regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)) "
-    "|| '($|[^[:alnum:]])')",
+    "needle = '' OR regexp_matches(lower(coalesce(hay, '')), kql_term_start(needle) || regexp_escape(lower(needle)) "
+    "|| kql_term_end(needle))",
     "CREATE MACRO kql_has_cs(hay, needle) AS "
-    "needle = '' OR regexp_matches(coalesce(hay, ''), '(^|[^[:alnum:]])' || regexp_escape(needle) "
-    "|| '($|[^[:alnum:]])')",
+    "needle = '' OR regexp_matches(coalesce(hay, ''), kql_term_start(needle) || regexp_escape(needle) "
+    "|| kql_term_end(needle))",
     "CREATE MACRO kql_hasprefix(hay, needle) AS "
-    "regexp_matches(lower(coalesce(hay, '')), '(^|[^[:alnum:]])' || regexp_escape(lower(needle)))",
+    "regexp_matches(lower(coalesce(hay, '')), kql_term_start(needle) || regexp_escape(lower(needle)))",
     "CREATE MACRO kql_hassuffix(hay, needle) AS "
-    "regexp_matches(lower(coalesce(hay, '')), regexp_escape(lower(needle)) || '($|[^[:alnum:]])')",
+    "regexp_matches(lower(coalesce(hay, '')), regexp_escape(lower(needle)) || kql_term_end(needle))",
+    "CREATE MACRO kql_hasprefix_cs(hay, needle) AS "
+    "regexp_matches(coalesce(hay, ''), kql_term_start(needle) || regexp_escape(needle))",
+    "CREATE MACRO kql_hassuffix_cs(hay, needle) AS "
+    "regexp_matches(coalesce(hay, ''), regexp_escape(needle) || kql_term_end(needle))",
     # dynamic -> string the way tostring() does it: strings unquoted, null -> "". The argument goes
     # through a one-element list so that it is evaluated once, not once per branch of the CASE.
     "CREATE MACRO kql_json_str(j) AS list_transform([j], lambda v: CASE WHEN v IS NULL THEN '' "
@@ -60,6 +72,10 @@ _MACROS = [
     "OR kql_ipv4(split_part(ip, '/', 1)) BETWEEN 3232235520 AND 3232301055) END",
     "CREATE MACRO kql_ipv4_in_range(ip, c) AS kql_ipv4(ip) BETWEEN kql_cidr_start(c) AND kql_cidr_end(c)",
 ]
+
+
+# Appended to the stored name of a column whose name differs from an earlier column's only in case.
+CASE_TWIN = "\u2060"
 
 
 class Session:
@@ -116,9 +132,18 @@ class Session:
 
     def create_table(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
         # DuckDB names are case-insensitive; a few platform tables list the same column twice in
-        # different case (LogonId/LogonID): the first spelling is kept.
+        # different case (LogonId/LogonID): the later spelling is stored with CASE_TWIN appended, so that the
+        # table keeps all its columns (Kusto's result has both) and results give it back its name (engine.py).
+        # A query's reference to it still reads the first spelling, as DuckDB resolves names.
         seen: set[str] = set()
-        columns = {c: k for c, k in columns.items() if not (c.lower() in seen or seen.add(c.lower()))}
+        twins: dict[str, str] = {}
+        for column in columns:
+            if column.lower() in seen:
+                twins[column] = column + CASE_TWIN
+            seen.add(column.lower())
+        if twins:
+            columns = {twins.get(c, c): k for c, k in columns.items()}
+            rows = [{**row, **{twin: row.get(column) for column, twin in twins.items()}} for row in rows]
         quoted = quote_name(name)
         self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
         definition = ", ".join(

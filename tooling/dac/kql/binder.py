@@ -21,7 +21,7 @@ from . import functions as catalog
 from .binder_expressions import ExpressionBinder
 from .binder_operators import OperatorBinder, add_columns, column_name
 from .lexer import T, Token
-from .names import name_text
+from .names import name_text, string_literal
 from .parser import MAX_NESTING, ParseResult
 from .symbols import BindResult, Environment, Scope, Symbol
 from .syntax import KqlDiagnostic, Node
@@ -129,7 +129,7 @@ class Binder(OperatorBinder, ExpressionBinder):
         if self.is_tabular(value, scope):
             scope.define(name, Symbol("table", schema=self.bind_tabular(value, scope)))
         else:
-            scope.define(name, Symbol("scalar", self.bind_scalar(value, None, scope)))
+            scope.define(name, Symbol("scalar", self.bind_scalar(value, None, scope), value=string_literal(value)))
 
     def _parameters(self, parameter_list: Node) -> list[tuple[str, str, RowSchema | None]]:
         """(name, scalar type, tabular schema) for each declared parameter."""
@@ -292,7 +292,7 @@ class Binder(OperatorBinder, ExpressionBinder):
             if symbol.kind == "table" and symbol.schema is not None:
                 return symbol.schema.copy()
             if symbol.kind == "function":
-                return RowSchema.unknown()
+                return self.bind_bare_function(node, symbol, scope)
             self.report("KQL205", f"'{name}' is a scalar value, not a table", node)
             return RowSchema.unknown()
         columns = self.env.tables.get(name)
@@ -309,6 +309,16 @@ class Binder(OperatorBinder, ExpressionBinder):
             self.report("KQL201", f"unknown table '{name}'{suggestion}", node)
         return RowSchema.unknown()
 
+    def bind_bare_function(self, node: Node, symbol: Symbol, scope: Scope) -> RowSchema:
+        """A let function named without parentheses (`let F = () { T }; F | ...`): Kusto calls it when no
+        parameter needs a value, so its output is the body's."""
+        declaration = symbol.declaration
+        parameters = next((c for c in declaration.children if isinstance(c, Node) and c.kind == "ParameterList"), None)
+        if declaration is None or parameters is None or not all(self._parameter_defaults(parameters)):
+            return RowSchema.unknown()
+        call = Node("Call", [node], callee=node, arguments=Node("List", [], items=[]), depth=node["depth"])
+        return self.bind_user_function(call, symbol, scope, None)
+
     def bind_tabular_call(self, node: Node, scope: Scope, piped: RowSchema | None) -> RowSchema:
         callee = node["callee"]
         arguments = node["arguments"]["items"] or []
@@ -320,6 +330,11 @@ class Binder(OperatorBinder, ExpressionBinder):
         symbol = scope.lookup(name)
         if symbol is not None and symbol.kind == "function":
             return self.bind_user_function(node, symbol, scope, piped)
+        if name == "table" and arguments:  # table('T'), table(name) with name a known string: the table T
+            table = self.constant_string(arguments[0], scope)
+            if table is not None and scope.lookup(table) is None and table in self.env.tables:
+                self.tables_read.add(table)
+                return RowSchema(dict(self.env.tables[table]))
         if name == "materialize" and arguments:
             return (
                 self.bind_tabular(arguments[0], scope)
@@ -336,6 +351,16 @@ class Binder(OperatorBinder, ExpressionBinder):
         elif info is not None:
             self.check_arity(info, len(arguments), callee)
         return RowSchema.unknown()
+
+    @staticmethod
+    def constant_string(node: Node, scope: Scope) -> str | None:
+        """The string `node` is when that is known without data: a string literal, or a scalar let or a
+        parameter bound to one."""
+        literal = string_literal(node)
+        if literal is not None or node.kind != "Name":
+            return literal
+        symbol = scope.lookup(name_text(node))
+        return symbol.value if symbol is not None and symbol.kind == "scalar" else None
 
     def expansion(self, call: Node, symbol: Symbol) -> int | None:
         """What to add to the depths of `symbol`'s body to expand it at `call`; None, after KQL010, when
@@ -382,10 +407,12 @@ class Binder(OperatorBinder, ExpressionBinder):
                 inner.define(name, Symbol("table", schema=schema))
                 signature.append((tuple(schema.columns.items()), schema.open))
             else:
+                constant = None
                 if isinstance(value, Node):
                     self.bind_argument(value, None, scope)
-                inner.define(name, Symbol("scalar", type_))
-                signature.append(type_)
+                    constant = self.constant_string(value, scope)
+                inner.define(name, Symbol("scalar", type_, value=constant))
+                signature.append((type_, constant))
         # Bind the body silently with the actual arguments (errors inside were reported at the let), once
         # per function and parameter types: a chain of functions, or one calling another twice, stays linear.
         key = tuple(signature)

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import functions as catalog
+from . import operator_types as optypes
+from .lexer import Token
 from .names import name_text, string_literal
 from .symbols import Scope
 from .syntax import Node
 from .types import (
     BOOL,
-    DATETIME,
     DYNAMIC,
     GUID,
     LONG,
@@ -24,6 +25,7 @@ from .types import (
     TIMESPAN,
     UNKNOWN,
     RowSchema,
+    branch_type,
     normalize_type,
     wider_numeric,
 )  # fmt: skip
@@ -34,7 +36,7 @@ _STRING_OPERATORS = frozenset(
     {"has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs", "hassuffix",
      "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs", "!contains_cs",
      "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith", "endswith_cs",
-     "!endswith_cs", "matches", "like", "notlike", "likecs", "notlikecs", "notcontains", "notcontainscs"}
+     "!endswith_cs", "matches", "like", "notlike", "likecs", "notlikecs", "notcontains", "notcontainscs", "containscs"}
 )  # fmt: skip
 _COMPARISONS = frozenset({"==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~", "="})
 
@@ -85,6 +87,41 @@ class ExpressionBinder:
             return UNKNOWN
         return method(self, node, schema, scope)
 
+    def check_predicate(self, type_: str, owner: str, node: Node) -> None:
+        """A predicate (of countif, iff, case, not, ...) must be bool; Kusto refuses even dynamic there (KS107)."""
+        if type_ not in (BOOL, UNKNOWN):
+            self.report("KQL210", f"the condition of '{owner}' must be a bool, not {type_}", node)
+
+    def check_parameters(self, operator: Node) -> None:
+        """An operator's `kind=...` and `hint.x=...` against the values Kusto accepts (KQL214)."""
+        head = operator.children[0] if operator.children else None
+        if not isinstance(head, Token):
+            return
+        name_of_operator = head.text
+        choices = optypes.PARAMETER_VALUES.get(name_of_operator, {})
+        seen: set[str] = set()
+        for child in operator.children:
+            if not isinstance(child, Node) or child.kind != "Parameter":
+                continue
+            tokens = [t for t in child.tokens() if t.text.strip()]
+            if len(tokens) < 2:
+                continue
+            equals = next((i for i, t in enumerate(tokens) if t.text == "="), None)
+            if equals is None:
+                continue
+            name = "".join(t.text for t in tokens[:equals])
+            if name in seen:
+                self.report("KQL214", f"'{name}' is given twice in '{name_of_operator}'", child)
+            seen.add(name)
+            if name_of_operator == "join" and name.startswith("hint.") and name[5:] not in optypes.JOIN_HINTS:
+                known = ", ".join(f"hint.{hint}" for hint in optypes.JOIN_HINTS)
+                self.report("KQL214", f"unknown join hint '{name}'; join takes {known}", child)
+            allowed = choices.get(name)
+            value = tokens[equals + 1 :]
+            if allowed and len(value) == 1 and value[0].text not in allowed:
+                self.report("KQL214", f"unknown {name_of_operator} {name} '{value[0].text}'; expected one of: "
+                            f"{', '.join(allowed)}", value[0])  # fmt: skip
+
     def s_literal(self, node: Node, schema: RowSchema | None, scope: Scope) -> str:
         return _literal_type(node)
 
@@ -100,9 +137,9 @@ class ExpressionBinder:
             if symbol.kind == "scalar":
                 return symbol.type
             return UNKNOWN  # a table or function name used as a value (e.g. `in (T)`)
-        if schema is not None and schema.open and name not in ("true", "false", "null"):
+        if schema is not None and schema.open and name not in optypes.BOOL_LITERALS and name != "null":
             self.note_column(node)  # most likely a column we cannot see
-        if name in ("true", "false"):
+        if name in optypes.BOOL_LITERALS:
             return BOOL
         if name == "null":
             return UNKNOWN
@@ -130,7 +167,12 @@ class ExpressionBinder:
         return UNKNOWN
 
     def s_unary(self, node: Node, schema: RowSchema | None, scope: Scope) -> str:
-        return self.bind_scalar(node["operand"], schema, scope)
+        operand = self.bind_scalar(node["operand"], schema, scope)
+        sign = node["op"]
+        if sign.text == "-" and operand != UNKNOWN and not optypes.negation_accepts(operand):
+            self.report("KQL211", f"'-' is not defined for {operand}", sign)
+            return UNKNOWN
+        return operand
 
     def s_member(self, node: Node, schema: RowSchema | None, scope: Scope) -> str:
         side, _name = side_reference(node)
@@ -171,24 +213,58 @@ class ExpressionBinder:
         operator = node["op"].text
         if operator.startswith("has_") and left not in _STRING_LIKE:
             self.report("KQL211", f"'{operator}' works on strings, not {left}", node["op"])
+        elif operator in optypes.CASELESS_IN and left not in (STRING, DYNAMIC, UNKNOWN):
+            self.report("KQL211", f"'{operator}' works on strings (or dynamic), not {left}", node["op"])
         right = node["right"]
+        warned = False
         for child in right.children:
             if isinstance(child, Node):
-                self.bind_argument(child, schema, scope)
+                type_ = self.bind_argument(child, schema, scope)
+                if not warned and operator in ("in", "!in"):
+                    warned = self.warn_mixed_equality(operator, left, type_, node["op"])
         return BOOL
 
+    def warn_mixed_equality(self, operator: str, left: str, right: str, at: Token) -> bool:
+        """KQL304: `==`, `!=`, `in` between a string and a value of another type. Kusto's binder accepts it,
+        but the reference does not say how the engine compares the two (`ResultType == 0` on a string
+        column): say so rather than let a test pass or fail on a guess."""
+        if not optypes.mixed_equality(left, right):
+            return False
+        self.report("KQL304", f"'{operator}' compares {left} with {right}: Kusto's binder accepts it, but the KQL "
+                    "reference does not say how the two are compared; convert one side so both have one type "
+                    "(e.g. tostring(), toint(), tolong())", at, "warning")  # fmt: skip
+        return True
+
     def s_between(self, node: Node, left: str, schema: RowSchema | None, scope: Scope) -> str:
-        for bound in (node["right"]["low"], node["right"]["high"]):
-            if bound is not None:  # None after a syntax error (the operand was skipped)
-                self.bind_scalar(bound, schema, scope)
+        reported = False
+        for bound, upper in ((node["right"]["low"], False), (node["right"]["high"], True)):
+            if bound is None:  # None after a syntax error (the operand was skipped)
+                continue
+            type_ = self.bind_scalar(bound, schema, scope)
+            if reported or UNKNOWN in (left, type_) or optypes.between_accepts(left, type_, upper=upper):
+                continue
+            reported = True
+            self.report("KQL211", f"'between' is not defined for {left} between {type_} bounds", node["op"])
         return BOOL
 
     def s_binary(self, node: Node, left: str, schema: RowSchema | None, scope: Scope) -> str:
         operator = node["op"].text
         right = self.bind_scalar(node["right"], schema, scope)
         if operator in ("and", "or"):
+            for type_ in (left, right):
+                if type_ != UNKNOWN and not optypes.logical_operand_accepts(type_):
+                    self.report("KQL211", f"'{operator}' needs bool operands, not {type_}", node["op"])
+                    break
             return BOOL
         if operator in _COMPARISONS:
+            if operator in ("==", "!=", "<>"):
+                self.warn_mixed_equality(operator, left, right, node["op"])
+            if UNKNOWN not in (left, right) and (
+                (operator in optypes.ORDERING and not optypes.ordering_accepts(left, right))
+                or (operator in optypes.CASELESS_EQUALITY and not optypes.caseless_equality_accepts(left, right))
+            ):
+                self.report("KQL211", f"'{operator}' is not defined for {left} and {right}{_hint(left, right)}",
+                            node["op"])  # fmt: skip
             return BOOL
         if operator in _STRING_OPERATORS:
             if left not in _STRING_LIKE:
@@ -227,6 +303,8 @@ class ExpressionBinder:
             self.report_unknown_function(name, callee, scope)
             return UNKNOWN
         self.check_arity(info, len(arguments), callee)
+        for position in optypes.predicate_positions(name, len(arguments)):
+            self.check_predicate(argument_types[position], name, arguments[position])
         if name == "column_ifexists" and len(argument_types) >= 2:
             column = string_literal(arguments[0])
             if column is not None and schema is not None and column in schema.columns:
@@ -235,7 +313,7 @@ class ExpressionBinder:
         if name in ("extractjson", "extract_json") and len(arguments) >= 3 and arguments[2].kind == "TypeOf":
             inner = [c for c in arguments[2].children if isinstance(c, Node)]
             return normalize_type(name_text(inner[0])) if inner else UNKNOWN
-        return _result_type(info.returns, argument_types)
+        return branch_type(name, argument_types) or _result_type(info.returns, argument_types)
 
     def s_typeof(self, node: Node, schema: RowSchema | None, scope: Scope) -> str:
         return UNKNOWN
@@ -294,27 +372,20 @@ def _result_type(rule: str, argument_types: list[str]) -> str:
 
 
 def _arithmetic(operator: str, left: str, right: str, binder: ExpressionBinder, node: Node) -> str:
-    if UNKNOWN in (left, right) or DYNAMIC in (left, right):
+    if UNKNOWN in (left, right):
         return UNKNOWN
-    if left in NUMERIC and right in NUMERIC:
-        return REAL if operator == "/" and REAL in (left, right) else wider_numeric(left, right)
-    if operator in ("+", "-"):
-        if left == DATETIME and right == TIMESPAN:
-            return DATETIME
-        if left == TIMESPAN and right == DATETIME and operator == "+":
-            return DATETIME
-        if left == DATETIME and right == DATETIME and operator == "-":
-            return TIMESPAN
-        if left == TIMESPAN and right == TIMESPAN:
-            return TIMESPAN
-    if operator in ("*", "/") and TIMESPAN in (left, right) and (left in NUMERIC or right in NUMERIC):
-        return TIMESPAN
-    if operator == "/" and left == TIMESPAN and right == TIMESPAN:
-        return REAL
-    if operator == "%" and left == TIMESPAN and right == TIMESPAN:
-        return TIMESPAN
-    binder.report("KQL211", f"'{operator}' is not defined for {left} and {right}", node["op"])
-    return UNKNOWN
+    result = optypes.arithmetic_result(operator, left, right)
+    if result is None:
+        binder.report("KQL211", f"'{operator}' is not defined for {left} and {right}{_hint(left, right)}", node["op"])
+        return UNKNOWN
+    return result
+
+
+def _hint(left: str, right: str) -> str:
+    """Kusto does not convert a string to a number for an operator: say how to."""
+    if STRING in (left, right) and ({left, right} & set(NUMERIC)):
+        return "; convert one side first, e.g. toint() or tostring()"
+    return ""
 
 
 _SCALAR: dict[str, Callable[[ExpressionBinder, Node, RowSchema | None, Scope], str]] = {

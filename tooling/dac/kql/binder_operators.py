@@ -5,15 +5,16 @@ Kusto's name for an unnamed expression column (which the emulator uses too)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from . import functions as catalog
 from .binder_expressions import side_reference
+from .binder_graph import GRAPH_OPERATORS, graph_schema
 from .lexer import T, Token
-from .names import AGGREGATE_PREFIX, aggregate_name, name_text, path_name, string_value, subject_name
+from .names import AGGREGATE_PREFIX, aggregate_name, name_text, path_name, string_literal, string_value, subject_name
 from .symbols import Scope, Symbol
 from .syntax import Node, operands
-from .types import BOOL, DYNAMIC, LONG, STRING, UNKNOWN, RowSchema, normalize_type
+from .types import BOOL, DYNAMIC, LONG, REAL, STRING, UNKNOWN, RowSchema, normalize_type
 
 
 class OperatorBinder:
@@ -23,6 +24,9 @@ class OperatorBinder:
     # ----------------------------------------------------------------- operators
     def bind_operator(self, operator: Node, schema: RowSchema, scope: Scope) -> RowSchema:
         handler = _OPERATORS.get(operator.kind)
+        self.check_parameters(operator)
+        if operator.kind == "LooseOperator" and operator["operator"] in GRAPH_OPERATORS:
+            return graph_schema(operator, schema, scope)
         if handler is None:
             return RowSchema.unknown() if operator.kind in ("LooseOperator", "Error", "TopNested") else schema
         return handler(self, operator, schema, scope)
@@ -30,7 +34,7 @@ class OperatorBinder:
     def op_where(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
         predicate = node["predicate"]
         kind = self.bind_scalar(predicate, schema, scope)
-        if kind not in (BOOL, UNKNOWN, DYNAMIC) and predicate.kind != "MissingExpression":
+        if kind not in (BOOL, UNKNOWN) and predicate.kind != "MissingExpression":  # dynamic too: KS141 in Kusto
             self.report("KQL210", f"the condition of 'where' must be a bool, not {kind}", predicate)
         return schema
 
@@ -38,9 +42,16 @@ class OperatorBinder:
         result = RowSchema({}, schema.open) if project else schema.copy()
         lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
         counter = [0]
-        for item in (lists[0]["items"] if lists else []) or []:
+        added: set[str] = set()
+        for index, item in enumerate((lists[0]["items"] if lists else []) or []):
             for name, type_ in self.bind_column_item(item, schema, scope, counter):
-                result.columns.pop(name, None) if not project else None
+                if node.kind == "Print" and item.kind != "Assignment":
+                    name = print_name(index)
+                # extend: a column of the same name is replaced where it stands (Microsoft's binder keeps
+                # its position); project: a repeated name gets a numeric suffix, as every result column
+                if project and name in result.columns and name in added:
+                    name = unique_name(name, result.columns)
+                added.add(name)
                 result.columns[name] = type_
         return result
 
@@ -48,60 +59,84 @@ class OperatorBinder:
         return self.op_extend(node, schema, scope, project=True)
 
     def bind_column_item(
-        self, item: Node, schema: RowSchema, scope: Scope, counter: list[int], aggregate: bool = False
+        self,
+        item: Node,
+        schema: RowSchema,
+        scope: Scope,
+        counter: list[int],
+        aggregate: bool = False,
+        grouped: frozenset[str] = frozenset(),
     ) -> list[tuple[str, str]]:
-        """Columns one item of extend/project/summarize produces: `A = expr`, `(A, B) = expr`, `expr`."""
+        """Columns one item of extend/project/summarize produces: `A = expr`, `(A, B) = expr`, `expr`.
+        `grouped`: summarize's by-columns, which an aggregate's `*` does not repeat."""
         if item.kind == "Assignment":
             value = item["value"]
             if aggregate and item["name"] is not None and value.kind == "Call" and value["callee"].kind == "Name":
-                special = self.aggregate_columns(value, schema, scope)
-                if special:  # Latest = arg_max(Time, *): the first column takes the name
-                    return [(name_text(item["name"]), special[0][1]), *special]
+                special = self.aggregate_columns(value, schema, scope, grouped)
+                if special:
+                    # Latest = arg_max(Time, *), Sample = take_any(A, B): the name replaces the first column's
+                    # (Microsoft's binder: summarize L = arg_max(T, *) by K gives K, L, the other columns)
+                    return [(name_text(item["name"]), special[0][1]), *special[1:]]
             type_ = self.bind_scalar(value, schema, scope)
             if item["name"] is not None:
                 self.note_column(item["name"])
                 return [(name_text(item["name"]), type_)]
             tuple_node = item.children[0]
             names = [name_text(c) for c in tuple_node.children if isinstance(c, Node) and c.kind == "Name"]
-            return [(name, UNKNOWN) for name in names]
+            outputs = series_columns(value)
+            if outputs is None:
+                return [(name, UNKNOWN) for name in names]
+            # (a, b) = series_fit_line(x): the names take the first outputs, the rest keep their own names
+            return [(names[i] if i < len(names) else name, type_) for i, (name, type_) in enumerate(outputs)]
         if aggregate and item.kind == "Call" and item["callee"].kind == "Name":
-            special = self.aggregate_columns(item, schema, scope)
+            special = self.aggregate_columns(item, schema, scope, grouped)
             if special is not None:
                 return special
+        outputs = series_columns(item) if not aggregate else None
+        if outputs is not None:
+            self.bind_scalar(item, schema, scope)
+            return outputs
         type_ = self.bind_scalar(item, schema, scope)
         name = self.column_name(item, counter, aggregate)
+        while name == f"Column{counter[0]}" and name in schema.columns:
+            # a ColumnN the input has is skipped (Microsoft's binder: by startofweek(T) after a Column1 is Column2)
+            name = self.column_name(item, counter, aggregate)
         return [(name, type_)]
 
     def column_name(self, expression: Node, counter: list[int], aggregate: bool = False) -> str:
         return column_name(expression, counter, aggregate)
 
-    def aggregate_columns(self, call: Node, schema: RowSchema, scope: Scope) -> list[tuple[str, str]] | None:
+    def aggregate_columns(
+        self, call: Node, schema: RowSchema, scope: Scope, grouped: frozenset[str] = frozenset()
+    ) -> list[tuple[str, str]] | None:
         function = name_text(call["callee"])
         arguments = call["arguments"]["items"] or []
-        if function in ("arg_max", "arg_min", "argmax", "argmin") and arguments:
+        if function in _ARG_FUNCTIONS and arguments:
             for argument in arguments:
                 if argument.kind != "Star":
                     self.bind_scalar(argument, schema, scope)
             self.check_arity_by_name(function, len(arguments), call["callee"])
             first = arguments[0]
-            columns = [(path_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
+            columns = [(expression_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
             if any(a.kind == "Star" for a in arguments):
-                # arg_max(T, *) keeps every column; `Latest = arg_max(T, *)` adds Latest and keeps T too
-                columns += schema.items()
+                # arg_max(T, *) keeps every column once: T and the by-columns are not repeated (Microsoft's
+                # binder)
+                named = {path_name(a) for a in arguments if a.kind != "Star"} | grouped
+                columns += [(name, type_) for name, type_ in schema.items() if name not in named]
                 return [*columns, ("*", UNKNOWN)] if schema.open else columns
             for argument in arguments[1:]:
-                columns.append((path_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
+                columns.append((expression_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
             return columns
         if function in ("take_any", "any", "take_anyif", "anyif") and arguments:
             # take_any(A, B) names its columns A, B; any(A, B) names them any_A, any_B; (*) takes every column
             prefix = "" if function.startswith("take_") else AGGREGATE_PREFIX[function]
             subjects = arguments[:1] if function.endswith("if") else arguments
             for argument in arguments[len(subjects) :]:
-                self.bind_scalar(argument, schema, scope)
+                self.check_predicate(self.bind_scalar(argument, schema, scope), function, argument)
             columns = []
             for argument in subjects:
                 if argument.kind == "Star":
-                    columns += [(prefix + name, type_) for name, type_ in schema.items()]
+                    columns += [(prefix + name, type_) for name, type_ in schema.items() if name not in grouped]
                     if schema.open:
                         columns.append(("*", UNKNOWN))
                     continue
@@ -182,13 +217,16 @@ class OperatorBinder:
         counter = [0]
         for item in (groups["items"] if groups else []) or []:
             for name, type_ in self.bind_column_item(item, schema, scope, counter):
-                result.columns[name] = type_
+                result.columns[unique_name(name, result.columns) if name in result.columns else name] = type_
+        grouped = frozenset(result.columns)
         for item in (aggregates["items"] if aggregates else []) or []:
-            for name, type_ in self.bind_column_item(item, schema, scope, counter, aggregate=True):
+            for name, type_ in self.bind_column_item(item, schema, scope, counter, True, grouped):
                 if name == "*":
                     result.open = True
                     continue
-                result.columns.setdefault(name, type_)
+                if name in result.columns:
+                    name = unique_name(name, result.columns)
+                result.columns[name] = type_
         return result
 
     @staticmethod
@@ -281,8 +319,8 @@ class OperatorBinder:
         for name, type_ in right.columns.items():
             if lookup and name in keys:
                 continue
-            if name in result.columns:
-                result.columns[name + "1"] = type_
+            if name in result.columns:  # the new name is unused on both sides (SHA1 -> SHA12 if SHA11 is right's)
+                result.columns[unique_name(name, result.columns.keys() | right.columns.keys())] = type_
             else:
                 result.columns[name] = type_
         return result
@@ -325,7 +363,9 @@ class OperatorBinder:
         return set()
 
     def op_union(self, node: Node, schema: RowSchema | None, scope: Scope) -> RowSchema:
-        result = schema.copy() if schema is not None else RowSchema()
+        result = RowSchema({}, schema.open) if schema is not None else RowSchema()
+        parts = [schema.columns] if schema is not None else []
+        inner = False
         withsource = None
         for child in node.children[1:]:
             if not isinstance(child, Node):
@@ -334,6 +374,7 @@ class OperatorBinder:
                 tokens = [t for t in child.tokens() if not t.missing]
                 if tokens and tokens[0].text == "withsource" and len(tokens) >= 3:
                     withsource = string_value(tokens[-2].text) if tokens[-1].text == "]" else tokens[2].text
+                inner = inner or [t.text.lower() for t in tokens] == ["kind", "=", "inner"]
                 continue
             if child.kind == "NamePattern" and any(t.text == "*" for t in child.tokens()):
                 pattern = "".join(t.text for t in child.tokens())
@@ -343,13 +384,12 @@ class OperatorBinder:
                     result.open = True
                 for table in matched:
                     self.tables_read.add(table)
-                    for name, type_ in self.env.tables[table].items():
-                        result.columns.setdefault(name, type_)
+                    parts.append(self.env.tables[table])
                 continue
             part = self.bind_tabular(child, scope)
             result.open = result.open or part.open
-            for name, type_ in part.columns.items():
-                result.columns.setdefault(name, type_)
+            parts.append(part.columns)
+        result.columns = union_columns(parts, inner)
         if withsource:
             result.columns = {withsource: STRING, **result.columns}
         return result
@@ -441,7 +481,9 @@ class OperatorBinder:
                             and parts[index + 1].text == ":"
                         ):
                             type_ = normalize_type(name_text(parts[index + 2]))
-                        result.columns[name_text(part)] = type_
+                        # a column the input already has stays as it is, with its type (Microsoft's binder:
+                        # `parse X with Port ...` on a table with Port:int leaves Port int)
+                        result.columns.setdefault(name_text(part), type_)
         return result
 
     def op_parse_kv(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
@@ -540,6 +582,18 @@ class OperatorBinder:
                 self.bind_argument(argument, schema, scope)
         if declared is not None:
             return self._schema_of(declared)
+        if name == "bag_unpack" and arguments:
+            # The reference (bag_unpack plugin): the input's columns but the unpacked one, then a column per
+            # slot of the bags, which the data decides.
+            unpacked = expression_name(arguments[0])
+            return RowSchema({n: t for n, t in schema.columns.items() if n != unpacked}, open=True)
+        if name == "pivot" and arguments:
+            # The reference (pivot plugin): the output has the by-columns (without them, every input column but
+            # the pivot column) and one column per value of the pivot column, which the data decides.
+            kept = [expression_name(a) for a in arguments[2:]]
+            if not arguments[2:]:
+                kept = [n for n in schema.columns if n != expression_name(arguments[0])]
+            return RowSchema({n: schema.columns[n] for n in kept if n in schema.columns}, open=True)
         return RowSchema.unknown()
 
     def op_invoke(self, node: Node, schema: RowSchema, scope: Scope) -> RowSchema:
@@ -616,35 +670,162 @@ class OperatorBinder:
         return schema
 
 
+_ARG_FUNCTIONS = ("arg_max", "arg_min", "argmax", "argmin")
+
+
+def unique_name(name: str, taken: Collection[str]) -> str:
+    """`name` with the smallest numeric suffix (1, 2, ...) that makes it new: how Kusto's binder names a
+    result column whose name is already taken (join's right side: DeviceId1; two make_set(x): set_x1)."""
+    index = 1
+    while f"{name}{index}" in taken:
+        index += 1
+    return f"{name}{index}"
+
+
 def column_name(expression: Node, counter: list[int], aggregate: bool = False) -> str:
     """Kusto's name for an unnamed expression column (the emulator names its columns with it too)."""
-    path = path_name(expression)
-    if path:
-        return path
-    if expression.kind == "Call" and expression["callee"].kind == "Name":
+    if aggregate and expression.kind == "Call" and expression["callee"].kind == "Name":
         function = name_text(expression["callee"])
         arguments = expression["arguments"]["items"] or []
-        if aggregate:
+        info = catalog.lookup(function)
+        if info is None or info.kind == "aggregate":
             return aggregate_name(function, arguments)
-        inner = path_name(arguments[0]) if arguments else ""
-        if inner and (function.startswith("to") or function in _NAME_KEEPING_FUNCTIONS):
-            return inner
+        if function in _NAME_KEEPING_FUNCTIONS and arguments:
+            # round(avg(X), 2) is avg_X, log(count()) count_ (Microsoft's binder); strcat(max(X), 'a') Column1
+            return column_name(arguments[0], counter, aggregate)
+    name = expression_name(expression)
+    if name:
+        return name
     counter[0] += 1
     return f"Column{counter[0]}"
 
 
+def series_columns(node: Node) -> list[tuple[str, str]] | None:
+    """The columns of a series function that returns several (series_stats(x) -> series_stats_x_min, ...),
+    or None. Names and types as Microsoft's binder gives them (kqlcheck --result): the function, the series
+    column's name, the output's name; the reference pages of these functions list the same outputs."""
+    if node.kind != "Call" or node["callee"].kind != "Name":
+        return None
+    function = name_text(node["callee"])
+    arguments = node["arguments"]["items"] or []
+    outputs = _SERIES_OUTPUTS.get(function)
+    subject = expression_name(arguments[0]) if arguments else ""
+    if outputs is None or not subject:
+        return None
+    return [(f"{function}_{subject}_{name}", type_) for name, type_ in outputs]
+
+
+_FIT = [("rsquare", REAL), ("slope", REAL), ("variance", REAL), ("rvariance", REAL), ("interception", REAL)]
+_DECOMPOSED = [("baseline", DYNAMIC), ("seasonal", DYNAMIC), ("trend", DYNAMIC), ("residual", DYNAMIC)]
+_SERIES_OUTPUTS: dict[str, list[tuple[str, str]]] = {
+    "series_fit_line": [*_FIT, ("line_fit", DYNAMIC)],
+    "series_fit_2lines": [("rsquare", REAL), ("split_idx", LONG), ("variance", REAL), ("rvariance", REAL),
+                          ("line_fit", DYNAMIC), *[(f"{side}_{n}", REAL) for side in ("right", "left")
+                          for n in ("rsquare", "slope", "interception", "variance", "rvariance")]],
+    "series_fit_poly": [("rsquare", REAL), ("coefficients", DYNAMIC), ("variance", REAL), ("rvariance", REAL),
+                        ("poly_fit", DYNAMIC)],
+    "series_stats": [("min", REAL), ("min_idx", LONG), ("max", REAL), ("max_idx", LONG), ("avg", REAL),
+                     ("stdev", REAL), ("variance", REAL)],
+    "series_decompose": _DECOMPOSED,
+    "series_decompose_forecast": _DECOMPOSED,
+    "series_decompose_anomalies": [("ad_flag", DYNAMIC), ("ad_score", DYNAMIC), ("baseline", DYNAMIC)],
+    "series_periods_detect": [("periods", DYNAMIC), ("scores", DYNAMIC)],
+    "series_periods_validate": [("periods", DYNAMIC), ("scores", DYNAMIC)],
+}  # fmt: skip
+
+
+def print_name(index: int) -> str:
+    """`print` names its unnamed expressions by their place in the list, from 0: print 1 -> print_0 (the
+    reference's print examples; Microsoft's binder)."""
+    return f"print_{index}"
+
+
+def expression_name(node: Node) -> str:
+    """The name Microsoft's binder gives an unnamed column computed by `node`, or "" (then Column1, ...):
+    a column or path keeps its name (a.b -> a_b, a[0] -> a_0), so do some calls of one (tostring(A) -> A,
+    parse_json(A).b -> A_b), and strlen(A) is strlen_A. Which calls keep a name was asked of Microsoft's binder
+    (kqlcheck --result), function by function; a call not listed gets ColumnN."""
+    if node.kind == "Name":
+        return name_text(node)
+    if node.kind == "Parenthesized":
+        inner = [c for c in node.children if isinstance(c, Node)]
+        return expression_name(inner[0]) if len(inner) == 1 else ""
+    if node.kind == "MemberAccess":
+        base = expression_name(node["target"])
+        return f"{base}_{name_text(node['member'])}" if base else ""
+    if node.kind == "ElementAccess":
+        base = expression_name(node["target"])
+        index = node["index"]
+        key = string_literal(index) if index is not None else None
+        if key is None and index is not None and index.kind == "Literal" and index.text().strip().isdigit():
+            key = index.text().strip()
+        return f"{base}_{key}" if base and key else ""
+    if node.kind == "Call" and node["callee"].kind == "Name":
+        function = name_text(node["callee"])
+        arguments = node["arguments"]["items"] or []
+        if not arguments:
+            return ""
+        if function == "column_ifexists":
+            return string_literal(arguments[0]) or ""
+        if function in _NAMED_AFTER_ARGUMENT:  # strlen(A) -> strlen_A, strlen('x') -> strlen_
+            return f"{function}_{expression_name(arguments[0])}"
+        if function in _NAME_KEEPING_FUNCTIONS:
+            return expression_name(arguments[0])
+    return ""
+
+
+def union_columns(parts: list[dict[str, str]], inner: bool = False) -> dict[str, str]:
+    """The columns of a union of `parts`. The reference (union operator, kind): with outer, "one column for
+    each name and type": a column that comes with several types gives one column per type, its name
+    suffixed by "_" and the type (x_long, x_string); with inner, only the columns all inputs share.
+    Microsoft's binder (kqlcheck --result) refines this: a column two inputs already gave with one type keeps
+    that type and name when a later input brings another type (union (print A=int(1)), (print A=int(1)),
+    (print A='a') is A:int, while (int, string, int) gives A_int, A_string). A type the binder does not know
+    (unknown) is not taken for another type: it joins the known one."""
+    types: dict[str, list[str]] = {}
+    legs: dict[str, int] = {}
+    for part in parts:
+        for name, type_ in part.items():
+            known = types.setdefault(name, [])
+            legs[name] = legs.get(name, 0) + 1
+            if type_ in known or (type_ == UNKNOWN and known):
+                continue
+            if known == [UNKNOWN]:
+                known[0] = type_
+            elif len(known) == 1 and legs[name] > 2:
+                continue  # merged from two inputs already: keeps its type
+            else:
+                known.append(type_)
+    if inner:
+        types = {name: known for name, known in types.items() if all(name in part for part in parts)}
+    columns: dict[str, str] = {}
+    for name, known in types.items():
+        if len(known) == 1:
+            columns[name] = known[0]
+        else:
+            columns.update((f"{name}_{type_}", type_) for type_ in known)
+    return columns
+
+
 def add_columns(base: RowSchema | None, added: RowSchema) -> RowSchema:
+    """The input of an enrichment (invoke FileProfile()) with the columns it adds: a name the input already
+    has comes back with a numeric suffix, as join names the right side's (see unique_name)."""
     columns = dict(base.columns) if base is not None else {}
     for name, type_ in added.columns.items():
-        columns.setdefault(name, type_)
+        columns[unique_name(name, columns) if name in columns else name] = type_
     return RowSchema(columns, added.open or (base.open if base is not None else False))
 
 
 # Functions whose result column takes the name of their first argument: `by bin(Timestamp, 1h)` is Timestamp.
+# Asked of Microsoft's binder (kqlcheck --result, @kusto/language-service-next 12.4.1): these keep the name;
+# tolower, toupper, trim, strcat, startofweek/month/year, endof*, datetime_utc_to_local, sign, ... do not.
 _NAME_KEEPING_FUNCTIONS = frozenset(
-    {"bin", "bin_at", "bin_auto", "floor", "startofday", "startofweek", "startofmonth", "startofyear", "endofday",
-     "endofweek", "endofmonth", "endofyear", "datetime_utc_to_local", "datetime_local_to_utc"}
+    {"tostring", "toint", "tolong", "toreal", "todouble", "tobool", "toboolean", "toguid", "totimespan",
+     "totime", "todecimal", "todatetime", "todynamic", "toobject", "bin", "bin_at", "bin_auto", "floor", "round",
+     "ceiling", "abs", "startofday", "format_datetime", "tohex", "log", "exp", "sqrt", "pow", "parse_json",
+     "parse_xml", "split"}
 )  # fmt: skip
+_NAMED_AFTER_ARGUMENT = frozenset({"strlen", "string_size"})
 
 
 _OPERATORS: dict[str, Callable[[OperatorBinder, Node, RowSchema, Scope], RowSchema]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from .binder import BindResult
 from .lexer import T
@@ -21,7 +22,10 @@ _RANGE_OPERATORS = frozenset({">", ">=", "<", "<=", "between"})
 _WHOLE_TERM = re.compile(r"^[A-Za-z0-9]{3,}$")
 
 
-def lint(tree: Node, bound: BindResult, *, hunting: bool) -> list[KqlDiagnostic]:
+def lint(
+    tree: Node, bound: BindResult, *, hunting: bool, tables: Mapping[str, Mapping[str, str]] | None = None
+) -> list[KqlDiagnostic]:
+    """`tables` (table -> column -> type, the environment's) lets KQL303 name a time column the tables have."""
     findings: list[KqlDiagnostic] = []
     for node in tree.walk():
         if node.kind == "BinaryExpression" and node["op"].text in ("contains", "!contains"):
@@ -56,13 +60,28 @@ def lint(tree: Node, bound: BindResult, *, hunting: bool) -> list[KqlDiagnostic]
             KqlDiagnostic(
                 "KQL303",
                 f"no time filter on {', '.join(large)}: the hunt reads all retained data; "
-                "add e.g. '| where Timestamp > ago(7d)'",
+                f"add e.g. '| where {_time_column(large, tables)} > ago(7d)'",
                 first.start if first else 0,
                 first.end if first else 0,
                 "warning",
             )
         )
     return findings
+
+
+def _time_column(large: list[str], tables: Mapping[str, Mapping[str, str]] | None) -> str:
+    """A time column every table read has: Defender XDR's tables have Timestamp, Sentinel's (Log Analytics)
+    TimeGenerated, and Defender tables streamed to Sentinel have both."""
+    if tables is not None:
+        known = [tables[name] for name in large if name in tables]
+        for column in ("Timestamp", "TimeGenerated"):
+            if known and all(column in columns for columns in known):
+                return column
+        if known:
+            return "TimeGenerated" if any("TimeGenerated" in columns for columns in known) else "Timestamp"
+    # Without schemas: only the Device*/Email*/CloudApp*/Identity* tables are Defender XDR's.
+    defender = ("Device", "Email", "CloudApp", "Identity")
+    return "Timestamp" if all(name.startswith(defender) for name in large) else "TimeGenerated"
 
 
 def _string_literal_text(node: Node) -> str | None:

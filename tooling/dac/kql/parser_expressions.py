@@ -24,6 +24,9 @@ WORD_BINARY = {
     "startswith": _COMPARE, "startswith_cs": _COMPARE, "endswith": _COMPARE, "endswith_cs": _COMPARE,
     "like": _COMPARE, "notlike": _COMPARE, "likecs": _COMPARE, "notlikecs": _COMPARE,
     "matches": _COMPARE, "notcontains": _COMPARE, "notcontainscs": _COMPARE,
+    # `containscs` is the case-sensitive contains Kusto.Language also reads (beside contains_cs); `!containscs`
+    # is not KQL.
+    "containscs": _COMPARE,
 }  # fmt: skip
 # Operators whose right side is a parenthesised list: x in ("a", "b"), x has_any (T)
 LIST_OPERATORS = frozenset({"in", "in~", "!in", "!in~", "has_any", "has_all", "has_any_cs", "has_all_cs"})

@@ -38,6 +38,7 @@ class Symbol:
     declaration: Node | None = None
     scope: Scope | None = None  # a function's: the names declared before it, which its body sees
     reach: int = 0  # a function's: how many levels its body nests below a call, with the calls it makes
+    value: str | None = None  # a scalar's, when it is a known string (a literal): table(name) reads that table
 
 
 class Scope:

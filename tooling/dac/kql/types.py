@@ -48,3 +48,28 @@ class RowSchema:
 
     def items(self) -> list[tuple[str, str]]:
         return list(self.columns.items())
+
+
+def branch_type(name: str, argument_types: list[str]) -> str | None:
+    """The result type of iff/iif/case, or of sum/sumif, where the catalog's rule ($2, $numeric) is not
+    Microsoft's; None to keep the catalog's. Asked of Microsoft's binder (kqlcheck --result): the branches'
+    common type, where dynamic gives way to the other types (iif(c, dynamic(1), 'a') is string,
+    case(c, dynamic(1), d, dynamic(2), 1) is long) and numbers to the widest (iif(c, 1, 2.5) is real);
+    sum/sumif of int are long (functions.py says so too); bin/floor of numbers and max_of/min_of: see below."""
+    if name in ("sum", "sumif"):
+        return LONG if argument_types[:1] == [INT] else None
+    if name in ("bin", "floor") and len(argument_types) == 2 and all(t in NUMERIC for t in argument_types):
+        # bin(int, 1) is long, bin(int, 2.5) real: the wider of the two, int counting as long
+        return wider_numeric(LONG if argument_types[0] == INT else argument_types[0], argument_types[1])
+    if name in ("max_of", "min_of") and argument_types and all(t == argument_types[0] for t in argument_types):
+        # max_of(datetime, datetime) is datetime, min_of(1d, 2d) timespan (kqlcheck --result)
+        return argument_types[0] if argument_types[0] != UNKNOWN else None
+    if name not in ("iff", "iif", "case") or len(argument_types) < 3:
+        return None
+    branches = argument_types[1::2] + argument_types[-1:] if name == "case" else argument_types[1:3]
+    typed = [t for t in branches if t not in (DYNAMIC, UNKNOWN)]
+    if UNKNOWN in branches or not typed:
+        return None
+    if all(t in NUMERIC for t in typed):
+        return wider_numeric(*typed)
+    return typed[0] if all(t == typed[0] for t in typed) else None

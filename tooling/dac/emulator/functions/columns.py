@@ -74,4 +74,17 @@ def _column_names_of(compiler: Compiler, arguments: list[Node], columns: Columns
 # --------------------------------------------------------------------------- ingestion_time
 @register("ingestion_time")
 def _ingestion_time(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    raise compiler.unsupported("ingestion_time(): fixture rows have no ingestion time", node)
+    """A fixture row has no ingestion time of its own (Kusto keeps it in the hidden $IngestionTime
+    column, which a query cannot name): the emulator takes the row's TimeGenerated (Log Analytics) or
+    Timestamp (Defender) instead, the time a test sets (docs/testing.md). Without either, refused:
+    Kusto's answer depends on the table's IngestionTime policy."""
+    check_arity(node, arguments, 0, 0)
+    kinds = dict(columns)
+    for column in ("TimeGenerated", "Timestamp"):
+        if kinds.get(column) == "datetime":
+            return _quote(column), "datetime"
+    raise compiler.unsupported(
+        "ingestion_time(): fixture rows have no ingestion time, and this input has no TimeGenerated or "
+        "Timestamp column to stand for it",
+        node,
+    )

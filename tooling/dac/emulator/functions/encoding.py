@@ -37,9 +37,13 @@ def _gzip_decompress(compiler: Compiler, arguments: list[Node], columns: Columns
     return f"kqlm_gzip_decompress({argument_text(compiler, arguments[0], columns)})", "string"
 
 
-# gzip_compress_to_base64_string is not registered: the bytes depend on Kusto's deflate encoder and
-# its choice of blocks (the documented example is a stored block where zlib picks a fixed-Huffman
-# one), so the emulator cannot produce Kusto's string.
+@register("gzip_compress_to_base64_string")
+def _gzip_compress(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    # Refused: the bytes depend on Kusto's deflate encoder and its choice of blocks (the documented
+    # example is a stored block where zlib picks a fixed-Huffman one), so the emulator cannot produce
+    # Kusto's string.
+    check_arity(node, arguments, 1, 1)
+    raise compiler.unsupported("gzip_compress_to_base64_string (its bytes are Kusto's deflate encoder's choice)", node)
 
 
 # --------------------------------------------------------------------------- punycode

@@ -229,3 +229,85 @@ def _parse_urlquery(compiler: Compiler, arguments: list[Node], columns: Columns,
 
 
 _UDFS: list[Udf] = [("kqlm_parse_urlquery", parse_urlquery, ["VARCHAR"], "VARCHAR")]
+
+
+# --------------------------------------------------------------------------- parse_command_line
+def parse_command_line(text: str, parser: str) -> str:
+    """The arguments of a Windows command line as CommandLineToArgvW splits them (the only parser_type,
+    "windows", of the parse_command_line() reference), by the rules its documentation states:
+    whitespace outside quotation marks separates arguments; leading whitespace makes the first argument
+    an empty string; trailing whitespace is ignored; 2n backslashes before a quotation mark give n
+    backslashes and the mark opens or closes a quoted part, 2n+1 give n backslashes and a literal mark;
+    other backslashes are literal. The program name (the first argument) ends at whitespace, or when it
+    starts with a quotation mark, at the next one. What the documentation leaves open is refused: an
+    empty line (the function gives the caller's executable path), a quotation mark right after one that
+    closes a quoted part, text right after a quoted program name."""
+    if parser != "windows":
+        raise Refused(f"parse_command_line() with the parser type '{parser}' (only \"windows\" is documented)")
+    if not text.strip(" \t"):
+        raise Refused("parse_command_line() of an empty command line")
+    arguments: list[str] = []
+    position = 0
+    if text[0] in " \t":
+        arguments.append("")  # leading whitespace: the first argument is an empty string
+    elif text[0] == '"':
+        end = text.find('"', 1)
+        if end < 0:
+            end = len(text)
+        arguments.append(text[1:end])
+        position = end + 1
+        if position < len(text) and text[position] not in " \t":
+            raise Refused("parse_command_line() of text right after a quoted program name")
+    else:
+        end = position
+        while end < len(text) and text[end] not in " \t":
+            end += 1
+        arguments.append(text[:end])
+        position = end
+    while True:
+        while position < len(text) and text[position] in " \t":
+            position += 1
+        if position >= len(text):
+            break
+        current: list[str] = []
+        quoted = False
+        while position < len(text) and (quoted or text[position] not in " \t"):
+            character = text[position]
+            if character == "\\":
+                run = position
+                while run < len(text) and text[run] == "\\":
+                    run += 1
+                count = run - position
+                if run < len(text) and text[run] == '"':
+                    current.append("\\" * (count // 2))
+                    if count % 2:
+                        current.append('"')
+                        position = run + 1
+                    else:
+                        position = run  # the mark opens or closes a quoted part, below
+                else:
+                    current.append("\\" * count)
+                    position = run
+                continue
+            if character == '"':
+                if quoted and position + 1 < len(text) and text[position + 1] == '"':
+                    raise Refused('parse_command_line() of "" inside a quoted part')
+                quoted = not quoted
+                position += 1
+                continue
+            current.append(character)
+            position += 1
+        arguments.append("".join(current))
+    return json.dumps(arguments)
+
+
+@register("parse_command_line")
+def _parse_command_line(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    check_arity(node, arguments, 2, 2)
+    ensure_udfs(compiler, _UDFS)
+    line = argument_text(compiler, arguments[0], columns)
+    parser = argument_text(compiler, arguments[1], columns)
+    return f"CAST(kqlm_parse_command_line({line}, {parser}) AS JSON)", "dynamic"
+
+
+_UDFS.append(("kqlm_parse_command_line", parse_command_line, ["VARCHAR", "VARCHAR"], "VARCHAR"))

@@ -42,6 +42,10 @@ def simple(sql: Callable[..., str], kind: str | Callable[..., str]) -> Callable:
         kinds = [k for _, k in compiled]
         try:
             text = sql(*texts) if not getattr(sql, "wants_kinds", False) else sql(compiler, texts, kinds)
+        except EmulatorError as error:  # a refusal without a place: the call's
+            if error.offset == 0:
+                error.offset = offset_of(node)
+            raise
         except TypeError:
             raise EmulatorError("EMU006", f"wrong number of arguments for '{name_text(node['callee'])}'",
                                 offset_of(node)) from None  # fmt: skip
