@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kql import functions as catalog
 from ..kql import parse
-from ..kql.binder_operators import expression_name
+from ..kql.binder_operators import column_name, expression_name
 from ..kql.names import aggregate_name, name_text, path_name
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
@@ -42,8 +42,10 @@ def aggregate(
     if item.kind == "Assignment":
         name, call = name_text(item["name"]), item["value"]
     plain = call.kind == "Call" and call["callee"].kind == "Name" and _is_aggregate(name_text(call["callee"]))
-    if name and not plain and any(n.kind == "Call" and n["callee"].kind == "Name" and _is_aggregate(
+    if not plain and any(n.kind == "Call" and n["callee"].kind == "Name" and _is_aggregate(
             name_text(n["callee"])) for n in call.walk()):  # fmt: skip
+        # unnamed: Microsoft's binder's name (tostring(make_set(X)) is set_X, sum(X) * 2 ColumnN)
+        name = name or column_name(call, counter, aggregate=True)
         return [(name, scalar_of_aggregates(compiler, call, columns))]
     if call.kind != "Call" or call["callee"].kind != "Name":
         raise compiler.unsupported("aggregates that are not a function call", call)
@@ -95,6 +97,11 @@ def scalar_of_aggregates(compiler: Compiler, expression: Node, columns: Columns)
                 kind = compiler.expr(arguments[int(returns[1:]) - 1], columns)[1]
             elif returns in DUCK_TYPES and returns != "unknown":
                 kind = returns
+            elif function in ("sum", "sumif") and arguments:
+                summed = compiler.expr(arguments[0], columns)[1]
+                if summed not in _SUM_KINDS:
+                    raise compiler.unsupported(f"{function}() of a {summed} value inside an expression", node)
+                kind = _SUM_KINDS[summed]
             else:
                 raise compiler.unsupported(f"{function}() inside an expression", node)
             name = f"__aggregate_{compiler.counter}"
@@ -116,6 +123,11 @@ def scalar_of_aggregates(compiler: Compiler, expression: Node, columns: Columns)
     finally:
         for name in bound:
             del compiler.scalars[name]
+
+
+# sum()'s type by its argument's, as Microsoft's binder gives it (kqlcheck --result: sum of an int is a
+# long; of a long, a real or a timespan, the same type). Decimals are summed as doubles here: not typed.
+_SUM_KINDS = {"int": "long", "long": "long", "real": "real", "timespan": "timespan"}
 
 
 def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], columns: Columns, call: Node) -> str:
@@ -151,8 +163,9 @@ def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], colu
             listed = f"flatten(list({elements}) FILTER (WHERE {value} IS NOT NULL{condition}))"
         else:
             listed = f"list({value}) FILTER (WHERE {value} IS NOT NULL{condition})"
-        if "set" in function:  # distinct values, in the order first seen
-            listed = f"kql_first_seen({listed})"
+        if "set" in function:  # distinct values, in the order first seen; the aggregate is passed in a
+            # one-element list: DuckDB fails (BoundReferenceExpression) on one inside the macro's lambda
+            listed = f"list_transform([{listed}], lambda _kql_l: kql_first_seen(_kql_l))[1]"
         # At most `cap` elements; which ones the reference leaves undefined (so is the order): the first in
         # input order, as the order of the elements here.
         return f"coalesce(to_json(list_slice({listed}, 1, {cap})), '[]')"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kql.lexer import T, Token
 from ..kql.names import name_text, string_literal, string_value
+from ..kql.operator_types import BOOL_LITERALS
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .functions import FUNCTIONS
@@ -188,8 +189,8 @@ class ExpressionCompiler:
                 return quote_name(column), type_
         if name in self.scalars:
             return self.scalars[name]
-        if name in ("true", "false"):
-            return name, "bool"
+        if name in BOOL_LITERALS:  # true, True, TRUE, ... (the spellings Microsoft's binder reads as bool)
+            return name.lower(), "bool"
         if name == "null":
             return "NULL", "unknown"
         raise EmulatorError("EMU003", f"unknown name '{name}' in the emulator", offset_of(node))
@@ -381,16 +382,20 @@ class ExpressionCompiler:
             sql = "(" + joiner.join(checks) + ")"
             return (f"(NOT {sql})" if negate else sql), "bool"
         insensitive = base == "in~"
+        # each scalar item compiled once (an IOC list may hold 10,000 of them)
+        compiled = [None if self.is_tabular(item) else self.expr(item, columns) for item in items]
+        if not insensitive and _mixed_integers(left_kind, compiled):
+            return _in_integers(op, left, left_kind, [c for c in compiled if c is not None]), "bool"
         values = []
         listed: list[str] = []  # each item's SQL while all are scalars of the left operand's type
-        for item in items:
-            if self.is_tabular(item):
+        for item, scalar in zip(items, compiled, strict=True):
+            if scalar is None:
                 sub = self.tabular(item)
                 first = self.columns(sub)[0][0]
                 column = f"lower(kql_str({quote_name(first)}))" if insensitive else quote_name(first)
                 values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
                 continue
-            sql, kind = self.expr(item, columns)
+            sql, kind = scalar
             if not insensitive and _string_and_number(left_kind, kind):
                 raise self.unsupported(_mixed_comparison(op, left_kind, kind), item)
             if kind == "dynamic":
@@ -476,6 +481,31 @@ _NUMBERS = frozenset({"long", "int", "real", "decimal"})
 
 def _string_and_number(left_kind: str, right_kind: str) -> bool:
     return (left_kind == "string" and right_kind in _NUMBERS) or (right_kind == "string" and left_kind in _NUMBERS)
+
+
+def _mixed_integers(left_kind: str, compiled: list[tuple[str, str] | None]) -> bool:
+    """Whether an `in` list compares a string with integers: all items scalars (none tabular), the left
+    operand and the items all strings, ints or longs, and at least one pair mixed."""
+    allowed = {"string", "int", "long"}
+    kinds = [c[1] for c in compiled if c is not None]
+    if len(kinds) != len(compiled) or left_kind not in allowed or not set(kinds) <= allowed:
+        return False
+    return any(_string_and_number(left_kind, kind) for kind in kinds)
+
+
+def _in_integers(op: str, left: str, left_kind: str, items: list[tuple[str, str]]) -> str:
+    """`in` / `!in` of a string among integers (or an integer among strings): true when the left side
+    "equals to one of the elements" (in operator page), so the OR of the item equalities, each string
+    with integer one under _string_equals_integer's rule (a row where its two readings differ stops the
+    query). A list, not OR: every item is compared, so no short-circuit skips a disagreement."""
+    equalities = [
+        _string_equals_integer("==", left, left_kind, sql, kind)
+        if _string_and_number(left_kind, kind)
+        else f"coalesce({left} = {sql}, false)"
+        for sql, kind in items
+    ]
+    sql = f"list_bool_or([{', '.join(equalities)}])"
+    return f"(NOT {sql})" if op.startswith("!") else sql
 
 
 def _mixed_comparison(op: str, left_kind: str, right_kind: str) -> str:

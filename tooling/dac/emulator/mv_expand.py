@@ -104,7 +104,9 @@ def mv_expand(compiler: Compiler, node: Node, sql: str) -> str:
 
 def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
     """Each row's expansion is a sub-table the sub-query runs on (a LATERAL join); the row's other
-    columns are added in front of the sub-query's result."""
+    columns are added in front of the sub-query's result. The sub-table carries the row's other columns
+    too: Microsoft's binder (kqlcheck --result) lets the sub-query read them (extend v=b[e] binds) and a
+    sub-query column of the same name takes the row's column's place (extend b=1 gives b:long first)."""
     columns = compiler.columns(sql)
     expansions, index = _expansions(compiler, node, columns)
     subquery = node.children[-1]
@@ -117,15 +119,20 @@ def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
     # cannot see a correlated query); the placeholder is then swapped for the correlated sub-table.
     placeholder = f"mv_apply_{compiler.counter}"
     compiler.counter += 1
-    typed = _expanded_rows(compiler, expansions, index, [], sql)
+    carried = [k for k in keep if k not in {e.name for e in expansions} and k != index]
+    typed = _expanded_rows(compiler, expansions, index, carried, sql)
     compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(placeholder)} AS {typed} LIMIT 0")
     stand_in = f"SELECT * FROM {quote_name(placeholder)}"
     inner = stand_in
     for operator in operators:
         inner = compiler.operator(operator, inner)
-    correlated = _expanded_rows(compiler, expansions, index, [], None)
+    produced = [n for n, _ in compiler.columns(inner)]
+    correlated = _expanded_rows(compiler, expansions, index, carried, None)
     inner = inner.replace(stand_in, f"SELECT * FROM ({correlated}) AS {compiler.alias()}")
     outer = compiler.alias()
     numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {compiler.alias()}"
-    selects = ", ".join([f"{outer}.{quote_name(k)}" for k in keep] + [f"{quote_name('__sub')}.*"])
+    selects = ", ".join(
+        [f"__sub.{quote_name(k)}" if k in produced else f"{outer}.{quote_name(k)}" for k in keep]
+        + [f"__sub.{quote_name(n)}" for n in produced if n not in keep]
+    )
     return f"SELECT {selects} FROM ({numbered}) AS {outer}, LATERAL ({inner}) AS __sub ORDER BY {outer}.__rid"

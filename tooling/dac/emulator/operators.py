@@ -21,7 +21,7 @@ from .errors import EmulatorError
 from .functions.columns import existing_column_name
 from .python_data import scalar_value
 from .session import CASE_TWIN
-from .sql import nonnull, quote_name, sql_string
+from .sql import DUCK_TYPES, nonnull, quote_name, sql_string
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -472,7 +472,13 @@ def union(compiler: Compiler, node: Node, sql: str | None) -> str:
         renamed = []
         for n, k in columns:
             if n in output and output[n] != k:
-                raise compiler.unsupported(f"union of '{n}' as {output[n]} in two inputs and {k} in a later one", node)
+                # The binder keeps the column of the first two inputs' type (see union_columns); where a
+                # later input's values of another type go, the reference does not say. With no rows there
+                # is nothing to place, so the refusal waits for a row.
+                what = f"union of '{n}' as {output[n]} in two inputs and {k} in a later one, for a row"
+                refusal = sql_string(f"the emulator does not support {what}")
+                renamed.append(f"CAST(error({refusal}) AS {DUCK_TYPES.get(output[n], 'VARCHAR')}) AS {quote_name(n)}")
+                continue
             renamed.append(f"{quote_name(n)} AS {quote_name(n if n in output else f'{n}_{k}')}")
         if withsource:
             renamed.insert(0, f"{sql_string(name)} AS {quote_name(withsource)}")

@@ -80,6 +80,9 @@ def parse(compiler: Compiler, node: Node, sql: str) -> str:
     selects = [quote_name(n) for n in names if n not in {c for c, _ in captures}]
     for number, (name, type_) in enumerate(captures, start=1):
         value = f"regexp_extract({source}, {pattern_sql}, {number})"
+        if number > 9:  # DuckDB numbers groups 0-9 only; its list-of-names form reaches the later ones
+            listed = ", ".join(f"'g{n}'" for n in range(1, number + 1))
+            value = f"regexp_extract({source}, {pattern_sql}, [{listed}])['g{number}']"
         matched = f"regexp_matches({source}, {pattern_sql})"
         if type_ == "string":
             selects.append(f"CASE WHEN {matched} THEN {value} ELSE '' END AS {quote_name(name)}")

@@ -198,6 +198,8 @@ _BUILTINS: dict[str, Handler] = {
     "todouble": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "DOUBLE")), "real"),
     "todatetime": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "TIMESTAMP")), "datetime"),
     "tobool": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "BOOLEAN")), "bool"),
+    # the tobool page: "The tobool() and toboolean() functions are equivalent"
+    "toboolean": simple(with_kinds(lambda c, t, k: _to_number(c, t, k, "BOOLEAN")), "bool"),
     "ago": simple(_ago, "datetime"),
     "now": simple(_now, "datetime"),
     "bin": simple(_bin, lambda kinds: kinds[0]),
