@@ -21,7 +21,7 @@ from ..kql import parse
 from ..kql.lexer import Token
 from ..kql.syntax import Node
 from .errors import EmulatorError
-from .loose_operators import sub_pipeline
+from .loose_operators import split_top, sub_pipeline
 from .python_data import fetch, table_from_rows
 from .sql import DUCK_TYPES, quote_name
 
@@ -95,22 +95,6 @@ def body_tokens(node: Node) -> list[Token]:
 
 def token_text(tokens: list[Token]) -> str:
     return "".join(t.leading + t.text + t.trailing for t in tokens).strip()
-
-
-def split_top(tokens: list[Token], words: set[str]) -> list[tuple[str, list[Token]]]:
-    """The tokens cut before each of `words` met where no bracket is open: [(word or '', tokens after it)]."""
-    parts: list[tuple[str, list[Token]]] = [("", [])]
-    depth = 0
-    for token in tokens:
-        if token.text in ("(", "[", "{"):
-            depth += 1
-        elif token.text in (")", "]", "}"):
-            depth -= 1
-        if depth == 0 and token.text in words:
-            parts.append((token.text, []))
-        else:
-            parts[-1][1].append(token)
-    return parts
 
 
 def sub_query(compiler: Compiler, source_sql: str, text: str, anchor: Node) -> str:

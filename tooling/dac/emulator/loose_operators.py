@@ -103,20 +103,25 @@ class _Step:
         self.sql = ""
 
 
-def _split_top(tokens: list[Token], separator: str) -> list[list[Token]]:
-    """Split tokens at separator where no bracket is open."""
-    parts: list[list[Token]] = [[]]
+def split_top(tokens: list[Token], words: set[str]) -> list[tuple[str, list[Token]]]:
+    """The tokens cut before each of `words` met where no bracket is open: [(word or '', tokens after it)]."""
+    parts: list[tuple[str, list[Token]]] = [("", [])]
     depth = 0
     for token in tokens:
         if token.text in ("(", "[", "{"):
             depth += 1
         elif token.text in (")", "]", "}"):
             depth -= 1
-        if depth == 0 and token.text == separator:
-            parts.append([])
+        if depth == 0 and token.text in words:
+            parts.append((token.text, []))
         else:
-            parts[-1].append(token)
-    return [p for p in parts if p]
+            parts[-1][1].append(token)
+    return parts
+
+
+def _split_top(tokens: list[Token], separator: str) -> list[list[Token]]:
+    """Split tokens at separator where no bracket is open (empty parts dropped)."""
+    return [part for _, part in split_top(tokens, {separator}) if part]
 
 
 def _closing(tokens: list[Token], opening: int) -> int:
