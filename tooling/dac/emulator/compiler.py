@@ -42,13 +42,11 @@ from .operators import (
     project_by_names,
     project_names,
     project_rename,
-    search,
     sort,
     summarize,
     take,
     top,
     top_nested,
-    union,
     where,
 )
 from .parse_operators import parse as parse_operator
@@ -57,6 +55,7 @@ from .pass_through import as_operator, render, serialize
 from .platform_data import file_profile, get_watchlist
 from .plugins import evaluate
 from .sql import DUCK_TYPES, quote_name
+from .unions import search, union
 
 if TYPE_CHECKING:
     from .session import Session
@@ -126,6 +125,8 @@ class Compiler(ExpressionCompiler):
         self.inlined = 0  # let function calls inlined so far (see call_function)
         self.options: dict[str, Node] = {}  # set name = value
         self.search_texts: dict[str, str] = {}  # within one `search`: joined columns SQL -> helper column
+        # SQL -> its columns, where known without DuckDB (union computes its own) or described already
+        self.known_columns: dict[str, Columns] = {}
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         return EmulatorError("EMU001", f"the emulator does not support {what}", offset_of(node))
@@ -135,7 +136,10 @@ class Compiler(ExpressionCompiler):
         return f"_t{self.counter}"
 
     def columns(self, sql: str) -> Columns:
-        return _describe(self.engine, sql)
+        known = self.known_columns.get(sql)
+        if known is None:
+            known = self.known_columns[sql] = _describe(self.engine, sql)
+        return list(known)
 
     # ----------------------------------------------------------------- statements
     def query(self, tree: Node) -> str:
@@ -456,7 +460,10 @@ class Compiler(ExpressionCompiler):
             raise self.unsupported(f"the '{word}' operator", node)
         if uses_row_functions(node):
             return serialized(self, node, sql, handler)
-        return handler(self, node, sql)
+        result = handler(self, node, sql)
+        if node.kind in _SAME_COLUMNS and sql in self.known_columns:
+            self.known_columns.setdefault(result, self.known_columns[sql])
+        return result
 
 
 def _words(where: Node) -> set[str]:
@@ -559,6 +566,8 @@ def invoke(compiler: Compiler, node: Node, sql: str) -> str:
 # The most let function calls one query may inline (see Compiler.call_function).
 _MAX_INLINED = 1_000
 
+# The operators whose output has their input's columns.
+_SAME_COLUMNS = frozenset({"Where", "Take", "Sort", "Top"})
 
 # The operator of each kind of pipe step.
 _OPERATORS: dict[str, Callable[[Compiler, Node, str], str]] = {

@@ -26,6 +26,7 @@ class Compiler(Protocol):
     functions: dict[str, Node]  # let name -> FunctionDeclaration
     options: dict[str, Node]  # set name = value
     search_texts: dict[str, str]  # within one `search`: joined columns SQL -> helper column
+    known_columns: dict[str, Columns]  # SQL -> its columns, where known without asking DuckDB
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         """EMU001 "the emulator does not support `what`" at the node's offset (for the caller to raise)."""
@@ -36,7 +37,7 @@ class Compiler(Protocol):
         ...
 
     def columns(self, sql: str) -> Columns:
-        """The columns of a relation, from DuckDB."""
+        """The columns of a relation: known_columns, else from DuckDB."""
         ...
 
     def let(self, statement: Node) -> None: ...

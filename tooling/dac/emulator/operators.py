@@ -11,9 +11,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..kql.binder import column_name
-from ..kql.binder_operators import union_columns, unique_name
-from ..kql.lexer import T, Token
-from ..kql.names import name_text, string_value
+from ..kql.binder_operators import unique_name
+from ..kql.lexer import Token
+from ..kql.names import name_text
 from ..kql.syntax import Node, operands
 from .aggregates import aggregate
 from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
@@ -21,7 +21,7 @@ from .errors import EmulatorError
 from .functions.columns import existing_column_name
 from .python_data import scalar_value
 from .session import CASE_TWIN
-from .sql import DUCK_TYPES, nonnull, quote_name, sql_string
+from .sql import nonnull, quote_name
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -38,7 +38,7 @@ def where(compiler: Compiler, node: Node, sql: str) -> str:
     # A row passes `where A and B` exactly when A and B are both true, so the conjuncts go to DuckDB
     # one by one: it can then push the cheap ones into the scan and run them first.
     conditions = [compiler.expr(part, columns)[0] for part in _conjuncts(node["predicate"])]
-    condition = _filter(" AND ".join(f"({c})" for c in conditions))
+    condition = filter_condition(" AND ".join(f"({c})" for c in conditions))
     return f"SELECT * FROM ({sql}) AS {compiler.alias()} WHERE {condition}"
 
 
@@ -59,7 +59,7 @@ def _conjuncts(predicate: Node) -> list[Node]:
     return result
 
 
-def _filter(condition: str) -> str:
+def filter_condition(condition: str) -> str:
     """A WHERE condition as DuckDB plans it fast. DuckDB splits a filter into conjuncts (also through NOT
     of an OR) and plans them pairwise: 2,000 take seconds and gigabytes. Inside a function a long condition
     stays one expression; a null counts as false in WHERE either way."""
@@ -426,146 +426,3 @@ def join_key(compiler: Compiler, condition: Node) -> list[tuple[str, str]]:
             if len(sides) == 2:
                 return [(sides["$left"], sides["$right"])]
     raise compiler.unsupported("this join condition (use Key or $left.A == $right.B)", condition)
-
-
-def union(compiler: Compiler, node: Node, sql: str | None) -> str:
-    """union [kind=outer] [withsource=C] [isfuzzy=true] T1, T2*, (...): columns by name; a column with
-    different types in different parts becomes one column per type, named Column_type."""
-    parts: list[tuple[str, str]] = [("", sql)] if sql is not None else []
-    withsource, fuzzy = None, False
-    for child in node.children[1:]:
-        if not isinstance(child, Node):
-            continue
-        if child.kind == "Parameter":
-            tokens = [t for t in child.tokens() if not t.missing]
-            word = tokens[0].text.lower()
-            if word in ("withsource", "with_source"):
-                withsource = tokens[-1].text if tokens[-1].kind is T.IDENT else string_value(tokens[-1].text)
-            elif word == "kind" and tokens[2].text == "inner":
-                raise compiler.unsupported("union kind=inner", child)
-            elif word == "isfuzzy":
-                fuzzy = tokens[-1].text.lower() == "true"
-            continue
-        if child.kind == "NamePattern" and "*" in child.text():
-            pattern = re.compile(".*".join(re.escape(p) for p in child.text().strip().split("*")) + "$")
-            views = compiler.__dict__.get("views", set())
-            candidates = sorted(views | set(compiler.engine.environment.tables))
-            for name in candidates:
-                if pattern.match(name) and (name in views or compiler.engine.ensure_table(name)):
-                    parts.append(
-                        (name, compiler.tables[name] if name in views else f"SELECT * FROM {quote_name(name)}")
-                    )
-            continue
-        try:
-            parts.append((child.text().strip(), compiler.tabular(child)))
-        except EmulatorError as error:
-            if not (fuzzy and error.code == "EMU003"):  # isfuzzy: a table that does not exist is left out
-                raise
-    if not parts:
-        raise EmulatorError("EMU003", "union: none of the tables exists", node.first_token().start)
-    described = [compiler.columns(part) for _, part in parts]
-    # The binder's rule for the result's columns: a column of several types is one column per type (x_long,
-    # x_string), except one two inputs gave with one type already (see union_columns)
-    output = union_columns([dict(columns) for columns in described])
-    selects = []
-    for (name, part), columns in zip(parts, described, strict=True):
-        renamed = []
-        for n, k in columns:
-            if n in output and output[n] != k:
-                # The binder keeps the column of the first two inputs' type (see union_columns); where a
-                # later input's values of another type go, the reference does not say. With no rows there
-                # is nothing to place, so the refusal waits for a row.
-                what = f"union of '{n}' as {output[n]} in two inputs and {k} in a later one, for a row"
-                refusal = sql_string(f"the emulator does not support {what}")
-                renamed.append(f"CAST(error({refusal}) AS {DUCK_TYPES.get(output[n], 'VARCHAR')}) AS {quote_name(n)}")
-                continue
-            renamed.append(f"{quote_name(n)} AS {quote_name(n if n in output else f'{n}_{k}')}")
-        if withsource:
-            renamed.insert(0, f"{sql_string(name)} AS {quote_name(withsource)}")
-        selects.append(f"SELECT {', '.join(renamed)} FROM ({part}) AS {compiler.alias()}")
-    joined = " UNION ALL BY NAME ".join(f"SELECT * FROM ({s}) AS {compiler.alias()}" for s in selects)
-    order = {name: index for index, name in enumerate([withsource, *output] if withsource else output)}
-    columns = sorted(compiler.columns(joined), key=lambda column: order.get(column[0], len(order)))
-    strings = [
-        f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if t == "string" else quote_name(n) for n, t in columns
-    ]
-    return f"SELECT {', '.join(strings)} FROM ({joined}) AS {compiler.alias()}"
-
-
-# ----------------------------------------------------------------- search
-def search(compiler: Compiler, node: Node, sql: str | None) -> str:
-    tables = next((c for c in node.children if isinstance(c, Node) and c.kind == "Tables"), None)
-    parts = []
-    if tables is not None:
-        for child in tables.children:
-            if isinstance(child, Node):
-                name = child.text().strip()
-                parts.append(
-                    f'SELECT {sql_string(name)} AS "$table", * FROM ({compiler.tabular(child)}) AS {compiler.alias()}'
-                )
-        source = " UNION ALL BY NAME ".join(parts)
-    elif sql is not None:
-        source = sql
-    else:
-        # search without `in`: "all tables in the database" (search reference); the emulator's database
-        # is the tables the test gives (every other table is empty). Names with ':' hold test data.
-        names = sorted(n for n in compiler.engine.loaded if ":" not in n)
-        parts = [f'SELECT {sql_string(n)} AS "$table", * FROM {quote_name(n)}' for n in names]
-        source = " UNION ALL BY NAME ".join(parts) or 'SELECT CAST(NULL AS VARCHAR) AS "$table" WHERE false'
-    columns = compiler.columns(source)
-    predicates = [c for c in node.children if isinstance(c, Node) and c.kind not in ("Tables", "Parameter")]
-    if not predicates and any(isinstance(c, Token) and c.text == "*" for c in node.children):
-        return f"SELECT * FROM ({source}) AS {compiler.alias()}"  # search *: every row (search reference)
-    if not predicates:
-        raise compiler.unsupported("search without a predicate", node)
-    predicate = predicates[-1]
-    outer_texts = compiler.search_texts
-    compiler.search_texts = {}  # concatenation SQL -> its helper column
-    try:
-        condition = _filter(search_predicate(compiler, predicate, columns))
-        helpers = ", ".join(f"{text} AS {name}" for text, name in compiler.search_texts.items())
-        hidden = ", ".join(compiler.search_texts.values())
-    finally:
-        compiler.search_texts = outer_texts
-    if not helpers:
-        return f"SELECT * FROM ({source}) AS {compiler.alias()} WHERE {condition}"
-    # Each row's searched columns joined once, with a separator no term contains, instead of one regex
-    # per column and term: a term is in some column exactly when it is in the joined text.
-    return (f"SELECT * EXCLUDE ({hidden}) FROM (SELECT *, {helpers} FROM ({source}) AS {compiler.alias()}) "
-            f"AS {compiler.alias()} WHERE {condition}")  # fmt: skip
-
-
-def search_predicate(compiler: Compiler, node: Node, columns: Columns) -> str:
-    """`and`/`or` of terms; a run of one of them is one flat SQL conjunction (see chain)."""
-    if node.kind == "BinaryExpression" and node["op"].text in ("and", "or"):
-        op = node["op"].text
-        parts = [search_predicate(compiler, part, columns) for part in operands(node, (op,))]
-        return "(" + f" {op.upper()} ".join(parts) + ")"
-    return search_term(compiler, node, columns)
-
-
-def search_term(compiler: Compiler, node: Node, columns: Columns) -> str:
-    if node.kind == "Literal" and node["literal"] == "string":
-        term = "".join(string_value(t.text) for t in node.children if isinstance(t, Token))
-        if "*" in term:
-            raise compiler.unsupported("wildcards in search terms", node)
-        # any column holding the term; the cheap substring test runs first
-        # a term with a letter cannot be in a number's, a date's or a bool's text: skip those columns
-        textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
-        texts = [f"CAST({quote_name(n)} AS VARCHAR)" for n, kind in columns
-                 if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
-        like = sql_string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        if not texts:
-            return "false"
-        if _SEARCH_SEPARATOR not in term:
-            joined = f"concat_ws({sql_string(_SEARCH_SEPARATOR)}, {', '.join(texts)})"
-            name = compiler.search_texts.setdefault(joined, f'"__search{len(compiler.search_texts)}"')
-            texts = [name]
-        checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {sql_string(term)}))" for t in texts]
-        return "(" + " OR ".join(checks) + ")"
-    if node.kind == "BinaryExpression" and node["op"].text == ":":
-        column, _ = compiler.expr(node["left"], columns)
-        value, _ = compiler.expr(node["right"], columns)
-        return f"kql_has(CAST({column} AS VARCHAR), {value})"
-    sql, _ = compiler.expr(node, columns)
-    return sql

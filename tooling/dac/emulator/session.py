@@ -113,10 +113,21 @@ class Session:
         register_geo_shapes(self.connection)
         register_geo_cells(self.connection)
         self.loaded: set[str] = set()
+        self.stored: dict[str, list[tuple[str, str]]] = {}  # created table -> its columns as stored
+        self.filled: set[str] = set()  # the created tables that have rows
 
     # ----------------------------------------------------------------- tables
     def table_columns(self, name: str) -> dict[str, str]:
         return self.environment.tables.get(name, {})
+
+    def has_rows(self, name: str) -> bool:
+        return name in self.filled
+
+    def stored_columns(self, name: str) -> list[tuple[str, str]]:
+        """A table's columns as DuckDB holds them (see create_table), without creating it."""
+        if name in self.stored:
+            return list(self.stored[name])
+        return list(_with_case_twins(self.table_columns(name)).items())
 
     def ensure_table(self, name: str) -> bool:
         """Create an empty table for a platform table the query reads and no fixture gave."""
@@ -135,15 +146,11 @@ class Session:
         # different case (LogonId/LogonID): the later spelling is stored with CASE_TWIN appended, so that the
         # table keeps all its columns (Kusto's result has both) and results give it back its name (engine.py).
         # A query's reference to it still reads the first spelling, as DuckDB resolves names.
-        seen: set[str] = set()
-        twins: dict[str, str] = {}
-        for column in columns:
-            if column.lower() in seen:
-                twins[column] = column + CASE_TWIN
-            seen.add(column.lower())
-        if twins:
-            columns = {twins.get(c, c): k for c, k in columns.items()}
+        stored = _with_case_twins(columns)
+        if list(stored) != list(columns):
+            twins = {column: twin for column, twin in zip(columns, stored, strict=True) if column != twin}
             rows = [{**row, **{twin: row.get(column) for column, twin in twins.items()}} for row in rows]
+        columns = stored
         quoted = quote_name(name)
         self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
         definition = ", ".join(
@@ -153,6 +160,11 @@ class Session:
         if rows and columns:
             self._insert(quoted, columns, rows)
         self.loaded.add(name)
+        self.stored[name] = list(columns.items()) if columns else [("dummy", "string")]
+        if rows:
+            self.filled.add(name)
+        else:
+            self.filled.discard(name)
 
     def _insert(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
         """All rows in one statement, a list parameter per column (executemany takes minutes for 100,000
@@ -192,6 +204,16 @@ class Session:
         except duckdb.Error as exc:
             raise query_failure(exc) from None
         return [(row[0], kql_type_of(row[1])) for row in described]
+
+
+def _with_case_twins(columns: dict[str, str]) -> dict[str, str]:
+    """The columns with CASE_TWIN appended to each name that differs from an earlier one's only in case."""
+    seen: set[str] = set()
+    stored = {}
+    for column, kind in columns.items():
+        stored[column + CASE_TWIN if column.lower() in seen else column] = kind
+        seen.add(column.lower())
+    return stored
 
 
 def _placeholder(kind: str) -> str:
