@@ -263,3 +263,34 @@ def test_timespan_literals_are_exact_or_refused() -> None:
 def test_datetimes_keep_seven_fractional_digits() -> None:
     # datetime data type: 100 ns ticks; tostring() prints all seven digits
     assert one("tostring(datetime(2020-01-01 10:00:00.1234567))") == "2020-01-01T10:00:00.1234567Z"
+
+
+# --------------------------------------------------------------------------- take_any of several expressions
+def _take_any_result(summarize: str) -> tuple[list, list]:
+    from dac.emulator import Emulator
+    from dac.model.tables import environment
+
+    engine = Emulator(environment("defender"))
+    try:
+        result = engine.run(
+            'datatable(A:string, B:long, C:int)["a", 1, 1, "b", 2, 1, "c", 3, 2] | ' + summarize + " | sort by C asc"
+        )
+    finally:
+        engine.close()
+    return result.columns, [list(row) for row in result.rows]
+
+
+def test_take_any_of_several_expressions_takes_them_from_one_record():
+    # take_any reference: "returns the value of one or more expressions over each such record"; the
+    # names are Microsoft's binder's (kqlcheck --result): a column keeps its name, an expression is any_argN.
+    columns, rows = _take_any_result("summarize take_any(A, B), take_any(tolower(A)) by C")
+    assert columns == [("C", "int"), ("A", "string"), ("B", "long"), ("any_arg0", "string")]
+    assert [row[1:3] for row in rows] in ([["a", 1], ["c", 3]], [["b", 2], ["c", 3]])  # one record's values
+
+
+def test_take_any_star_and_any_names():
+    # `*`: every column that is not grouped by (binder); any() prefixes any_ (any_A, any_arg1).
+    columns, _ = _take_any_result("summarize take_any(*) by C")
+    assert columns == [("C", "int"), ("A", "string"), ("B", "long")]
+    columns, _ = _take_any_result("summarize any(A, tolower(A)) by C")
+    assert columns == [("C", "int"), ("any_A", "string"), ("any_arg1", "string")]

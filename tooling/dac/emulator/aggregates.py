@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..kql import functions as catalog
 from ..kql import parse
 from ..kql.binder_operators import column_name, expression_name
-from ..kql.names import aggregate_name, name_text, path_name
+from ..kql.names import aggregate_name, name_text, path_name, subject_name
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .functions.udfs import Refused, Udf, ensure_udfs
@@ -70,6 +70,10 @@ def aggregate(
         return result
     if function in ("take_anyif", "anyif"):
         return take_anyif(compiler, function, arguments, columns, call, name)
+    if function in ("take_any", "any") and (len(arguments) > 1 or any(a.kind == "Star" for a in arguments)):
+        return take_any_record(compiler, function, arguments, columns, groups, name)
+    if function == "take_any" and len(arguments) == 1 and name is None:  # take_any(A) is A (the binder's name)
+        name = subject_name(arguments[0]) or "any_arg0"
     sql = aggregate_sql(compiler, function, arguments, columns, call)
     calls = getattr(compiler.engine, "kql_calls", None)
     if calls is not None:  # the engine probes it to place a type mismatch (engine.py)
@@ -195,6 +199,32 @@ def _max_size(compiler: Compiler, function: str, argument: Node | None, call: No
     if not 1 <= size <= _MAX_LIST:  # the pages give no meaning to these
         raise compiler.unsupported(f"{function}() with a maximum size outside 1 to {_MAX_LIST:,}", argument)
     return size
+
+
+def take_any_record(compiler: Compiler, function: str, arguments: list[Node], columns: Columns, groups: list[str],
+                    name: str | None) -> list[tuple[str, str]]:  # fmt: skip
+    """take_any(e1, e2, ...) / take_any(*): one record of the group, a column per expression, all from that
+    record (take_any reference: "returns the value of one or more expressions over each such record"); the
+    first record in table order. Names as Microsoft's binder gives them (kqlcheck --result): take_any names a
+    column after it (A) and an expression any_argN (N its position), any prefixes any_ (any_A, any_argN);
+    `*` is every column not grouped by and not named before."""
+    explicit = {subject_name(a) for a in arguments if a.kind != "Star"}
+    wanted: list[tuple[str, str]] = []
+    for index, argument in enumerate(arguments):
+        if argument.kind == "Star":
+            wanted += [(n if function == "take_any" else f"any_{n}", quote_name(n))
+                       for n, _ in columns if n not in groups and n not in explicit]  # fmt: skip
+            continue
+        value, _ = compiler.expr(argument, columns)
+        path = subject_name(argument)
+        label = path if path and function == "take_any" else f"any_{path}" if path else f"any_arg{index}"
+        wanted.append((label, value))
+    if not wanted:
+        raise compiler.unsupported(f"{function}(*) of an input with no column but the grouped ones", None)
+    if name is not None:
+        wanted[0] = (name, wanted[0][1])
+    record = "struct_pack(" + ", ".join(f"v{i} := {sql}" for i, (_, sql) in enumerate(wanted)) + ")"
+    return [(label, f"first({record})['v{i}']") for i, (label, _) in enumerate(wanted)]
 
 
 def take_anyif(compiler: Compiler, function: str, arguments: list[Node], columns: Columns,

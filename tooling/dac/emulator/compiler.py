@@ -52,7 +52,7 @@ from .operators import (
 from .parse_operators import parse as parse_operator
 from .parse_operators import parse_kv
 from .pass_through import as_operator, render, serialize
-from .platform_data import file_profile, get_watchlist
+from .platform_data import file_profile, get_watchlist, resource_graph
 from .plugins import evaluate
 from .sql import DUCK_TYPES, quote_name
 from .unions import search, union
@@ -125,6 +125,7 @@ class Compiler(ExpressionCompiler):
         self.inlined = 0  # let function calls inlined so far (see call_function)
         self.options: dict[str, Node] = {}  # set name = value
         self.search_texts: dict[str, str] = {}  # within one `search`: joined columns SQL -> helper column
+        self.row_named_columns = False  # whether bag_unpack or pivot named columns after the rows' values
         # SQL -> its columns, where known without DuckDB (union computes its own) or described already
         self.known_columns: dict[str, Columns] = {}
 
@@ -212,10 +213,11 @@ class Compiler(ExpressionCompiler):
                 visible[name] = function
         return visible
 
-    def expand(self, call: Node, body: Callable[[], _Result]) -> _Result:
-        """Run `body` on the let function `call` calls, as its body sees names: the functions declared
-        before it, at the depth the call expands it to (refused past MAX_NESTING, as the binder does)."""
-        name = name_text(call["callee"])
+    def expand(self, call: Node, body: Callable[[], _Result], name: str | None = None) -> _Result:
+        """Run `body` on the let function `call` calls (or `name`, that `call` names without brackets), as
+        its body sees names: the functions declared before it, at the depth the call expands it to (refused
+        past MAX_NESTING, as the binder does)."""
+        name = name or name_text(call["callee"])
         declaration = self.functions[name]
         offset = expansion_offset(call, declaration, self.offset)
         if offset is None:
@@ -231,12 +233,14 @@ class Compiler(ExpressionCompiler):
 
     def call_function(self, node: Node, columns: Columns, tabular: bool) -> Any:
         """Inline a let function: its parameters become let values for the body, then restored."""
-        name = name_text(node["callee"])
+        return self.inline(name_text(node["callee"]), list(node["arguments"]["items"] or []), node, columns, tabular)
+
+    def inline(self, name: str, arguments: list[Node], node: Node, columns: Columns, tabular: bool) -> Any:
+        """The let function `name` called with `arguments` at `node`, inlined."""
         self.inlined += 1
         if self.inlined > _MAX_INLINED:  # functions calling others twice double the work at each level
             raise self.unsupported(f"more than {_MAX_INLINED:,} calls of let functions in one query", node)
         declaration = self.functions[name]
-        arguments = list(node["arguments"]["items"] or [])
         saved = (dict(self.scalars), dict(self.tables), dict(self.functions))
         try:
             for index, (parameter, is_table, default) in enumerate(function_parameters(declaration)):
@@ -250,17 +254,23 @@ class Compiler(ExpressionCompiler):
                 else:
                     sql, kind = self.expr(value, columns)
                     self.scalars[parameter] = (f"({sql})", kind)
-            return self.expand(node, lambda: self.function_body(node, declaration, columns, tabular))
+            return self.expand(node, lambda: self.function_body(name, node, declaration, columns, tabular), name)
         finally:
             self.scalars, self.tables, self.functions = saved
 
-    def function_body(self, call: Node, declaration: Node, columns: Columns, tabular: bool) -> Any:
+    def callable_bare(self, name: str) -> bool:
+        """Whether `name` is a let function that its bare name calls: one all of whose parameters have
+        defaults (`let f = () {...}; f`, which Microsoft's binder binds as the call f())."""
+        declaration = self.functions.get(name)
+        return declaration is not None and all(default is not None for *_, default in function_parameters(declaration))
+
+    def function_body(self, name: str, call: Node, declaration: Node, columns: Columns, tabular: bool) -> Any:
         statements = declaration["statements"] or []
         for statement in statements[:-1]:
             if statement.kind == "LetStatement":
                 self.let(statement)
         if not statements:
-            raise EmulatorError("EMU005", f"'{name_text(call['callee'])}' has an empty body", offset_of(call))
+            raise EmulatorError("EMU005", f"'{name}' has an empty body", offset_of(call))
         last = statements[-1]
         return self.tabular(last) if tabular else self.expr(last, columns)
 
@@ -296,6 +306,10 @@ class Compiler(ExpressionCompiler):
             self.counter += 1
             self.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(table)} AS {inner}")
             return f"SELECT * FROM {quote_name(table)}"
+        if kind == "MemberAccess" and node["target"].kind == "Call" and node["member"].kind == "Name":
+            callee = node["target"]["callee"]
+            if callee.kind == "Name" and name_text(callee) == "arg":
+                return resource_graph(self, node)
         if kind == "Union":
             return union(self, node, None)
         if kind == "Print":
@@ -309,6 +323,12 @@ class Compiler(ExpressionCompiler):
     def table_named(self, name: str, node: Node) -> str:
         if name in self.tables:
             return self.tables[name]
+        if name in self.functions and all(
+            default is not None for *_, default in function_parameters(self.functions[name])
+        ):
+            return self.inline(
+                name, [], node, [], tabular=True
+            )  # a function all of whose parameters have defaults, named without ()
         if self.engine.ensure_table(name):
             return f"SELECT * FROM {quote_name(name)}"
         raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", offset_of(node))

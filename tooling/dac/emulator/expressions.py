@@ -189,10 +189,21 @@ class ExpressionCompiler:
                 return quote_name(column), type_
         if name in self.scalars:
             return self.scalars[name]
+        if self.callable_bare(name) and not self.is_tabular(node):
+            return self.inline(name, [], node, columns, tabular=False)
         if name in BOOL_LITERALS:  # true, True, TRUE, ... (the spellings Microsoft's binder reads as bool)
             return name.lower(), "bool"
         if name == "null":
             return "NULL", "unknown"
+        if self.row_named_columns:
+            # Kusto names the columns of bag_unpack and pivot after the values in the rows: with none that
+            # gives this name, Kusto too fails to resolve it. A test must give such rows.
+            raise EmulatorError(
+                "EMU007",
+                f"unknown name '{name}': evaluate bag_unpack and pivot make their columns from the rows, and no "
+                f"row of this test makes '{name}' (give the test rows that do)",
+                offset_of(node),
+            )
         raise EmulatorError("EMU003", f"unknown name '{name}' in the emulator", offset_of(node))
 
     def e_parenthesized(self, node: Node, columns: Columns) -> tuple[str, str]:

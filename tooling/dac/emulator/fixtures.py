@@ -664,6 +664,11 @@ def watchlist_table(alias: str) -> str:
     return f"watchlist:{alias}"
 
 
+def resource_graph_table(name: str) -> str:
+    """The table of Azure Resource Graph's `name` (arg("").Resources), whose names are case-insensitive."""
+    return f"arg:{name.lower()}"
+
+
 def watchlist_rows(items: list[Mapping[str, Any]], search_key: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """The columns and rows _GetWatchlist returns for a watchlist's items: each item's fields as string
     columns (a watchlist is uploaded as CSV text), SearchKey the value of the search key column,
@@ -703,7 +708,8 @@ def platform_data_for_test(
     test: Mapping[str, Any], detection_file: Path, source: LoadedYaml, test_index: int, environment: Environment,
     *, root: Path,
 ) -> dict[str, tuple[dict[str, str], list[dict[str, Any]]]]:  # fmt: skip
-    """The test's `watchlists:` and `file_profiles:` as emulator tables: name -> (columns, typed rows)."""
+    """The test's `watchlists:`, `resource_graph:` and `file_profiles:` as emulator tables: name ->
+    (columns, typed rows)."""
     base_dir = detection_file.parent
     result: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
     for alias, spec in (test.get("watchlists") or {}).items() if environment.dialect == "sentinel" else ():
@@ -722,6 +728,17 @@ def platform_data_for_test(
                 at = row.where("LastUpdatedTimeUTC", False)
                 row.values["LastUpdatedTimeUTC"] = _typed(when, "datetime", alias, "LastUpdatedTimeUTC", at)
         result[watchlist_table(alias)] = watchlist_rows([row.values for row in items], search_key)
+    for name, spec in (test.get("resource_graph") or {}).items() if environment.dialect == "sentinel" else ():
+        # Azure Resource Graph's tables (arg("").Resources) have one schema per resource type: the columns
+        # are the ones the rows give, typed from their values as for a table no schema knows.
+        path = ("tests", test_index, "resource_graph", name)
+        rows = _rows_of(spec, f"resource graph table '{name}'", base_dir, root, source, path)
+        cells: dict[str, list[Any]] = {}
+        for row in rows:
+            for column, cell in row.values.items():
+                cells.setdefault(column, []).append(cell)
+        columns = {column: infer_type(values) for column, values in cells.items()}
+        result[resource_graph_table(name)] = (columns, type_rows(rows, name, columns, environment.dialect))
     profiles = test.get("file_profiles")
     if profiles is not None:
         schema = environment.function_tables.get("FileProfile")

@@ -26,6 +26,7 @@ class Compiler(Protocol):
     functions: dict[str, Node]  # let name -> FunctionDeclaration
     options: dict[str, Node]  # set name = value
     search_texts: dict[str, str]  # within one `search`: joined columns SQL -> helper column
+    row_named_columns: bool  # whether bag_unpack or pivot named columns after the rows' values
     known_columns: dict[str, Columns]  # SQL -> its columns, where known without asking DuckDB
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:

@@ -1,9 +1,11 @@
-"""Data only the platform has, which a test supplies: Sentinel watchlists (`_GetWatchlist('alias')`) and
-Defender's file profiles (`invoke FileProfile()`).
+"""Data only the platform has, which a test supplies: Sentinel watchlists (`_GetWatchlist('alias')`), Azure
+Resource Graph's tables in Log Analytics (`arg("").Resources`) and Defender's file profiles (`invoke
+FileProfile()`).
 
-The test runner loads a test's `watchlists:` and `file_profiles:` into tables whose names a query cannot
-write (`watchlist_table`, FILE_PROFILE_TABLE); without them the query is refused with EMU007, as an
-`externaldata` URL with no local file is: the emulator never reaches a workspace.
+The test runner loads a test's `watchlists:`, `resource_graph:` and `file_profiles:` into tables whose
+names a query cannot write (`watchlist_table`, `resource_graph_table`, FILE_PROFILE_TABLE); without them
+the query is refused with EMU007, as an `externaldata` URL with no local file is: the emulator never
+reaches a workspace.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ..kql.binder_operators import unique_name
 from ..kql.names import name_text
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
-from .fixtures import FILE_PROFILE_TABLE, watchlist_table
+from .fixtures import FILE_PROFILE_TABLE, resource_graph_table, watchlist_table
 from .functions.columns import constant_string
 from .sql import quote_name
 
@@ -38,14 +40,27 @@ def get_watchlist(compiler: Compiler, call: Node) -> str:
     alias = constant_string(compiler, arguments[0])
     if alias is None:
         raise compiler.unsupported("_GetWatchlist() whose alias is not a constant string", arguments[0])
-    table = watchlist_table(alias)
+    missing = f"_GetWatchlist('{alias}'): this test has no watchlist '{alias}' (add it under the test's watchlists:)"
+    return _test_table(compiler, watchlist_table(alias), f"{missing}; the emulator never reads a workspace", call)
+
+
+def resource_graph(compiler: Compiler, node: Node) -> str:
+    """arg("").Table (Log Analytics' cross-service query of Azure Resource Graph): the test's rows of that
+    table."""
+    call = node["target"]
+    arguments = call["arguments"]["items"] or []
+    if len(arguments) != 1 or constant_string(compiler, arguments[0]) != "":
+        raise compiler.unsupported('arg() with an argument other than ""', call)
+    name = name_text(node["member"])
+    missing = f"arg(\"\").{name}: this test has no rows of the Azure Resource Graph table '{name}'"
+    hint = "(add them under the test's resource_graph:); the emulator never reads Azure"
+    return _test_table(compiler, resource_graph_table(name), f"{missing} {hint}", node)
+
+
+def _test_table(compiler: Compiler, table: str, missing: str, node: Node) -> str:
+    """The table of data a test supplied, or EMU007 with `missing` when the test gave none."""
     if table not in compiler.engine.loaded:
-        raise EmulatorError(
-            NEEDS_DATA,
-            f"_GetWatchlist('{alias}'): this test has no watchlist '{alias}' (add it under the test's "
-            "watchlists:); the emulator never reads a workspace",
-            offset_of(call),
-        )
+        raise EmulatorError(NEEDS_DATA, missing, offset_of(node))
     return f"SELECT * FROM {quote_name(table)}"
 
 

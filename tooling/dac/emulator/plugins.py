@@ -131,6 +131,8 @@ def bag_unpack(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
         slots[key] = kinds.pop() if len(kinds) == 1 else "dynamic"
     schema = _schema(node)
     keep_input = True
+    if schema is None:
+        compiler.row_named_columns = True
     if schema is not None:  # the declared schema decides the columns and their types
         declared = compiler.declared(schema)
         keep_input = any(isinstance(t, Token) and t.text == "*" for t in schema.children)
@@ -151,8 +153,13 @@ def bag_unpack(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
         selects.append(quote_name(name))
     for name, key in new_columns.items():
         selects.append(f"{_json_cast(_member(bag, key), slots[key])} AS {quote_name(name)}")
+    if not selects and dict(columns).get(column) != "dynamic":
+        raise compiler.unsupported("bag_unpack of a column that is not dynamic", call)
     if not selects:
-        raise compiler.unsupported("bag_unpack giving no columns", call)
+        raise EmulatorError("EMU007", "bag_unpack makes no columns here: its input has neither other columns "
+                            "nor property bags with keys (give the test rows that have them, or declare the "
+                            "output schema: evaluate bag_unpack(...) : (Name: type, ...))",
+                            call.first_token().start)  # fmt: skip
     return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}"
 
 
@@ -173,6 +180,7 @@ def pivot(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     if _schema(node) is not None:
         raise compiler.unsupported("pivot with an output schema", node)
     pivot_column = _column(compiler, positional[0], columns, "pivot of an expression")
+    compiler.row_named_columns = True
     rest = positional[1:]
     aggregate: Node | None = None
     if rest and rest[0].kind == "Call":

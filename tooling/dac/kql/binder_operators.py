@@ -134,13 +134,17 @@ class OperatorBinder:
             for argument in arguments[len(subjects) :]:
                 self.check_predicate(self.bind_scalar(argument, schema, scope), function, argument)
             columns = []
-            for argument in subjects:
+            for index, argument in enumerate(subjects):
                 if argument.kind == "Star":
                     columns += [(prefix + name, type_) for name, type_ in schema.items() if name not in grouped]
                     if schema.open:
                         columns.append(("*", UNKNOWN))
                     continue
-                columns.append((prefix + subject_name(argument), self.bind_scalar(argument, schema, scope)))
+                label = prefix + subject_name(argument)
+                if not subject_name(argument) and not function.endswith("if") and (
+                        function == "take_any" or len(subjects) > 1):  # fmt: skip
+                    label = f"any_arg{index}"  # an expression without a column: named by its position
+                columns.append((label, self.bind_scalar(argument, schema, scope)))
             return columns
         if function == "percentiles" and len(arguments) >= 2:
             self.bind_scalar(arguments[0], schema, scope)

@@ -79,7 +79,9 @@ def subject_name(node: Node) -> str:
     path = path_name(node)
     if path:
         return path
-    if node.kind == "Call" and node["callee"].kind == "Name" and name_text(node["callee"]).startswith("to"):
+    callee = name_text(node["callee"]) if node.kind == "Call" and node["callee"].kind == "Name" else ""
+    # the conversions keep the column's name (make_set(tostring(A)) is set_A); tolower/toupper do not (set_)
+    if callee.startswith("to") and callee not in ("tolower", "toupper"):
         arguments = node["arguments"]["items"] or []
         if len(arguments) == 1:
             return path_name(arguments[0])
