@@ -294,3 +294,54 @@ def test_take_any_star_and_any_names():
     assert columns == [("C", "int"), ("A", "string"), ("B", "long")]
     columns, _ = _take_any_result("summarize any(A, tolower(A)) by C")
     assert columns == [("C", "int"), ("any_A", "string"), ("any_arg1", "string")]
+
+
+def test_arg_min_arguments_named_in_place():
+    # Microsoft's binder (kqlcheck --result): arg_min(P = B, X = A) names its columns P and X; `*` after
+    # them adds only the columns no argument read.
+    columns, rows = _take_any_result("summarize arg_min(P = B, X = A) by C")
+    assert columns == [("C", "int"), ("P", "long"), ("X", "string")]
+    assert rows == [[1, 1, "a"], [2, 3, "c"]]
+    columns, _ = _take_any_result("summarize arg_max(B, X = A, *) by C")
+    assert columns == [("C", "int"), ("B", "long"), ("X", "string")]
+
+
+# --------------------------------------------------------------------------- series functions of several columns
+def test_series_fit_line_matches_the_reference_example():
+    # series_fit_line reference, example: y = [2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30] gives RSquare 0.982,
+    # Slope 2.730, Variance 98.628, RVariance 1.686, Interception -1.666, LineFit 1.064, 3.7945, ...
+    rows = emulate(
+        "print y=dynamic([2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30]) "
+        "| extend (RSquare, Slope, Variance, RVariance, Interception, LineFit)=series_fit_line(y) | project-away y"
+    )
+    rsquare, slope, variance, rvariance, interception, line = rows[0]
+    assert [round(v, 3) for v in (rsquare, slope, variance, rvariance)] == [0.983, 2.731, 98.629, 1.686]
+    assert round(interception, 3) == -1.667 and round(line[0], 3) == 1.064 and round(line[1], 4) == 3.7949
+    assert len(line) == 12
+
+
+def test_series_stats_gives_its_seven_columns():
+    # series_stats reference: min, min_idx, max, max_idx, avg, stdev, variance, named series_stats_y_<output>
+    # (Microsoft's binder), the first ones renamed by `(a, b) =`.
+    from dac.emulator import Emulator
+    from dac.model.tables import environment
+
+    engine = Emulator(environment("defender"))
+    try:
+        result = engine.run("print y=dynamic([4, 1, 7]) | extend (lo, lo_at) = series_stats(y) | project-away y")
+    finally:
+        engine.close()
+    assert [name for name, _ in result.columns] == [
+        "lo", "lo_at", "series_stats_y_max", "series_stats_y_max_idx", "series_stats_y_avg", "series_stats_y_stdev",
+        "series_stats_y_variance",
+    ]  # fmt: skip
+    assert list(result.rows[0])[:5] == [1.0, 1, 7.0, 2, 4.0] and result.rows[0][6] == 9.0
+
+
+def test_columns_differing_only_in_case_stay_two_columns():
+    # KQL names are case-sensitive (entity names reference): Ab and AB are two columns after join, project
+    # and print, each with its own value.
+    assert emulate(
+        'datatable(K:int, Ab:string)[1, "x"] | join (datatable(K:int, AB:string)[1, "y"]) on K | project AB, Ab'
+    ) == [["y", "x"]]
+    assert emulate("print a=1, A=2") == [[1, 2]]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kql import functions as catalog
 from ..kql import parse
-from ..kql.binder_operators import column_name, expression_name
+from ..kql.binder_operators import column_name, named_argument
 from ..kql.names import aggregate_name, name_text, path_name, subject_name
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
@@ -52,20 +52,22 @@ def aggregate(
     function = name_text(call["callee"])
     arguments = call["arguments"]["items"] or []
     if function in ("arg_max", "arg_min", "argmax", "argmin"):
-        order_sql, _ = compiler.expr(arguments[0], columns)
+        first_name, first = named_argument(arguments[0])
+        order_sql, _ = compiler.expr(first, columns)
         which = "arg_max" if "max" in function else "arg_min"
-        # Microsoft's binder (kqlcheck --result): `L = arg_max(T, *) by K` is K, L, the other columns; `*`
-        # repeats neither the by-columns nor the arguments named before it
-        first_name = name or (expression_name(arguments[0]) or "Column1")
-        result = [(first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
-        explicit = {expression_name(a) for a in arguments if a.kind != "Star"}
+        # Microsoft's binder (kqlcheck --result): `L = arg_max(T, *) by K` is K, L, the other columns; `N = e`
+        # names its column N; `*` repeats neither the by-columns nor the columns the arguments before it read
+        result = [(name or first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
+        named = set(groups) | {first_name, path_name(first)}
         wanted: list[tuple[str, str]] = []
         for argument in arguments[1:]:
             if argument.kind == "Star":
-                wanted += [(n, quote_name(n)) for n, _ in columns if n not in groups and n not in explicit]
-            else:
-                value, _ = compiler.expr(argument, columns)
-                wanted.append((expression_name(argument) or "Column1", value))
+                wanted += [(n, quote_name(n)) for n, _ in columns if n not in named]
+                continue
+            label, value_node = named_argument(argument)
+            value, _ = compiler.expr(value_node, columns)
+            wanted.append((label, value))
+            named |= {label, path_name(value_node)}
         result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
         return result
     if function in ("take_anyif", "anyif"):

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..kql.binder import column_name
-from ..kql.binder_operators import unique_name
+from ..kql.binder_operators import expression_name, series_columns, unique_name
 from ..kql.lexer import Token
 from ..kql.names import name_text
 from ..kql.syntax import Node, operands
@@ -19,6 +19,7 @@ from .aggregates import aggregate
 from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
 from .errors import EmulatorError
 from .functions.columns import existing_column_name
+from .functions.series import series_call
 from .python_data import scalar_value
 from .session import CASE_TWIN
 from .sql import nonnull, quote_name
@@ -75,8 +76,9 @@ def extend(compiler: Compiler, node: Node, sql: str) -> str:
     selects = {name: quote_name(name) for name in names}
     added: list[str] = []
     counter = [0]
-    for item in items:
-        name, value = named(compiler, item, columns, counter)
+    pairs = [pair for item in items for pair in several_columns(compiler, item, columns) or [
+        named(compiler, item, columns, counter)]]  # fmt: skip
+    for name, value in pairs:
         if name + CASE_TWIN in selects:
             name += CASE_TWIN
         if name in selects:
@@ -97,12 +99,22 @@ def extend(compiler: Compiler, node: Node, sql: str) -> str:
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
     columns = compiler.columns(sql) if sql is not None else []
     counter = [0]
-    selects = []
+    pairs: list[tuple[str, str]] = []
     for position, item in enumerate(list_items(node)):
+        several = several_columns(compiler, item, columns)
+        if several:
+            pairs += several
+            continue
         name, value = named(compiler, item, columns, counter)
         if node.kind == "Print" and item.kind != "Assignment":
             name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
-        selects.append(f"{value} AS {quote_name(name)}")
+        pairs.append((name, value))
+    seen: set[str] = set()
+    selects = []
+    for name, value in pairs:
+        stored = name + CASE_TWIN if name.lower() in seen else name  # names differing only in case: CASE_TWIN
+        seen.add(name.lower())
+        selects.append(f"{value} AS {quote_name(stored)}")
     source = f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else ""
     return f"SELECT {', '.join(selects) or '*'}{source}"
 
@@ -111,6 +123,45 @@ def list_items(node: Node) -> list[Node]:
     """The items of the operator's list (extend's assignments, project's columns, ...)."""
     lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
     return list(lists[0]["items"] or []) if lists else []
+
+
+# The series functions that give several columns, emulated as their _dynamic form taken apart.
+_TAKEN_APART = {"series_stats": "series_stats_dynamic", "series_fit_line": "series_fit_line_dynamic"}
+_JSON_CASTS = {"real": "DOUBLE", "long": "BIGINT"}
+
+
+def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tuple[str, str]] | None:
+    """The columns of series_stats(y) / series_fit_line(y) (an item of extend or project), or None for
+    another item. Named as Microsoft's binder names them (kql.binder_operators.series_columns): each
+    output is `function_y_output` unless `(a, b, ...) =` or `a =` names the first ones."""
+    value, names = item, []
+    if item.kind == "Assignment":
+        value = item["value"]
+        target = next(c for c in item.children if isinstance(c, Node))
+        names = ([name_text(c) for c in target.children if isinstance(c, Node) and c.kind == "Name"]
+                 if target.kind == "NameTuple" else [name_text(item["name"])])  # fmt: skip
+    if value.kind != "Call" or value["callee"].kind != "Name" or name_text(value["callee"]) not in _TAKEN_APART:
+        return None
+    outputs = series_columns(value)
+    if outputs is None:
+        raise compiler.unsupported(f"{name_text(value['callee'])}() of an expression without a name", value)
+    if len(names) > len(outputs):
+        raise compiler.unsupported(f"{len(names)} names for {len(outputs)} columns", item)
+    arguments = list(value["arguments"]["items"] or [])
+    bag, _ = series_call(compiler, _TAKEN_APART[name_text(value["callee"])], arguments, columns, value)
+    result = []
+    for index, (default, kind) in enumerate(outputs):
+        field = f"json_extract({bag}, '$.{_output_field(value, default)}')"
+        sql = f"CAST({field} AS {_JSON_CASTS[kind]})" if kind in _JSON_CASTS else field
+        result.append((names[index] if index < len(names) else default, sql))
+    return result
+
+
+def _output_field(call: Node, column: str) -> str:
+    """series_stats_y_min_idx -> min_idx: the output's name after the function's and the series'."""
+    arguments = call["arguments"]["items"] or []
+    prefix = f"{name_text(call['callee'])}_{expression_name(arguments[0])}_"
+    return column.removeprefix(prefix)
 
 
 def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) -> tuple[str, str]:
@@ -402,6 +453,8 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
             continue
         # a name the left side has gets the smallest suffix free on both sides (binder: unique_name)
         target = unique_name(name, names | {n for n, _ in right_columns}) if name in names else name
+        if target.lower() in {n.lower() for n in names}:  # differs from a left name only in case: see CASE_TWIN
+            target += CASE_TWIN
         names.add(target)
         selects.append(f"{nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}")
     return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "

@@ -271,6 +271,8 @@ def sliding_window_counts(compiler: Compiler, node: Node, call: Node, sql: str) 
             window = [i for b in range(bins_back) for i in by_bin.get(moment - step * b, [])]
             output.append([moment, *key, len(window), len({json.dumps(i, default=str) for i in window})])
     kinds = dict(columns)
+    # Count and dcount, as the reference's example output shows them (Microsoft's binder says Dcount; the
+    # example is the engine's own output, so it wins: docs/emulator-semantics.md)
     schema = [(time_column, "datetime"), *[(d, kinds[d]) for d in dimensions], ("Count", "long"), ("dcount", "long")]
     return table_from_rows(compiler, schema, output)
 

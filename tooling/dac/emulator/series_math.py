@@ -266,6 +266,37 @@ def stats(series: Any, ignore_nonfinite: bool = False) -> dict[str, Number] | No
     }  # fmt: skip
 
 
+def fit_line(series: Any) -> dict[str, Any] | None:
+    """series_fit_line_dynamic(): least squares of the values against x = 1..n. The reference's example
+    (y = [2, 5, 6, 8, 11, 15, 17, 18, 25, 26, 30, 30]: rsquare 0.982, slope 2.730, variance 98.628,
+    rvariance 1.686, interception -1.666, line_fit starting 1.064) fixes the rest: variance is the sample
+    variance of the values, rvariance the residuals' sum of squares over n - 1."""
+    if series is None:
+        return None
+    if not isinstance(series, list):
+        raise Unsupported("series_fit_line() on a value that is not an array")
+    if not all(is_number(v) and math.isfinite(v) for v in series):
+        raise Unsupported("series_fit_line() on an array with non-finite or non-numeric elements")
+    if len(series) < 2:
+        raise Unsupported("series_fit_line() on an array of fewer than two elements")
+    values = [float(v) for v in series]
+    count = len(values)
+    xs = range(1, count + 1)
+    mean_x, mean_y = (count + 1) / 2, sum(values) / count
+    spread_x = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)) / spread_x
+    interception = mean_y - slope * mean_x
+    line = [slope * x + interception for x in xs]
+    residual = sum((y - f) ** 2 for y, f in zip(values, line, strict=True))
+    total = sum((y - mean_y) ** 2 for y in values)
+    if total == 0:  # a constant series: the reference does not say what rsquare is then
+        raise Unsupported("series_fit_line() of a constant series (its rsquare is undocumented)")
+    return {
+        "rsquare": 1 - residual / total, "slope": slope, "variance": total / (count - 1),
+        "rvariance": residual / (count - 1), "interception": interception, "line_fit": line,
+    }  # fmt: skip
+
+
 # ----------------------------------------------------------------- fills
 def _missing(value: Any, placeholder: Any) -> bool:
     if placeholder is None:

@@ -112,20 +112,20 @@ class OperatorBinder:
         function = name_text(call["callee"])
         arguments = call["arguments"]["items"] or []
         if function in _ARG_FUNCTIONS and arguments:
-            for argument in arguments:
-                if argument.kind != "Star":
-                    self.bind_scalar(argument, schema, scope)
             self.check_arity_by_name(function, len(arguments), call["callee"])
-            first = arguments[0]
-            columns = [(expression_name(first) or "Column1", self.bind_scalar(first, schema, scope))]
-            if any(a.kind == "Star" for a in arguments):
-                # arg_max(T, *) keeps every column once: T and the by-columns are not repeated (Microsoft's
-                # binder)
-                named = {path_name(a) for a in arguments if a.kind != "Star"} | grouped
-                columns += [(name, type_) for name, type_ in schema.items() if name not in named]
-                return [*columns, ("*", UNKNOWN)] if schema.open else columns
-            for argument in arguments[1:]:
-                columns.append((expression_name(argument) or "Column1", self.bind_scalar(argument, schema, scope)))
+            # arg_max(T, A, N = e, *): a column per argument (N = e names its column N, as Microsoft's binder
+            # does); `*` adds every column not grouped by and not read by an argument before it
+            columns = []
+            named = set(grouped)
+            for argument in arguments:
+                if argument.kind == "Star":
+                    columns += [(name, type_) for name, type_ in schema.items() if name not in named]
+                    if schema.open:
+                        columns.append(("*", UNKNOWN))
+                    continue
+                name, value = named_argument(argument)
+                columns.append((name, self.bind_scalar(value, schema, scope)))
+                named |= {name, path_name(value)}
             return columns
         if function in ("take_any", "any", "take_anyif", "anyif") and arguments:
             # take_any(A, B) names its columns A, B; any(A, B) names them any_A, any_B; (*) takes every column
@@ -776,6 +776,13 @@ def expression_name(node: Node) -> str:
         if function in _NAME_KEEPING_FUNCTIONS:
             return expression_name(arguments[0])
     return ""
+
+
+def named_argument(argument: Node) -> tuple[str, Node]:
+    """The column name and value of an argument of arg_max/arg_min: `N = e` is N and e, else e's name."""
+    if argument.kind == "Assignment":
+        return name_text(argument["name"]), argument["value"]
+    return expression_name(argument) or "Column1", argument
 
 
 def union_columns(parts: list[dict[str, str]], inner: bool = False) -> dict[str, str]:

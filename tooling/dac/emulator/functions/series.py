@@ -7,8 +7,9 @@ text (or a DOUBLE for the functions that return a real). A case the reference le
 in the UDF, so the query fails with the emulator's message instead of returning a guess.
 
 Not emulated (the reference does not give their algorithms exactly): series_periods_detect,
-series_periods_validate, series_outliers, series_decompose*, series_fit_*, series_fft/ifft, and
-series_seasonal with an automatically detected period.
+series_periods_validate, series_outliers, series_decompose*, series_fit_2lines, series_fit_poly,
+series_fft/ifft, and series_seasonal with an automatically detected period. series_stats and
+series_fit_line, which give several columns, are their _dynamic forms taken apart (operators.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ _SERIES: dict[str, tuple[Callable[..., Any], int, int, str]] = {
     "series_cosine_similarity": (series_math.cosine_similarity, 2, 4, "real"),
     "series_pearson_correlation": (series_math.pearson_correlation, 2, 2, "real"),
     "series_stats_dynamic": (series_math.stats, 1, 2, "dynamic"),
+    "series_fit_line_dynamic": (series_math.fit_line, 1, 1, "dynamic"),
     "series_fill_forward": (series_math.fill_forward, 1, 2, "dynamic"),
     "series_fill_backward": (series_math.fill_backward, 1, 2, "dynamic"),
     "series_fill_const": (series_math.fill_const, 2, 3, "dynamic"),
@@ -89,7 +91,11 @@ def _ensure_udfs(compiler: Compiler) -> None:
 
 
 def _handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    name = name_text(node["callee"])
+    return series_call(compiler, name_text(node["callee"]), arguments, columns, node)
+
+
+def series_call(compiler: Compiler, name: str, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    """The SQL and type of the series function `name` called with `arguments` at `node`."""
     _, fewest, most, kind = _SERIES[name]
     if not fewest <= len(arguments) <= most:
         raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", offset_of(node))
