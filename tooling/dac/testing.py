@@ -107,12 +107,40 @@ def planned(detection: Detection, dialect: str | None = None) -> list[tuple[int,
     return runs
 
 
+class _EmulatorPool:
+    """One emulator per process, reused from test run to test run: a new DuckDB connection with the
+    emulator's functions costs more than a small test. Between runs it is reset (emulator.reuse: the last
+    run's tables dropped); after a run that ended at a limit it is closed, and the next run gets a new one."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+
+    def engine(
+        self, environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path], limits: QueryLimits
+    ) -> Engine:
+        from .emulator import Emulator
+
+        if self._engine is not None and self._engine.reuse(
+            environment, now=now, externaldata=externaldata, limits=limits
+        ):
+            return self._engine
+        self.discard()
+        self._engine = Emulator(environment, now=now, externaldata=externaldata, limits=limits)
+        return self._engine
+
+    def discard(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+_POOL = _EmulatorPool()
+
+
 def _default_engine(
     environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path], limits: QueryLimits
 ) -> Engine:
-    from .emulator import Emulator
-
-    return Emulator(environment, now=now, externaldata=externaldata, limits=limits)
+    return _POOL.engine(environment, now=now, externaldata=externaldata, limits=limits)
 
 
 # How a test's time limit changes: the end of the EMU008 message (the memory hint is QueryLimits' own).
@@ -259,20 +287,27 @@ def _run_one(
     from .emulator import EmulatorError
 
     engine = factory(env, now=now, externaldata=externaldata, limits=limits)
+    pooled = factory is _default_engine
+    finished = False
     try:
         try:
             for name, rows in tables.items():
                 engine.load_table(name, rows)
             result = engine.run(variant.text)
+            finished = True
         except EmulatorError as exc:
             if exc.code in LIMIT_CODES:  # a limit ends this test only: positioned at the test, named
                 raise _TestError(_limit_diagnostic(detection, index, test, variant.dialect, exc)) from None
+            finished = True  # a refusal leaves the connection as good as new
             where = _query_position(detection, variant, exc.offset, tables_folder)
             raise _TestError(error(display, where, exc.code, exc.message)) from None
     finally:
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
+        if pooled and not finished:  # after a limit or a crash, the next run gets a new connection
+            _POOL.discard()
+        elif not pooled:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
     return check_expectations(detection, index, test.get("expect") or {}, result)
 
 

@@ -64,15 +64,18 @@ Columns = list[tuple[str, str]]
 _Result = TypeVar("_Result")
 
 
-def compile_query(engine: Session, text: str) -> str:
+def compile_query(engine: Session, text: str) -> tuple[str, Columns | None]:
+    """The SQL of a query, and its columns where compiling learned them without asking DuckDB."""
     result = parse(text)
     if result.diagnostics:
         first = result.diagnostics[0]
         raise EmulatorError("EMU004", f"syntax error: {first.message}", first.start)
-    sql = Compiler(engine).query(result.tree)
+    compiler = Compiler(engine)
+    sql = compiler.query(result.tree)
     if _nesting(sql) > _DEEP_SQL:  # rare: only then ask DuckDB whether it takes the query, to say why not
         _describe(engine, sql)
-    return sql
+    known = compiler.known_columns.get(sql)
+    return sql, list(known) if known is not None else None
 
 
 def _describe(engine: Session, sql: str) -> Columns:
@@ -330,7 +333,9 @@ class Compiler(ExpressionCompiler):
                 name, [], node, [], tabular=True
             )  # a function all of whose parameters have defaults, named without ()
         if self.engine.ensure_table(name):
-            return f"SELECT * FROM {quote_name(name)}"
+            sql = f"SELECT * FROM {quote_name(name)}"
+            self.known_columns[sql] = self.engine.stored_columns(name)  # no DESCRIBE of a table we made
+            return sql
         raise EmulatorError("EMU003", f"unknown table '{name}' in the emulator", offset_of(node))
 
     def table_call(self, node: Node) -> str:

@@ -96,6 +96,23 @@ class Emulator(Session):
         self.limits = limits or QueryLimits()
         super().__init__(environment, now=now, externaldata=externaldata, memory_limit=self.limits.memory_limit)
 
+    def reuse(
+        self,
+        environment: Environment,
+        *,
+        now: dt.datetime | None = None,
+        externaldata: dict[str, Path] | None = None,
+        limits: QueryLimits | None = None,
+    ) -> bool:
+        """Ready this emulator for another test, as a new one with these arguments would be; False (and
+        nothing changed) when it cannot be: DuckDB's memory limit is fixed for the connection's life."""
+        wanted = limits or QueryLimits()
+        if wanted.memory_limit != self.limits.memory_limit:
+            return False
+        self.reset(environment, now=now, externaldata=externaldata)
+        self.limits = wanted
+        return True
+
     # ----------------------------------------------------------------- tables
     def load_table(self, name: str, rows: list[dict[str, Any]]) -> None:
         columns = self.table_columns(name)
@@ -172,8 +189,8 @@ class Emulator(Session):
 
         self.kql_calls: list[tuple[int, str, str, list[tuple[str, str]]]] = []
         try:
-            sql = compile_query(self, query_text)
-            described = self.describe(sql)
+            sql, known = compile_query(self, query_text)
+            described = known if known is not None else self.describe(sql)
         except EmulatorError as error:
             raise self._placed(error) from None
         if any(kind == "string" for _, kind in described):  # KQL strings are never null

@@ -124,10 +124,10 @@ class Session:
         return name in self.filled
 
     def stored_columns(self, name: str) -> list[tuple[str, str]]:
-        """A table's columns as DuckDB holds them (see create_table), without creating it."""
-        if name in self.stored:
-            return list(self.stored[name])
-        return list(_with_case_twins(self.table_columns(name)).items())
+        """A table's columns as DuckDB holds them (see create_table) and DESCRIBE would give them (a guid
+        column is text there), without creating the table or asking DuckDB."""
+        columns = self.stored[name] if name in self.stored else _with_case_twins(self.table_columns(name)).items()
+        return [(column, kql_type_of(DUCK_TYPES.get(kind, "VARCHAR"))) for column, kind in columns]
 
     def ensure_table(self, name: str) -> bool:
         """Create an empty table for a platform table the query reads and no fixture gave."""
@@ -140,6 +140,26 @@ class Session:
 
     def close(self) -> None:
         self.connection.close()
+
+    def reset(self, environment: Environment, *, now: dt.datetime | None, externaldata: dict[str, Path] | None) -> None:
+        """Ready the session for another test on the same connection: the last one's tables and temporary
+        tables and views dropped, its settings replaced; the functions, macros and settings of the
+        connection stay (registering them is most of what a new connection costs)."""
+        for name in sorted(self.loaded):
+            self.connection.execute(f"DROP TABLE IF EXISTS {quote_name(name)}")
+        temporary = self.connection.execute(
+            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary "
+            "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+        ).fetchall()
+        for kind, name in temporary:
+            self.connection.execute(f"DROP {kind} IF EXISTS temp.{quote_name(name)}")
+        self.environment = environment
+        pinned = now or dt.datetime.now(dt.UTC)
+        self.now = pinned.astimezone(dt.UTC).replace(tzinfo=None) if pinned.tzinfo else pinned
+        self.externaldata = dict(externaldata or {})
+        self.loaded.clear()
+        self.stored.clear()
+        self.filled.clear()
 
     def create_table(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
         # DuckDB names are case-insensitive; a few platform tables list the same column twice in

@@ -2,417 +2,80 @@
 
 Kusto's geospatial functions use S2 geometry: a coordinate becomes a unit vector, edges are
 great-circle arcs, and lengths are angles times the earth radius 6,371,010 m. The formulas here
+and in spherical.py (the vectors, GeoJSON parsing, edges and loop areas this module builds on)
 follow S2's (angle = atan2(|a x b|, a.b), area as a fan of triangles from the loop's first vertex
 with l'Huilier's or Girard's formula, true centroids, chord distances to vertices), which is what
 makes the results agree with the documented ones to the last printed digit.
 
-Where Kusto's exact output is out of reach (unions and intersections of shapes, buffers,
-simplification, points exactly on a boundary), a function raises GeoRefusal; the UDF turns it
-into a runtime error the engine reports as EMU001, never a guessed value. Invalid input gives
-null, as the reference pages document.
+Unions and intersections of polygons (and of a line with a polygon) come from S2 itself, in
+s2ops.py. Where Kusto's exact output is out of reach (unions of lines, buffers, simplification,
+points exactly on a boundary), a function raises GeoRefusal; the UDF turns it into a runtime
+error the engine reports as EMU001, never a guessed value. Invalid input gives null, as the
+reference pages document.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
-from collections.abc import Callable, Iterator
-from fractions import Fraction
-from functools import lru_cache, wraps
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import duckdb
 
+from .spherical import (
+    GeoRefusal,
+    Line,
+    Loop,
+    Polygon,
+    Vector,
+    add,
+    angle,
+    boxes_meet,
+    chord_angle,
+    coordinates_json,
+    cross,
+    crossing,
+    dot,
+    edge_distance2,
+    edge_ok,
+    json_text,
+    lines_of,
+    loop_area,
+    loop_centroid,
+    loop_edges,
+    loops_cross,
+    normalize,
+    orientation,
+    parse_json,
+    parse_line_coordinates,
+    parse_lines,
+    parse_polygon_coordinates,
+    parse_polygons,
+    polygons_of,
+    robust_cross,
+    scale,
+    sub,
+    to_lnglat,
+    to_vector,
+    valid_point,
+)
+
 EARTH_RADIUS_METERS = 6371010.0
-Vector = tuple[float, float, float]
-Line = list[Vector]
-Loop = list[Vector]  # without the closing vertex, counterclockwise around the smaller region
-Polygon = list[Loop]  # shell first, then holes
-
-
-def _json_text(value: Any) -> str:
-    """Dynamic values as Kusto writes them (tostring() of a dynamic): compact JSON."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-class GeoRefusal(Exception):
-    """A case whose exact Kusto result the emulator cannot compute."""
-
-
-# ----------------------------------------------------------------- vectors
-def _cross(a: Vector, b: Vector) -> Vector:
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-def _dot(a: Vector, b: Vector) -> float:
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _add(a: Vector, b: Vector) -> Vector:
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
-
-
-def _sub(a: Vector, b: Vector) -> Vector:
-    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
-
-
-def _scale(a: Vector, k: float) -> Vector:
-    return (a[0] * k, a[1] * k, a[2] * k)
-
-
-def _norm(a: Vector) -> float:
-    return math.sqrt(_dot(a, a))
-
-
-def _normalize(a: Vector) -> Vector:
-    length = _norm(a)
-    return a if length == 0 else _scale(a, 1.0 / length)
-
-
-def _angle(a: Vector, b: Vector) -> float:
-    """S2Point::Angle: accurate for small and large angles alike."""
-    return math.atan2(_norm(_cross(a, b)), _dot(a, b))
-
-
-def _robust_cross(a: Vector, b: Vector) -> Vector:
-    """S2::RobustCrossProd for distinct points: 2 (a x b), computed with less cancellation."""
-    return _cross(_add(b, a), _sub(b, a))
-
-
-def _chord_angle(length2: float) -> float:
-    """S1ChordAngle::ToAngle: the angle of a chord whose squared length is length2."""
-    return 2 * math.asin(0.5 * math.sqrt(min(4.0, length2)))
-
-
-def to_vector(longitude: float, latitude: float) -> Vector:
-    """S2LatLng::ToPoint."""
-    phi, theta = math.radians(latitude), math.radians(longitude)
-    cos_phi = math.cos(phi)
-    return (math.cos(theta) * cos_phi, math.sin(theta) * cos_phi, math.sin(phi))
-
-
-def to_lnglat(point: Vector) -> tuple[float, float]:
-    """S2LatLng(point), in degrees: (longitude, latitude)."""
-    latitude = math.atan2(point[2], math.sqrt(point[0] * point[0] + point[1] * point[1]))
-    return math.degrees(math.atan2(point[1], point[0])), math.degrees(latitude)
-
-
-def _orientation(a: Vector, b: Vector, c: Vector) -> int:
-    """The sign of det(a, b, c): +1 when a, b, c turn counterclockwise; exact near zero."""
-    determinant = _dot(_cross(a, b), c)
-    if abs(determinant) > 1e-14:  # well above the rounding error of unit vectors (S2: 1.8e-15)
-        return 1 if determinant > 0 else -1
-    fa, fb, fc = ([Fraction(x) for x in v] for v in (a, b, c))
-    exact = (
-        (fa[1] * fb[2] - fa[2] * fb[1]) * fc[0]
-        + (fa[2] * fb[0] - fa[0] * fb[2]) * fc[1]
-        + (fa[0] * fb[1] - fa[1] * fb[0]) * fc[2]
-    )
-    return (exact > 0) - (exact < 0)
-
-
-# ----------------------------------------------------------------- parsing and validation
-def _real(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def valid_point(longitude: float | None, latitude: float | None) -> bool:
-    if longitude is None or latitude is None:
-        return False
-    if not (math.isfinite(longitude) and math.isfinite(latitude)):
-        return False
-    return -180 <= longitude <= 180 and -90 <= latitude <= 90
-
-
-def _coordinate(item: Any) -> tuple[float, float] | None:
-    if not isinstance(item, list) or len(item) < 2:
-        return None
-    if len(item) > 2:
-        raise GeoRefusal("GeoJSON coordinates with more than two values")
-    longitude, latitude = _real(item[0]), _real(item[1])
-    if not valid_point(longitude, latitude):
-        return None
-    return longitude, latitude  # type: ignore[return-value]
-
-
-def _shape_type(shape: Any) -> str | None:
-    if not isinstance(shape, dict):
-        return None
-    kind = shape.get("type")
-    if not isinstance(kind, str):
-        return None
-    known = ("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
-    if kind not in known and kind.lower() in (k.lower() for k in known):
-        raise GeoRefusal(f"the GeoJSON type spelled '{kind}'")
-    return kind
-
-
-def _edge_ok(a: Vector, b: Vector) -> bool:
-    """Edges are shorter than 180 degrees (antipodal vertices have no shortest edge)."""
-    return _angle(a, b) < math.pi
-
-
-def _vertices(coordinates: Any, minimum: int) -> list[tuple[float, float]] | None:
-    """A list of at least `minimum` valid coordinates, as (longitude, latitude); None otherwise."""
-    if not isinstance(coordinates, list) or len(coordinates) < minimum:
-        return None
-    vertices = []
-    for item in coordinates:
-        coordinate = _coordinate(item)
-        if coordinate is None:
-            return None
-        vertices.append(coordinate)
-    return vertices
-
-
-def parse_line_coordinates(shape: Any) -> list[list[tuple[float, float]]] | None:
-    """LineString or MultiLineString -> its lines as (longitude, latitude) lists; None if invalid."""
-    kind = _shape_type(shape)
-    if kind == "LineString":
-        line = _vertices(shape.get("coordinates"), 2)
-        lines = None if line is None else [line]
-    elif kind == "MultiLineString":
-        coordinates = shape.get("coordinates")
-        if not isinstance(coordinates, list):
-            return None
-        if not coordinates:
-            raise GeoRefusal("an empty MultiLineString")
-        parsed = [_vertices(c, 2) for c in coordinates]
-        lines = None if any(p is None for p in parsed) else parsed  # type: ignore[assignment]
-    else:
-        return None
-    if lines is None:
-        return None
-    for line in lines:
-        for first, second in itertools.pairwise(line):
-            if first == second:
-                raise GeoRefusal("a line with a repeated vertex")
-            if not _edge_ok(to_vector(*first), to_vector(*second)):
-                return None
-    return lines
-
-
-def parse_lines(shape: Any) -> list[Line] | None:
-    lines = parse_line_coordinates(shape)
-    return None if lines is None else [[to_vector(*c) for c in line] for line in lines]
-
-
-def _ring(coordinates: Any) -> list[tuple[float, float]] | None:
-    """A closed ring -> its distinct vertices (closing vertex dropped); None if invalid."""
-    vertices = _vertices(coordinates, 4)
-    if vertices is None or vertices[0] != vertices[-1]:
-        return None
-    distinct = vertices[:-1]
-    if len(set(distinct)) != len(distinct):
-        return None
-    return distinct
-
-
-def parse_polygon_coordinates(shape: Any) -> list[list[list[tuple[float, float]]]] | None:
-    """Polygon or MultiPolygon -> polygons -> rings of (longitude, latitude); None if invalid."""
-    kind = _shape_type(shape)
-    coordinates = shape.get("coordinates") if isinstance(shape, dict) else None
-    if kind == "Polygon":
-        candidates = [coordinates]
-    elif kind == "MultiPolygon":
-        if not isinstance(coordinates, list):
-            return None
-        if not coordinates:
-            raise GeoRefusal("an empty MultiPolygon")
-        candidates = coordinates
-    else:
-        return None
-    polygons = []
-    for candidate in candidates:
-        if not isinstance(candidate, list) or not candidate:
-            return None
-        rings = [_ring(r) for r in candidate]
-        if any(r is None for r in rings):
-            return None
-        polygons.append(rings)
-    return polygons  # type: ignore[return-value]
-
-
-def _fan_integral(loop: Loop, triangle: Callable[[Vector, Vector, Vector], Any], total: Any) -> Any:
-    """S2's GetSurfaceIntegral for loops with edges well below 180 degrees: a fan from loop[0]."""
-    origin = loop[0]
-    for index in range(1, len(loop) - 1):
-        if _angle(loop[index + 1], origin) > math.pi - 1e-5:
-            raise GeoRefusal("a polygon whose vertices are nearly antipodal")
-        total = triangle(total, origin, loop[index], loop[index + 1])
-    return total
-
-
-def _girard_area(a: Vector, b: Vector, c: Vector) -> float:
-    ab, bc, ac = _robust_cross(a, b), _robust_cross(b, c), _robust_cross(a, c)
-    return max(0.0, _angle(ab, ac) - _angle(ab, bc) + _angle(bc, ac))
-
-
-def _triangle_area(a: Vector, b: Vector, c: Vector) -> float:
-    """S2::Area: l'Huilier's theorem, or Girard's formula for skinny triangles."""
-    side_a, side_b, side_c = _angle(b, c), _angle(c, a), _angle(a, b)
-    s = 0.5 * (side_a + side_b + side_c)
-    if s >= 3e-4:
-        s2 = s * s
-        dmin = s - max(side_a, side_b, side_c)
-        if dmin < 1e-2 * s * s2 * s2:
-            area = _girard_area(a, b, c)
-            if dmin < s * (0.1 * area):
-                return area
-    product = math.tan(0.5 * s) * math.tan(0.5 * (s - side_a)) * math.tan(0.5 * (s - side_b))
-    return 4 * math.atan(math.sqrt(max(0.0, product * math.tan(0.5 * (s - side_c)))))
-
-
-def _signed_area(a: Vector, b: Vector, c: Vector) -> float:
-    return _triangle_area(a, b, c) * _orientation(a, b, c)
-
-
-def _true_centroid(a: Vector, b: Vector, c: Vector) -> Vector:
-    """S2::TrueCentroid: the triangle's centroid times its area."""
-    ratios = []
-    for side in (_angle(b, c), _angle(c, a), _angle(a, b)):
-        ratios.append(1.0 if side == 0 else side / math.sin(side))
-    ra, rb, rc = ratios
-    x = (a[0], b[0] - a[0], c[0] - a[0])
-    y = (a[1], b[1] - a[1], c[1] - a[1])
-    z = (a[2], b[2] - a[2], c[2] - a[2])
-    r = (ra, rb - ra, rc - ra)
-    return _scale((_dot(_cross(y, z), r), _dot(_cross(z, x), r), _dot(_cross(x, y), r)), 0.5)
-
-
-def loop_area(loop: Loop) -> float:
-    """Steradians enclosed to the left of the loop (S2Loop::GetArea for a small CCW loop)."""
-    return _fan_integral(loop, lambda total, a, b, c: total + _signed_area(a, b, c), 0.0)
-
-
-def loop_centroid(loop: Loop) -> Vector:
-    return _fan_integral(loop, lambda total, a, b, c: _add(total, _true_centroid(a, b, c)), (0.0, 0.0, 0.0))
-
-
-def _normalized_loop(ring: list[tuple[float, float]]) -> Loop:
-    """The ring as a loop around the smaller of the two regions it bounds (S2Loop::Normalize)."""
-    loop = [to_vector(*c) for c in ring]
-    for index in range(len(loop)):
-        if not _edge_ok(loop[index], loop[(index + 1) % len(loop)]):
-            raise _Invalid
-    area = loop_area(loop)
-    if abs(abs(area) - 2 * math.pi) < 1e-6:
-        raise GeoRefusal("a polygon ring that bounds half of the sphere")
-    return loop if area > 0 else loop[::-1]
-
-
-class _Invalid(Exception):
-    """Raised inside parsing helpers; the caller answers null."""
-
-
-def _edges(loop: Loop) -> Iterator[tuple[Vector, Vector]]:
-    for index in range(len(loop)):
-        yield loop[index], loop[(index + 1) % len(loop)]
-
-
-def _crossing(a: Vector, b: Vector, c: Vector, d: Vector) -> int:
-    """1 if edges AB and CD cross at a point interior to both, -1 if not, 0 if they touch or are degenerate."""
-    if not _boxes_meet(a, b, c, d):
-        return -1
-    if len({a, b, c, d}) < 4:
-        return 0
-    acb = -_orientation(a, b, c)
-    bda = _orientation(a, b, d)
-    if acb == 0 or bda == 0:
-        return 0 if (acb == 0 and bda == 0) or _touches(a, b, c, d) else -1
-    if bda != acb:
-        return -1
-    cbd = -_orientation(c, d, b)
-    dac = _orientation(c, d, a)
-    if cbd == 0 or dac == 0:
-        return 0 if _touches(a, b, c, d) else -1
-    return 1 if cbd == acb and dac == acb else -1
-
-
-def _touches(a: Vector, b: Vector, c: Vector, d: Vector) -> bool:
-    """Whether a vertex of one edge lies on (or extremely near) the other edge."""
-    return min(_edge_distance2(c, a, b), _edge_distance2(d, a, b), _edge_distance2(a, c, d),
-               _edge_distance2(b, c, d)) < 1e-28  # fmt: skip
-
-
-def _boxes_meet(a: Vector, b: Vector, c: Vector, d: Vector) -> bool:
-    margin_ab = 1 - math.cos(0.5 * _angle(a, b)) + 1e-15  # an arc bulges beyond its chord by this much
-    margin_cd = 1 - math.cos(0.5 * _angle(c, d)) + 1e-15
-    for axis in range(3):
-        low_ab, high_ab = min(a[axis], b[axis]) - margin_ab, max(a[axis], b[axis]) + margin_ab
-        low_cd, high_cd = min(c[axis], d[axis]) - margin_cd, max(c[axis], d[axis]) + margin_cd
-        if high_ab < low_cd or high_cd < low_ab:
-            return False
-    return True
-
-
-def _loops_cross(first: Loop, second: Loop, same: bool) -> bool:
-    """Whether edges of two loops (or of one loop with itself) cross; touching is refused."""
-    first_edges, second_edges = list(_edges(first)), list(_edges(second))
-    for i, (a, b) in enumerate(first_edges):
-        for j, (c, d) in enumerate(second_edges):
-            if same and (j <= i or j == i + 1 or (i == 0 and j == len(first_edges) - 1)):
-                continue
-            result = _crossing(a, b, c, d)
-            if result == 1:
-                return True
-            if result == 0:
-                raise GeoRefusal("polygon rings that touch")
-    return False
-
-
-def parse_polygons(shape: Any) -> list[Polygon] | None:
-    """Polygon or MultiPolygon -> polygons of normalized loops; None if invalid."""
-    coordinates = parse_polygon_coordinates(shape)
-    if coordinates is None:
-        return None
-    try:
-        polygons = [[_normalized_loop(ring) for ring in rings] for rings in coordinates]
-    except _Invalid:
-        return None
-    for polygon in polygons:
-        for index, loop in enumerate(polygon):
-            for other in polygon[index:]:
-                if _loops_cross(loop, other, same=other is loop):
-                    return None
-    return polygons
-
-
-def parse_json(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-@lru_cache(maxsize=256)
-def _lines_of(text: str) -> list[Line] | None:
-    """Parsed once per distinct text: a row-by-row UDF often sees the same literal shape (never mutated)."""
-    return parse_lines(parse_json(text))
-
-
-@lru_cache(maxsize=256)
-def _polygons_of(text: str) -> list[Polygon] | None:
-    return parse_polygons(parse_json(text))
 
 
 # ----------------------------------------------------------------- points, distances, containment
 def _point_json(point: Vector) -> str:
     longitude, latitude = to_lnglat(point)
-    return _json_text({"type": "Point", "coordinates": [longitude, latitude]})
+    return json_text({"type": "Point", "coordinates": [longitude, latitude]})
 
 
 def distance_2points(lng1: float, lat1: float, lng2: float, lat2: float) -> float | None:
     if not (valid_point(lng1, lat1) and valid_point(lng2, lat2)):
         return None
-    return _angle(to_vector(lng1, lat1), to_vector(lng2, lat2)) * EARTH_RADIUS_METERS
+    return angle(to_vector(lng1, lat1), to_vector(lng2, lat2)) * EARTH_RADIUS_METERS
 
 
 def point_in_circle(lng: float, lat: float, center_lng: float, center_lat: float, radius: float) -> bool | None:
@@ -421,12 +84,12 @@ def point_in_circle(lng: float, lat: float, center_lng: float, center_lat: float
     if not math.isfinite(radius) or radius <= 0:
         return None
     # S2Cap::Contains: the chord to the centre against the chord of the radius
-    chord = _sub(to_vector(center_lng, center_lat), to_vector(lng, lat))
+    chord = sub(to_vector(center_lng, center_lat), to_vector(lng, lat))
     angle = min(math.pi, radius / EARTH_RADIUS_METERS)
     limit = 4 * math.sin(0.5 * angle) ** 2
-    if abs(_dot(chord, chord) - limit) < 1e-15:
+    if abs(dot(chord, chord) - limit) < 1e-15:
         raise GeoRefusal("a point on the circle's edge")
-    return _dot(chord, chord) <= limit
+    return dot(chord, chord) <= limit
 
 
 def _azimuth(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
@@ -439,7 +102,7 @@ def _azimuth(lng1: float, lat1: float, lng2: float, lat2: float) -> float:
 
 def _distinct_not_antipodal(first: tuple[float, float], second: tuple[float, float]) -> bool:
     a, b = to_vector(*first), to_vector(*second)
-    return a != b and _edge_ok(a, b)
+    return a != b and edge_ok(a, b)
 
 
 def azimuth(lng1: float, lat1: float, lng2: float, lat2: float) -> float | None:
@@ -464,34 +127,19 @@ def angle_at(lng1: float, lat1: float, lng2: float, lat2: float, lng3: float, la
     return (_azimuth(lng2, lat2, lng3, lat3) - _azimuth(lng2, lat2, lng1, lat1)) % (2 * math.pi)
 
 
-def _edge_distance2(x: Vector, a: Vector, b: Vector) -> float:
-    """S2's squared chord distance from x to edge AB (interior or vertex case)."""
-    xa2, xb2 = _dot(_sub(x, a), _sub(x, a)), _dot(_sub(x, b), _sub(x, b))
-    ab = _sub(a, b)
-    if max(xa2, xb2) < min(xa2, xb2) + _dot(ab, ab):
-        c = _robust_cross(a, b)
-        c2 = _dot(c, c)
-        x_dot_c = _dot(x, c)
-        cx = _cross(c, x)
-        if not (_dot(_sub(a, x), cx) >= 0 or _dot(_sub(b, x), cx) <= 0):
-            qr = 1 - math.sqrt(_dot(cx, cx) / c2)
-            return x_dot_c * x_dot_c / c2 + qr * qr
-    return min(xa2, xb2)
-
-
 def _project(x: Vector, a: Vector, b: Vector) -> tuple[Vector, bool]:
     """S2::Project: the closest point to x on edge AB, and whether it is interior to the edge."""
-    c = _robust_cross(a, b)
-    p = _sub(x, _scale(c, _dot(x, c) / _dot(c, c)))
-    if _dot(_cross(c, a), p) > 0 and _dot(_cross(b, c), p) > 0:  # S2::SimpleCCW(c, a, p), (p, b, c)
-        return _normalize(p), True
-    return (a if _dot(_sub(x, a), _sub(x, a)) <= _dot(_sub(x, b), _sub(x, b)) else b), False
+    c = robust_cross(a, b)
+    p = sub(x, scale(c, dot(x, c) / dot(c, c)))
+    if dot(cross(c, a), p) > 0 and dot(cross(b, c), p) > 0:  # S2::SimpleCCW(c, a, p), (p, b, c)
+        return normalize(p), True
+    return (a if dot(sub(x, a), sub(x, a)) <= dot(sub(x, b), sub(x, b)) else b), False
 
 
 def _closest_edge(x: Vector, edges: list[tuple[Vector, Vector]]) -> tuple[float, Vector, Vector]:
     best: tuple[float, Vector, Vector] | None = None
     for a, b in edges:
-        distance2 = _edge_distance2(x, a, b)
+        distance2 = edge_distance2(x, a, b)
         if best is None or distance2 < best[0]:
             best = (distance2, a, b)
     assert best is not None
@@ -509,7 +157,7 @@ def _single_line(lines: list[Line], what: str) -> Line:
 
 
 def distance_point_to_line(lng: float, lat: float, shape_text: str) -> float | None:
-    lines = _lines_of(shape_text)
+    lines = lines_of(shape_text)
     if lines is None or not valid_point(lng, lat):
         return None
     line = _single_line(lines, "the distance to the union")
@@ -519,11 +167,11 @@ def distance_point_to_line(lng: float, lat: float, shape_text: str) -> float | N
         # Documented results pin down the distance to a vertex only (a chord); the interior case is
         # computed by formulas that differ from each other in the last digits.
         raise GeoRefusal("the distance from a point to the inside of a line's edge")
-    return _chord_angle(distance2) * EARTH_RADIUS_METERS
+    return chord_angle(distance2) * EARTH_RADIUS_METERS
 
 
 def closest_point_on_line(lng: float, lat: float, shape_text: str) -> str | None:
-    lines = _lines_of(shape_text)
+    lines = lines_of(shape_text)
     if lines is None or not valid_point(lng, lat):
         return None
     line = _single_line(lines, "the closest point on the union")
@@ -535,14 +183,14 @@ def closest_point_on_line(lng: float, lat: float, shape_text: str) -> str | None
 def _winding_inside(x: Vector, loop: Loop) -> bool:
     """Whether x lies in the loop's (smaller, left-hand) region: the turn of the loop seen from x."""
     total = 0.0
-    for a, b in _edges(loop):
-        along = _dot(a, b) - _dot(x, a) * _dot(x, b)
-        total += math.atan2(_dot(x, _cross(a, b)), along)
+    for a, b in loop_edges(loop):
+        along = dot(a, b) - dot(x, a) * dot(x, b)
+        total += math.atan2(dot(x, cross(a, b)), along)
     return total > math.pi
 
 
 def _near_boundary(x: Vector, polygon: Polygon) -> bool:
-    return any(_edge_distance2(x, a, b) < 1e-24 for loop in polygon for a, b in _edges(loop))
+    return any(edge_distance2(x, a, b) < 1e-24 for loop in polygon for a, b in loop_edges(loop))
 
 
 def _polygon_contains(x: Vector, polygon: Polygon) -> bool:
@@ -554,7 +202,7 @@ def _polygon_contains(x: Vector, polygon: Polygon) -> bool:
 
 
 def point_in_polygon(lng: float, lat: float, shape_text: str) -> bool | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     if polygons is None or not valid_point(lng, lat):
         return None
     x = to_vector(lng, lat)
@@ -562,7 +210,7 @@ def point_in_polygon(lng: float, lat: float, shape_text: str) -> bool | None:
 
 
 def distance_point_to_polygon(lng: float, lat: float, shape_text: str) -> float | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     if polygons is None or not valid_point(lng, lat):
         return None
     x = to_vector(lng, lat)
@@ -570,12 +218,12 @@ def distance_point_to_polygon(lng: float, lat: float, shape_text: str) -> float 
         return 0.0
     if len(polygons) > 1:
         raise GeoRefusal("the distance to the union of a MultiPolygon's polygons")
-    edges = [edge for loop in polygons[0] for edge in _edges(loop)]
+    edges = [edge for loop in polygons[0] for edge in loop_edges(loop)]
     _, a, b = _closest_edge(x, edges)
     closest, interior = _project(x, a, b)
     if not interior:
         raise GeoRefusal("the distance from a point to a polygon's vertex")
-    return _angle(x, closest) * EARTH_RADIUS_METERS
+    return angle(x, closest) * EARTH_RADIUS_METERS
 
 
 # ----------------------------------------------------------------- measures
@@ -584,12 +232,12 @@ def _overlapping_lines(lines: list[Line]) -> bool:
     edges = _line_edges(lines)
     for i, (a, b) in enumerate(edges):
         for c, d in edges[i + 1 :]:
-            if not _boxes_meet(a, b, c, d):
+            if not boxes_meet(a, b, c, d):
                 continue
-            if _orientation(a, b, c) != 0 or _orientation(a, b, d) != 0:
+            if orientation(a, b, c) != 0 or orientation(a, b, d) != 0:
                 continue
             if {a, b} == {c, d} or any(
-                v not in (p, q) and _edge_distance2(v, p, q) < 1e-28 for v, (p, q) in
+                v not in (p, q) and edge_distance2(v, p, q) < 1e-28 for v, (p, q) in
                 ((c, (a, b)), (d, (a, b)), (a, (c, d)), (b, (c, d)))
             ):  # fmt: skip
                 return True
@@ -597,7 +245,7 @@ def _overlapping_lines(lines: list[Line]) -> bool:
 
 
 def line_length(shape_text: str) -> float | None:
-    lines = _lines_of(shape_text)
+    lines = lines_of(shape_text)
     if lines is None:
         return None
     if len(lines) > 1 and _overlapping_lines(lines):
@@ -605,7 +253,7 @@ def line_length(shape_text: str) -> float | None:
     total = 0.0
     for line in lines:
         for index in range(1, len(line)):
-            total += _angle(line[index - 1], line[index])
+            total += angle(line[index - 1], line[index])
     return total * EARTH_RADIUS_METERS
 
 
@@ -613,7 +261,7 @@ def _disjoint_polygons(polygons: list[Polygon]) -> None:
     """Refuses polygons whose union is not simply their collection (they overlap or touch)."""
     for index, first in enumerate(polygons):
         for second in polygons[index + 1 :]:
-            if any(_loops_cross(a, b, same=False) for a in first for b in second):
+            if any(loops_cross(a, b, same=False) for a in first for b in second):
                 raise GeoRefusal("the union of overlapping polygons")
             shared = {v for loop in first for v in loop} & {v for loop in second for v in loop}
             if shared:
@@ -623,15 +271,20 @@ def _disjoint_polygons(polygons: list[Polygon]) -> None:
 
 
 def polygon_perimeter(shape_text: str) -> float | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     if polygons is None:
         return None
-    _disjoint_polygons(polygons)
+    try:
+        _disjoint_polygons(polygons)
+    except GeoRefusal:  # polygons that meet: the page measures their union's boundary
+        from . import s2ops
+
+        return s2ops.union_perimeter_radians(shape_text) * EARTH_RADIUS_METERS
     total = 0.0
     for polygon in polygons:
         for loop in polygon:
-            for a, b in _edges(loop):
-                total += _angle(a, b)
+            for a, b in loop_edges(loop):
+                total += angle(a, b)
     return total * EARTH_RADIUS_METERS
 
 
@@ -641,7 +294,7 @@ def _without_holes(polygons: list[Polygon], what: str) -> None:
 
 
 def polygon_area(shape_text: str) -> float | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     if polygons is None:
         return None
     _disjoint_polygons(polygons)
@@ -653,26 +306,26 @@ def polygon_area(shape_text: str) -> float | None:
 
 
 def polygon_centroid(shape_text: str) -> str | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     if polygons is None:
         return None
     _disjoint_polygons(polygons)
     _without_holes(polygons, "centroid")
     total: Vector = (0.0, 0.0, 0.0)
     for polygon in polygons:
-        total = _add(total, loop_centroid(polygon[0]))
-    return _point_json(_normalize(total))
+        total = add(total, loop_centroid(polygon[0]))
+    return _point_json(normalize(total))
 
 
 def line_interpolate_point(shape_text: str, fraction: float) -> str | None:
     """S2Polyline::Interpolate: the point at this fraction of the line's length."""
-    lines = _lines_of(shape_text)
+    lines = lines_of(shape_text)
     if lines is None or len(lines) != 1 or not math.isfinite(fraction) or not 0 <= fraction <= 1:
         return None
     line = lines[0]
     if fraction <= 0:
         return _point_json(line[0])
-    lengths = [_angle(line[i - 1], line[i]) for i in range(1, len(line))]
+    lengths = [angle(line[i - 1], line[i]) for i in range(1, len(line))]
     total = 0.0
     for length in lengths:
         total += length
@@ -680,9 +333,9 @@ def line_interpolate_point(shape_text: str, fraction: float) -> str | None:
     for index, length in enumerate(lengths, start=1):
         if target < length:
             a, b = line[index - 1], line[index]
-            direction = _normalize(_cross(_robust_cross(a, b), a))
-            point = _add(_scale(a, math.cos(target)), _scale(direction, math.sin(target)))
-            return _point_json(_normalize(point))
+            direction = normalize(cross(robust_cross(a, b), a))
+            point = add(scale(a, math.cos(target)), scale(direction, math.sin(target)))
+            return _point_json(normalize(point))
         target -= length
     return _point_json(line[-1])
 
@@ -700,7 +353,7 @@ def _densified_edge(first: tuple[float, float], second: tuple[float, float], tol
     if abs(second[0] - first[0]) > 180:
         raise GeoRefusal("densifying an edge that crosses the antimeridian")
     middle = ((first[0] + second[0]) / 2, (first[1] + second[1]) / 2)
-    deviation = _chord_angle(_edge_distance2(to_vector(*middle), to_vector(*first), to_vector(*second)))
+    deviation = chord_angle(edge_distance2(to_vector(*middle), to_vector(*first), to_vector(*second)))
     deviation *= EARTH_RADIUS_METERS
     if abs(deviation - tolerance) < 1e-6 * tolerance:
         raise GeoRefusal("densifying an edge whose deviation is at the tolerance")
@@ -717,14 +370,6 @@ def _densified(vertices: list[tuple[float, float]], tolerance: float) -> list[li
     return [list(p) for p in result]
 
 
-def _number_json(value: float) -> int | float:
-    return int(value) if value == int(value) and abs(value) < 1e15 else value
-
-
-def _coordinates_json(vertices: list[list[float]]) -> list[list[int | float]]:
-    return [[_number_json(v) for v in vertex] for vertex in vertices]
-
-
 def line_densify(shape_text: str, tolerance: float | None, preserve_crossing: bool | None) -> str | None:
     if preserve_crossing:
         raise GeoRefusal("geo_line_densify with preserve_crossing")
@@ -732,10 +377,10 @@ def line_densify(shape_text: str, tolerance: float | None, preserve_crossing: bo
     tolerance = _tolerance(tolerance, 0.1, 10000)
     if lines is None or tolerance is None:
         return None
-    densified = [_coordinates_json(_densified(line, tolerance)) for line in lines]
+    densified = [coordinates_json(_densified(line, tolerance)) for line in lines]
     if parse_json(shape_text)["type"] == "LineString":
-        return _json_text({"type": "LineString", "coordinates": densified[0]})
-    return _json_text({"type": "MultiLineString", "coordinates": densified})
+        return json_text({"type": "LineString", "coordinates": densified[0]})
+    return json_text({"type": "MultiLineString", "coordinates": densified})
 
 
 def polygon_densify(shape_text: str, tolerance: float | None, preserve_crossing: bool | None) -> str | None:
@@ -747,17 +392,17 @@ def polygon_densify(shape_text: str, tolerance: float | None, preserve_crossing:
         return None
     polygons = parse_polygon_coordinates(shape)
     assert polygons is not None
-    densified = [[_coordinates_json(_densified(ring + ring[:1], tolerance)) for ring in rings] for rings in polygons]
+    densified = [[coordinates_json(_densified(ring + ring[:1], tolerance)) for ring in rings] for rings in polygons]
     if shape["type"] == "Polygon":
-        return _json_text({"type": "Polygon", "coordinates": densified[0]})
-    return _json_text({"type": "MultiPolygon", "coordinates": densified})
+        return json_text({"type": "Polygon", "coordinates": densified[0]})
+    return json_text({"type": "MultiPolygon", "coordinates": densified})
 
 
 # ----------------------------------------------------------------- simplify, unions, buffers: nulls only
 def _all_within(points: list[Vector], meters: float) -> bool:
     """Whether every two points are closer than meters: simplifying then leaves no shape."""
     limit = meters / EARTH_RADIUS_METERS
-    return all(_angle(a, b) < limit * (1 - 1e-9) for i, a in enumerate(points) for b in points[i + 1 :])
+    return all(angle(a, b) < limit * (1 - 1e-9) for i, a in enumerate(points) for b in points[i + 1 :])
 
 
 def _simplify_tolerance(value: float | None) -> float | None:
@@ -766,7 +411,7 @@ def _simplify_tolerance(value: float | None) -> float | None:
 
 
 def line_simplify(shape_text: str, tolerance: float | None) -> str | None:
-    lines = _lines_of(shape_text)
+    lines = lines_of(shape_text)
     tolerance = _simplify_tolerance(tolerance)
     if lines is None or tolerance is None:
         return None
@@ -776,7 +421,7 @@ def line_simplify(shape_text: str, tolerance: float | None) -> str | None:
 
 
 def polygon_simplify(shape_text: str, tolerance: float | None) -> str | None:
-    polygons = _polygons_of(shape_text)
+    polygons = polygons_of(shape_text)
     tolerance = _simplify_tolerance(tolerance)
     if polygons is None or tolerance is None:
         return None
@@ -815,7 +460,9 @@ def union_polygons_array(array_text: str) -> str | None:
     items = _array(array_text)
     if items is None or any(parse_polygons(item) is None for item in items):
         return None
-    raise GeoRefusal("geo_union_polygons_array (S2's union of polygons)")
+    from . import s2ops  # S2's DestructiveUnion; the native library loads only when needed
+
+    return s2ops.union_polygons_json(items)
 
 
 def _buffer_arguments_valid(radius: float | None, tolerance: float | None) -> bool:
@@ -827,13 +474,13 @@ def _buffer_arguments_valid(radius: float | None, tolerance: float | None) -> bo
 
 
 def line_buffer(shape_text: str, radius: float | None, tolerance: float | None) -> str | None:
-    if _lines_of(shape_text) is None or not _buffer_arguments_valid(radius, tolerance):
+    if lines_of(shape_text) is None or not _buffer_arguments_valid(radius, tolerance):
         return None
     raise GeoRefusal("geo_line_buffer (S2's buffering)")
 
 
 def polygon_buffer(shape_text: str, radius: float | None, tolerance: float | None) -> str | None:
-    if _polygons_of(shape_text) is None or not _buffer_arguments_valid(radius, tolerance):
+    if polygons_of(shape_text) is None or not _buffer_arguments_valid(radius, tolerance):
         return None
     raise GeoRefusal("geo_polygon_buffer (S2's buffering)")
 
@@ -845,7 +492,7 @@ def _lines_meet(first: list[Line], second: list[Line]) -> bool:
         return True
     for a, b in _line_edges(first):
         for c, d in _line_edges(second):
-            result = _crossing(a, b, c, d)
+            result = crossing(a, b, c, d)
             if result == 1:
                 return True
             if result == 0:
@@ -854,7 +501,7 @@ def _lines_meet(first: list[Line], second: list[Line]) -> bool:
 
 
 def intersects_2lines(first_text: str, second_text: str) -> bool | None:
-    first, second = _lines_of(first_text), _lines_of(second_text)
+    first, second = lines_of(first_text), lines_of(second_text)
     if first is None or second is None:
         return None
     return _lines_meet(first, second)
@@ -866,7 +513,7 @@ def _polygons_meet(first: list[Polygon], second: list[Polygon]) -> bool:
         return True  # these polygons contain their vertices
     for p in first:
         for q in second:
-            if any(_loops_cross(a, b, same=False) for a in p for b in q):
+            if any(loops_cross(a, b, same=False) for a in p for b in q):
                 return True
     vertices_first = [v for polygon in first for loop in polygon for v in loop]
     vertices_second = [v for polygon in second for loop in polygon for v in loop]
@@ -876,7 +523,7 @@ def _polygons_meet(first: list[Polygon], second: list[Polygon]) -> bool:
 
 
 def intersects_2polygons(first_text: str, second_text: str) -> bool | None:
-    first, second = _polygons_of(first_text), _polygons_of(second_text)
+    first, second = polygons_of(first_text), polygons_of(second_text)
     if first is None or second is None:
         return None
     return _polygons_meet(first, second)
@@ -886,10 +533,10 @@ def _line_meets_polygons(lines: list[Line], polygons: list[Polygon]) -> bool:
     polygon_vertices = {v for polygon in polygons for loop in polygon for v in loop}
     if any(v in polygon_vertices for line in lines for v in line):
         raise GeoRefusal("a line through a polygon's vertex")
-    polygon_edges = [edge for polygon in polygons for loop in polygon for edge in _edges(loop)]
+    polygon_edges = [edge for polygon in polygons for loop in polygon for edge in loop_edges(loop)]
     for a, b in _line_edges(lines):
         for c, d in polygon_edges:
-            result = _crossing(a, b, c, d)
+            result = crossing(a, b, c, d)
             if result == 1:
                 return True
             if result == 0:
@@ -898,13 +545,13 @@ def _line_meets_polygons(lines: list[Line], polygons: list[Polygon]) -> bool:
 
 
 def intersects_line_with_polygon(line_text: str, polygon_text: str) -> bool | None:
-    lines, polygons = _lines_of(line_text), _polygons_of(polygon_text)
+    lines, polygons = lines_of(line_text), polygons_of(polygon_text)
     if lines is None or polygons is None:
         return None
     return _line_meets_polygons(lines, polygons)
 
 
-_EMPTY_COLLECTION = _json_text({"type": "GeometryCollection", "geometries": []})
+_EMPTY_COLLECTION = json_text({"type": "GeometryCollection", "geometries": []})
 
 
 def _empty_unless_meeting(meets: bool | None, what: str) -> str | None:
@@ -924,12 +571,20 @@ def intersection_2lines(first_text: str, second_text: str) -> str | None:
 
 def intersection_2polygons(first_text: str, second_text: str) -> str | None:
     meets = intersects_2polygons(first_text, second_text)
-    return _empty_unless_meeting(meets, "geo_intersection_2polygons of polygons that meet")
+    if not meets:
+        return None if meets is None else _EMPTY_COLLECTION
+    from . import s2ops  # S2BooleanOperation
+
+    return s2ops.intersection_2polygons_json(first_text, second_text)
 
 
 def intersection_line_with_polygon(line_text: str, polygon_text: str) -> str | None:
-    meets = intersects_line_with_polygon(line_text, polygon_text)
-    return _empty_unless_meeting(meets, "geo_intersection_line_with_polygon of shapes that meet")
+    meets = intersects_line_with_polygon(line_text, polygon_text)  # refuses lines that touch vertices
+    if not meets:
+        return None if meets is None else _EMPTY_COLLECTION
+    from . import s2ops  # S2Polygon::IntersectWithPolyline
+
+    return s2ops.intersection_line_with_polygon_json(line_text, polygon_text)
 
 
 # ----------------------------------------------------------------- lookup plugins' predicates
@@ -942,14 +597,14 @@ def _lookup_point(lng: float | None, lat: float | None) -> Vector:
 def _within_radius(x: Vector, edges: list[tuple[Vector, Vector]], radius: float | None) -> bool:
     if radius is None or not math.isfinite(radius) or radius < 0:
         raise GeoRefusal("a geo lookup radius that is missing or negative")
-    distance = _chord_angle(_closest_edge(x, edges)[0]) * EARTH_RADIUS_METERS
+    distance = chord_angle(_closest_edge(x, edges)[0]) * EARTH_RADIUS_METERS
     if abs(distance - radius) <= 1e-9 * max(radius, 1.0):
         raise GeoRefusal("a geo lookup location at the radius's edge")
     return distance <= radius
 
 
 def polygon_holds(lng: float | None, lat: float | None, shape_text: str | None) -> bool:
-    polygons = _polygons_of(shape_text) if shape_text is not None else None
+    polygons = polygons_of(shape_text) if shape_text is not None else None
     if polygons is None:
         raise GeoRefusal("geo_polygon_lookup with an invalid polygon")
     x = _lookup_point(lng, lat)
@@ -959,13 +614,13 @@ def polygon_holds(lng: float | None, lat: float | None, shape_text: str | None) 
 def polygon_near(lng: float | None, lat: float | None, shape_text: str | None, radius: float | None) -> bool:
     if polygon_holds(lng, lat, shape_text):
         return True
-    polygons = _polygons_of(shape_text)  # type: ignore[arg-type]
-    edges = [edge for polygon in polygons or [] for loop in polygon for edge in _edges(loop)]
+    polygons = polygons_of(shape_text)  # type: ignore[arg-type]
+    edges = [edge for polygon in polygons or [] for loop in polygon for edge in loop_edges(loop)]
     return _within_radius(_lookup_point(lng, lat), edges, radius)
 
 
 def line_near(lng: float | None, lat: float | None, shape_text: str | None, radius: float | None) -> bool:
-    lines = _lines_of(shape_text) if shape_text is not None else None
+    lines = lines_of(shape_text) if shape_text is not None else None
     if lines is None:
         raise GeoRefusal("geo_line_lookup with an invalid line")
     return _within_radius(_lookup_point(lng, lat), _line_edges(lines), radius)
@@ -1090,7 +745,7 @@ def from_wkt(text: str) -> str | None:
     except _WktError:
         return None
     _check_wkt_shape(shape)
-    return _json_text(shape)
+    return json_text(shape)
 
 
 # ----------------------------------------------------------------- registration

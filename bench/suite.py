@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""`dac check` on a repository of N detections, against what the same tests cost in plain DuckDB.
+
+Usage: python bench/suite.py [--n 300] [--jobs J] [--corpus FILE] [--keep DIR]
+
+Generates a project (dac init) with N detections, one test each, from real queries of
+../shared/corpus/queries-dev.jsonl, Defender and Sentinel alike: queries that dac's binder binds
+clean and that read one platform table, each enabled in its own dialect only. Each test gives
+that table three rows (the time column an hour before the test's `now`) and expects the row count
+the emulator gives while generating; queries the emulator refuses on such rows are skipped, so
+every test passes.
+
+Then times, as whole processes:
+  floor      a Python process that, per test, creates a table, inserts three rows and runs a
+             filtered aggregate in plain DuckDB (what a tiny test needs at the least)
+  dac check  `dac check --jobs J` over the repository (J defaults to the machine's cores)
+and prints each one's CPU seconds (user + system, the process and its children), wall seconds and
+peak resident memory, and the ratio of CPU time to the floor's. Goals (issue 17): CPU at most 4x
+the floor at N=300; wall time of N=1,000 on 2 cores under 30 s; peak RSS under 400 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
+
+from dac.diagnostics import Severity
+from dac.emulator import Emulator, EmulatorError, QueryLimits
+from dac.kqlcheck import analyse
+from dac.model.tables import environment
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "queries-dev.jsonl"
+NOW = "2024-06-01T12:00:00Z"
+TIME_COLUMNS = {"defender": "Timestamp", "sentinel": "TimeGenerated"}
+
+FLOOR = """
+import duckdb, sys
+connection = duckdb.connect(":memory:")
+for index in range(int(sys.argv[1])):
+    connection.execute("CREATE TABLE t (Timestamp TIMESTAMP, DeviceName VARCHAR, ActionType VARCHAR)")
+    connection.execute("INSERT INTO t VALUES (now(), 'a', 'x'), (now(), 'b', 'y'), (now(), 'c', 'x')")
+    connection.execute("SELECT DeviceName, count(*) FROM t WHERE ActionType = 'x' GROUP BY DeviceName").fetchall()
+    connection.execute("DROP TABLE t")
+"""
+
+
+def dac_command() -> list[str]:
+    script = Path(sys.executable).with_name("dac")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dac"]
+
+
+def candidates(corpus: Path) -> list[tuple[str, str, str, str]]:
+    """(id, dialect, query, table) of corpus queries that bind clean and read one platform table."""
+    found = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        dialect = row.get("dialect")
+        if dialect not in TIME_COLUMNS:
+            continue
+        diagnostics, bound = analyse(row["query"], dialect)
+        if bound is None or any(d.severity == Severity.ERROR for d in diagnostics):
+            continue
+        tables = sorted(bound.tables & set(environment(dialect).tables))
+        if len(tables) == 1:
+            found.append((row["id"], dialect, row["query"], tables[0]))
+    return found
+
+
+def rows_on_three_rows(dialect: str, query: str, table: str) -> int | None:
+    """How many rows the query returns on the test's three rows, or None when the emulator refuses it."""
+    import datetime as dt
+
+    engine = Emulator(environment(dialect), now=dt.datetime(2024, 6, 1, 12), limits=QueryLimits(timeout=5))
+    try:
+        when = dt.datetime(2024, 6, 1, 11)
+        engine.load_table(table, [{TIME_COLUMNS[dialect]: when} for _ in range(3)])
+        return len(engine.run(query).rows)
+    except EmulatorError:
+        return None
+    finally:
+        engine.close()
+
+
+def detection_yaml(dialect: str, query: str, table: str, number: int, count: int) -> str:
+    time_column = TIME_COLUMNS[dialect]
+    body = textwrap.indent(query.rstrip() + "\n", "    ")
+    return (
+        f"id: {uuid.UUID(int=number + 1)}\n"
+        f"name: Generated detection {number:04d}\n"
+        "description: A corpus query, for timing dac check.\n"
+        "kind: hunting\nstatus: test\nauthors: [dac bench]\ncreated: 2024-01-01\nmodified: 2024-01-01\n"
+        "version: 1.0.0\n"
+        f"query:\n  dialect: {dialect}\n  text: |\n{body}"
+        f"variants:\n  {'sentinel' if dialect == 'defender' else 'defender'}: {{enabled: false}}\n"
+        "tests:\n"
+        "  - name: three rows\n"
+        f"    now: {NOW}\n"
+        "    tables:\n"
+        f"      {table}:\n"
+        + "".join(f"        - {{{time_column}: 2024-06-01T11:00:00Z}}\n" for _ in range(3))
+        + f"    expect:\n      count: {count}\n"
+    )
+
+
+def generate(folder: Path, count: int, corpus: Path) -> int:
+    init = [*dac_command(), "init", str(folder), "--install", "dac"]  # the workflows are not used here
+    subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+    target = folder / "detections"
+    for old in target.rglob("*.yml"):
+        old.unlink()
+    written = 0
+    pool = candidates(corpus)
+    while written < count and pool:
+        for _id, dialect, query, table in list(pool):
+            if written >= count:
+                break
+            rows = rows_on_three_rows(dialect, query, table)
+            if rows is None:
+                pool.remove((_id, dialect, query, table))
+                continue
+            (target / f"generated-{written:04d}.yml").write_text(
+                detection_yaml(dialect, query, table, written, rows), encoding="utf-8"
+            )
+            written += 1
+    return written
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """(CPU seconds, wall seconds, peak RSS in MB, exit code) of a whole process and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if completed.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed ({completed.returncode}): {completed.stderr.decode()[-800:]}")
+    return cpu, wall, after.ru_maxrss / 1024, completed.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300, help="detections (default 300)")
+    parser.add_argument("--jobs", type=int, help="dac check --jobs (default: dac's own default)")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    options = parser.parse_args()
+    folder = options.keep or Path(tempfile.mkdtemp(prefix="dac-suite-"))
+    try:
+        if options.keep and options.keep.exists():
+            shutil.rmtree(options.keep)
+        count = generate(folder, options.n, options.corpus)
+        print(f"{count} detections with one test each in {folder}")
+        floor = timed([sys.executable, "-c", FLOOR, str(count)], folder)
+        check = [*dac_command(), "check", "--format", "json"]
+        if options.jobs is not None:
+            check += ["--jobs", str(options.jobs)]
+        dac = timed(check, folder)
+        if dac[3] != 0:
+            print("warning: dac check reported findings (exit 1)")
+        print(f"{'':12} {'CPU s':>8} {'wall s':>8} {'peak MB':>8}")
+        for label, (cpu, wall, rss, _) in (("floor", floor), ("dac check", dac)):
+            print(f"{label:12} {cpu:8.2f} {wall:8.2f} {rss:8.0f}")
+        print(f"dac check CPU / floor CPU: {dac[0] / floor[0]:.2f}x (goal at N=300: at most 4x); "
+              f"{dac[0] / count * 1000:.1f} CPU-ms per detection on {os.cpu_count()} cores")  # fmt: skip
+    finally:
+        if not options.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
