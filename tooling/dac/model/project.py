@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import os
@@ -96,8 +97,15 @@ def find_project(start: Path | None = None) -> Project:
     for folder in (here, *here.parents):
         config = folder / CONFIG_NAME
         if config.is_file():
-            return _load(folder, config)
+            state = config.stat()
+            key = (config, state.st_mtime_ns, state.st_size)
+            if key not in _LOADED:  # checks ask for the project once per detection: read dac.yml once
+                _LOADED[key] = _load(folder, config)
+            return copy.deepcopy(_LOADED[key])  # a caller may change its copy
     return Project(root=here, config_file=None, detections_dir=here / "detections")
+
+
+_LOADED: dict[tuple[Path, int, int], Project] = {}  # dac.yml (path, mtime, size) -> its project
 
 
 def schema_reference(directory: Path) -> str:
