@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..reports import FORMATS
-from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
+from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default, test_run_options
 from .support import console as _console
 from .support import guarded as _guarded
 
@@ -103,38 +103,37 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
 @click.option("--base", "base_ref", metavar="REF", help="Git ref to compare with (see dac validate).")
 @FORMAT_OPTION
 @FAIL_ON_OPTION
+@test_run_options
 @_guarded
-def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str) -> None:
+def check_command(
+    paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str, keyword: str | None,
+    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None,
+) -> None:  # fmt: skip
     """The main job: validate, render and test every detection, then print a summary.
 
     Runs over the project's detections folder unless PATHS are given. Each test run has a time
     and a memory limit (limits: in dac.yml, timeout: on a test; default 60 s and 2 GiB); a run
     past one is reported as that test's error and the others go on. Files a detection names must
     lie inside the project. json, sarif and github output include the failed tests as findings.
-    Secrets (tokens, client secrets) are masked in all output.
+    Secrets (tokens, client secrets) are masked in all output. -k, --last-failed, --failed-first,
+    --durations and --jobs choose and run the tests as for dac test.
     """
-    from ..emulator.engine import address_space_limit
     from ..model.project import find_project
     from ..reports import github as github_report
     from ..reports import json as json_report
     from ..reports.text import summary_line
-    from ..testing import run_detection_tests, summarize
+    from ..testing import summarize
     from ..validation import validate
-    from .emulator import print_test_results, query_limits
+    from .emulator import print_test_results, query_limits, run_tests
 
     project = find_project()
     report = validate(paths_or_default(paths, project), project, base_ref)
     if output_format not in ("sarif", "json"):  # one document with the tests' findings too: printed below
         _print_report(report, output_format)
     failed_files = report.files_with_errors()
-    results = []
-    limits = query_limits(project)
-    with address_space_limit(limits.memory_limit):  # detection tests run on the emulator, within the limits
-        for loaded in report.results:  # of detections without errors
-            if loaded.detection is not None and loaded.display not in failed_files:
-                results += run_detection_tests(
-                    loaded.detection, project.tables_dir, variants=report.variants.get(loaded.path), limits=limits
-                )
+    runnable = [r for r in report.results if r.detection is not None and r.display not in failed_files]
+    options = {"keyword": keyword, "last_failed": last_failed, "failed_first": failed_first, "jobs": jobs}
+    results = run_tests(project, runnable, report.variants, limits=query_limits(project), **options)
     tests = summarize(results)
     code = _exit_code(report, fail_on)
     if tests["passed"] != tests["tests"]:
@@ -143,7 +142,7 @@ def check_command(paths: tuple[Path, ...], base_ref: str | None, output_format: 
         console = _console()
         if report.diagnostics:
             console.print()
-        print_test_results(results, tests, [])
+        print_test_results(results, tests, [], durations=durations)
         console.print(_detection_table(report, results))
         verdict = "[bold green]passed[/]" if code == EXIT_OK else "[bold red]failed[/]"
         console.print(f"dac check {verdict}: {_summary_line(report)}; {summary_line(tests)}")

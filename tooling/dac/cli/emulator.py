@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ..model import DIALECTS
-from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default
+from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default, test_run_options
 from .support import console as _console
 from .support import fail as _fail
 from .support import guarded as _guarded
 
 if TYPE_CHECKING:  # the library loads when a command runs, not when dac starts
+    from collections.abc import Callable, Mapping, Sequence
+
     from ..diagnostics import Diagnostic
+    from ..model.detection import LoadResult
+    from ..model.project import Project
+    from ..test_runs import Plan
     from ..testing import TestResult
 
 # --------------------------------------------------------------------------------------- limits
@@ -62,24 +67,31 @@ def _timeout_seconds(ctx: click.Context, param: click.Parameter, value: str | No
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="text for people, json for tools.",
 )  # fmt: skip
+@test_run_options
 @_guarded
-def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path | None, output_format: str) -> None:
+def test_command(
+    paths: tuple[Path, ...], dialect: str | None, junit_file: Path | None, output_format: str, keyword: str | None,
+    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None,
+) -> None:  # fmt: skip
     """Run the tests of detections on the local KQL emulator.
 
     PATHS are files or folders (default: the project's detections folder). Each test runs once
     per enabled dialect (narrowed by the test's `dialects` and by --dialect). Detections are
     validated first; one with errors is reported and its tests are not run. Exit code 1 when a
     test fails or errs or a detection is invalid.
+
+    Like pytest: -k selects tests by name, --last-failed and --failed-first use the failures
+    recorded in .dac/cache/lastfailed.json by the last run, --durations lists the slowest runs, and
+    --jobs spreads detections over processes (results print in the same order whatever N).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from ..diagnostics import Severity
-    from ..emulator.engine import address_space_limit
     from ..model.project import find_project
     from ..redaction import write_text
     from ..reports.json import json_document
     from ..reports.junit import junit_xml
-    from ..testing import planned, run_detection_tests, summarize
+    from ..testing import summarize
     from ..validation import validate
 
     project = find_project()
@@ -96,27 +108,26 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
         else:
             runnable.append(loaded)
 
-    results: list[TestResult] = []
-    total = sum(len(planned(loaded.detection, dialect)) for loaded in runnable)
-    progress_console = _console(stderr=True)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    shown = progress_console.is_terminal and total > 0  # logs and CI get no progress bar
-    progress = Progress(*columns, console=progress_console, transient=True, disable=not shown)
-    # address_space_limit: a query's memory beyond DuckDB's view stays bounded
-    with address_space_limit(limits.memory_limit), progress:
-        task = progress.add_task("testing", total=total)
-        for loaded in runnable:
-            progress.update(task, description=loaded.detection.name)
-            results += run_detection_tests(
-                loaded.detection, project.tables_dir, dialect=dialect, variants=report.variants.get(loaded.path),
-                on_result=lambda _: progress.advance(task), limits=limits,
-            )  # fmt: skip
+    def with_progress(total: int, run: Callable[..., list[TestResult]]) -> list[TestResult]:
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        progress_console = _console(stderr=True)
+        shown = progress_console.is_terminal and total > 0  # logs and CI get no progress bar
+        with Progress(*columns, console=progress_console, transient=True, disable=not shown) as progress:
+            task = progress.add_task("testing", total=total)
+            return run(
+                on_start=lambda name: progress.update(task, description=name),
+                on_result=lambda result: progress.update(task, advance=1, description=result.detection),
+            )
+
+    options = {"keyword": keyword, "last_failed": last_failed, "failed_first": failed_first, "jobs": jobs}
+    results = run_tests(project, runnable, report.variants, dialect=dialect, limits=limits, wrap=with_progress,
+                        **options)  # fmt: skip
 
     summary = summarize(results, invalid=len(invalid))
     invalid_diagnostics = [d for _, diagnostics in invalid.values() for d in diagnostics]
@@ -127,15 +138,76 @@ def test_command(paths: tuple[Path, ...], dialect: str | None, junit_file: Path 
     if output_format == "json":
         click.echo(json_document(results, summary, invalid_diagnostics))
     else:
-        print_test_results(results, summary, invalid_diagnostics)
+        print_test_results(results, summary, invalid_diagnostics, durations=durations)
     clean = summary["passed"] == summary["tests"] and not invalid
     sys.exit(EXIT_OK if clean else EXIT_FINDINGS)
 
 
-def print_test_results(results: list[TestResult], summary: dict[str, Any], invalid: list[Diagnostic]) -> None:
+def run_tests(
+    project: Project,
+    runnable: Sequence[LoadResult],
+    variants: Mapping[Path, Any],
+    *,
+    dialect: str | None = None,
+    limits: Any = None,
+    keyword: str | None = None,
+    last_failed: bool = False,
+    failed_first: bool = False,
+    jobs: int | None = None,
+    wrap: Callable[[int, Callable[..., list[TestResult]]], list[TestResult]] | None = None,
+) -> list[TestResult]:
+    """The tests of valid detections, selected and ordered by -k, --last-failed and --failed-first, run
+    on --jobs processes; the last-failed record is updated. `wrap(total, run)`: runs `run` (a progress bar)."""
+    from functools import partial
+
+    from ..test_runs import (
+        AUTO_MIN_RUNS_PER_WORKER,
+        MIN_RUNS_PER_WORKER,
+        default_jobs,
+        plan_runs,
+        run_plan,
+        write_last_failed,
+    )
+
+    detections = [loaded.detection for loaded in runnable if loaded.detection is not None]
+    plan = plan_runs(
+        detections, project.root, dialect=dialect, keyword=keyword, last_failed=last_failed, failed_first=failed_first
+    )
+    note = _selection_note(plan, keyword, last_failed, failed_first)
+    if note:
+        click.echo(f"dac: {note}", err=True)
+    run = partial(
+        run_plan, plan, {d.file: d for d in detections}, project.tables_dir, dialect=dialect, variants=variants,
+        limits=limits, jobs=jobs or default_jobs(),
+        min_runs_per_worker=MIN_RUNS_PER_WORKER if jobs else AUTO_MIN_RUNS_PER_WORKER,
+    )  # fmt: skip
+    results = wrap(plan.total, run) if wrap is not None else run()
+    if not write_last_failed(project.root, results, {loaded.display: loaded.path for loaded in runnable}):
+        click.echo("dac: warning: could not write .dac/cache/lastfailed.json", err=True)
+    return results
+
+
+def _selection_note(plan: Plan, keyword: str | None, last_failed: bool, failed_first: bool) -> str:
+    """One line on standard error when options chose the runs: how many of how many, and why."""
+    notes = []
+    if keyword is not None:
+        notes.append(f"-k selects {plan.selected} of {plan.planned} test runs")
+    runs = f"{plan.failed_before} test run{'s' if plan.failed_before != 1 else ''} that failed last time"
+    if (last_failed or failed_first) and not plan.failed_before:
+        notes.append("no test run failed last time: running all")
+    elif last_failed:
+        notes.append(f"running only the {runs}")
+    elif failed_first:
+        notes.append(f"running the {runs} first")
+    return "; ".join(notes)
+
+
+def print_test_results(
+    results: Sequence[TestResult], summary: dict[str, Any], invalid: list[Diagnostic], *, durations: int | None = None
+) -> None:
     from rich.text import Text
 
-    from ..reports.text import diagnostic_text, print_diagnostics, summary_line
+    from ..reports.text import diagnostic_text, print_diagnostics, slowest_lines, summary_line
     from ..testing import ERROR, PASSED
 
     console = _console()
@@ -154,6 +226,10 @@ def print_test_results(results: list[TestResult], summary: dict[str, Any], inval
             console.print(diagnostic_text(diagnostic))
         if result.details:
             console.print(Text("\n".join("    " + line for line in result.details.splitlines())))
+        console.print()
+    if durations is not None and results:
+        for line in slowest_lines(results, durations):
+            console.print(Text(line))
         console.print()
     clean = summary["passed"] == summary["tests"] and not summary["invalid_detections"]
     console.print(Text(summary_line(summary), style="bold green" if clean else "bold red"))

@@ -75,3 +75,51 @@ def guarded(command: F) -> F:
             fail(f"internal error: {type(exc).__name__}: {exc} (set DAC_DEBUG=1 for details and please report it)")
 
     return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ test selection
+
+
+def _keyword(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """-k: parsed here, so that a bad expression is a usage error before anything runs."""
+    if value is None:
+        return None
+    from ..test_runs import SelectionError, keyword_matcher
+
+    try:
+        keyword_matcher(value)
+    except SelectionError as exc:
+        raise click.BadParameter(f"{value!r}: {exc}") from None
+    return value
+
+
+def test_run_options(command: F) -> F:
+    """The pytest-like options of `dac test` and `dac check`: -k, --last-failed, --failed-first,
+    --durations and --jobs."""
+    options = [
+        click.option(
+            "-k", "keyword", metavar="EXPR", callback=_keyword,
+            help="Run only the tests whose 'detection name / test name' contains these words (any case), "
+            "combined with not, and, or and parentheses, e.g. -k 'winscp and not public'.",
+        ),
+        click.option(
+            "--last-failed", "--lf", "last_failed", is_flag=True,
+            help="Run only the test runs that failed or erred last time (all when none did).",
+        ),
+        click.option(
+            "--failed-first", "--ff", "failed_first", is_flag=True,
+            help="Run the test runs that failed or erred last time first, then the rest.",
+        ),
+        click.option(
+            "--durations", type=click.IntRange(min=0), metavar="N",
+            help="After the results, list the N slowest test runs (0: all). Text output only.",
+        ),
+        click.option(
+            "-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+            help="Run detections' tests in N processes (default: one per core when there are enough tests "
+            "to gain from it; 1: in this process). The output is the same whatever N.",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -226,14 +227,21 @@ class Session:
         return [(row[0], kql_type_of(row[1])) for row in described]
 
 
-def _with_case_twins(columns: dict[str, str]) -> dict[str, str]:
-    """The columns with CASE_TWIN appended to each name that differs from an earlier one's only in case."""
-    seen: set[str] = set()
-    stored = {}
-    for column, kind in columns.items():
-        stored[column + CASE_TWIN if column.lower() in seen else column] = kind
-        seen.add(column.lower())
+def case_twin_names(names: Iterable[str]) -> list[str]:
+    """The names as stored: CASE_TWIN appended once for each earlier name that differs only in case
+    (TlsVersion, Tlsversion, TLSVersion are TlsVersion, Tlsversion + one mark, TLSVersion + two)."""
+    seen: dict[str, int] = {}
+    stored = []
+    for name in names:
+        earlier = seen.get(name.lower(), 0)
+        stored.append(name + CASE_TWIN * earlier)
+        seen[name.lower()] = earlier + 1
     return stored
+
+
+def _with_case_twins(columns: dict[str, str]) -> dict[str, str]:
+    """The columns with their stored names (case_twin_names)."""
+    return dict(zip(case_twin_names(columns), columns.values(), strict=True))
 
 
 def _placeholder(kind: str) -> str:

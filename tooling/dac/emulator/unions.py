@@ -18,7 +18,7 @@ from ..kql.names import string_value
 from ..kql.syntax import Node, operands
 from .errors import EmulatorError
 from .operators import filter_condition
-from .session import CASE_TWIN
+from .session import CASE_TWIN, case_twin_names
 from .sql import DUCK_TYPES, quote_name, sql_string
 
 if TYPE_CHECKING:
@@ -144,15 +144,10 @@ def _kql_names(columns: Columns) -> Columns:
 
 
 def _stored_names(names: list[str]) -> dict[str, str]:
-    """The SQL name of each result column: DuckDB's names are case-insensitive, so a column whose
-    name differs from an earlier one's only in case gets CASE_TWIN appended (engine.py gives it back its
-    name)."""
-    seen: set[str] = set()
-    stored = {}
-    for name in names:
-        stored[name] = name + CASE_TWIN if name.lower() in seen else name
-        seen.add(name.lower())
-    return stored
+    """The SQL name of each result column: DuckDB's names are case-insensitive, so a column whose name
+    differs from an earlier one's only in case gets CASE_TWIN marks (session.case_twin_names; engine.py
+    gives it back its name)."""
+    return dict(zip(names, case_twin_names(names), strict=True))
 
 
 # ----------------------------------------------------------------- search

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -43,3 +43,12 @@ def summary_line(summary: Mapping[str, Any]) -> str:
         count = summary["invalid_detections"]
         line += f"; {count} invalid detection{'s' if count != 1 else ''} not run"
     return line
+
+
+def slowest_lines(results: Sequence[Any], count: int) -> list[str]:
+    """`--durations N`: a header, then the N slowest test runs (0: all), slowest first, as
+    `1.23s  detection / test [dialect]` (runs that took as long keep their order)."""
+    ranked = sorted(results, key=lambda r: -r.duration)
+    shown = ranked if count == 0 else ranked[:count]
+    header = "slowest test runs:" if count == 0 else f"slowest {len(shown)} test run{'s' if len(shown) != 1 else ''}:"
+    return [header, *(f"{r.duration:8.2f}s  {r.detection} / {r.test} [{r.dialect}]" for r in shown)]

@@ -304,6 +304,7 @@ Set-up of the targets, environments and Entra ID federated credentials: dac's `c
 
 GITIGNORE_TEXT = """\
 # dac outputs
+.dac/
 build/
 site/
 dac.sarif
