@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Emulator speed against hand-written DuckDB SQL on the same data and connection.
 
-Usage: python bench/emulator.py [--rows 1000000] [--repeat 3]
+Usage: python bench/emulator.py [--rows 1000000] [--repeat 3] [--only SUBSTRING]
 
 Generates a deterministic DeviceNetworkEvents table (every column of the Defender schema; the
 columns the queries use get realistic values), then times, after one warm-up run, the median of
@@ -9,9 +9,22 @@ columns the queries use get realistic values), then times, after one warm-up run
   (a) where + summarize count() by two keys
   (b) a `has` term filter + summarize dcount()
   (c) the seed hunting query on rare outgoing connections (detections/network/rare-...yml)
-each through the emulator (compile + execute) and as hand-written SQL, and prints the ratio. The
-hand-written SQL of (c) does what the query does, its `search` included; (c') also compares with a
-hand-optimised SQL that drops the search because the query's later equality filters imply it.
+  (d)-(n) one shape each (issue 17): has_any of 20 terms (d': as a let-bound dynamic), has_all,
+      arg_max(Timestamp, *) by DeviceId, an innerunique join, `in~` of 20 values, `contains` of a list
+      (or-ed), dcount by key, bin(Timestamp, 1h) + summarize, make_set by key, mv-expand of a dynamic
+      array (AdditionalFields parsed), parse
+each through the emulator (compile + execute + conversion of the result to Python) and as
+hand-written SQL (fetched to Python), and prints the ratio. The hand-written SQL is what one would
+write for DuckDB by hand, not the emulator's SQL: one alternation regex for has_any, a case-insensitive
+whole-term regex per term for has_all, QUALIFY row_number() for arg_max, DISTINCT ON for the
+innerunique left side, time_bucket for bin, list(DISTINCT) for make_set, unnest for mv-expand,
+regexp_extract for parse. The hand-written SQL of (c) does what the query does, its `search`
+included; (c') also compares with a hand-optimised SQL that drops the search because the query's
+later equality filters imply it.
+
+After the times, `answer` says whether the emulator's SQL and the hand-written SQL give the same rows
+(DuckDB EXCEPT ALL both ways): `same`, or `differs` where the two may legitimately differ (the order of
+a set's elements, which value any_value() picks), or `-` where the columns' types differ.
 Peak resident memory of the process is printed at the end.
 """
 
@@ -28,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
 from dac.emulator import Emulator
+from dac.emulator.compiler import compile_query
 from dac.model.detection import load_detection
 from dac.model.tables import environment
 
@@ -76,6 +90,101 @@ SQL_C_OPTIMISED = SQL_C.replace(
 )
 
 
+# (d)-(n): the shapes of issue 17, each a KQL query and the SQL one would write for it by hand.
+HAS_TERMS = ("contoso", "fabrikam", "mimikatz", "rubeus", "psexec", "cobalt", "beacon", "powersploit", "bloodhound",
+             "sharphound", "lazagne", "procdump", "nanodump", "certutil", "bitsadmin", "mshta", "regsvr32",
+             "rundll32", "wmic", "cdn42")  # fmt: skip
+ALL_TERMS = ("arg", "url", "https", "com", "contoso")
+IN_VALUES = ("Chrome.exe", "MSEDGE.EXE", *(f"proc{n}.exe" for n in range(1, 19)))
+CONTAINS_VALUES = ("contoso", "cdn1", "evil", "Fabrikam", ".ru")
+
+
+def _strings(values: tuple[str, ...]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+def _sql_strings(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def _term_regex(term: str) -> str:
+    return f"'(?i)(^|[^[:alnum:]]){term}($|[^[:alnum:]])'"
+
+
+COMMAND_LINE = "InitiatingProcessCommandLine"
+SHAPES = [
+    ("(d) has_any of 20 terms",
+     f"DeviceNetworkEvents\n| where {COMMAND_LINE} has_any ({_strings(HAS_TERMS)})\n| summarize count() by DeviceName",
+     f"SELECT DeviceName, count(*) AS count_ FROM DeviceNetworkEvents WHERE regexp_matches(lower({COMMAND_LINE}), "
+     f"'(^|[^[:alnum:]])({'|'.join(HAS_TERMS)})($|[^[:alnum:]])') GROUP BY DeviceName"),
+    ("(d') has_any of a let-bound dynamic list of the same 20 terms",
+     f"let iocs = dynamic([{_strings(HAS_TERMS)}]);\nDeviceNetworkEvents\n| where {COMMAND_LINE} has_any (iocs)\n"
+     "| summarize count() by DeviceName",
+     f"SELECT DeviceName, count(*) AS count_ FROM DeviceNetworkEvents WHERE regexp_matches(lower({COMMAND_LINE}), "
+     f"'(^|[^[:alnum:]])({'|'.join(HAS_TERMS)})($|[^[:alnum:]])') GROUP BY DeviceName"),
+    ("(e) has_all of 5 terms",
+     f"DeviceNetworkEvents\n| where {COMMAND_LINE} has_all ({_strings(ALL_TERMS)})\n| summarize count() by DeviceName",
+     "SELECT DeviceName, count(*) AS count_ FROM DeviceNetworkEvents WHERE "
+     + " AND ".join(f"regexp_matches({COMMAND_LINE}, {_term_regex(t)})" for t in ALL_TERMS) + " GROUP BY DeviceName"),
+    ("(f) arg_max(Timestamp, *) by DeviceId",
+     "DeviceNetworkEvents\n| summarize arg_max(Timestamp, *) by DeviceId",
+     "SELECT DeviceId, Timestamp, * EXCLUDE (DeviceId, Timestamp) FROM DeviceNetworkEvents "
+     "QUALIFY row_number() OVER (PARTITION BY DeviceId ORDER BY Timestamp DESC) = 1"),
+    ("(g) innerunique join",
+     "DeviceNetworkEvents\n| join kind=innerunique (DeviceNetworkEvents | summarize Connections = count() by DeviceId)"
+     " on DeviceId",
+     "SELECT l.*, r.DeviceId AS DeviceId1, r.Connections FROM (SELECT DISTINCT ON (DeviceId) * FROM "
+     "DeviceNetworkEvents) l JOIN (SELECT DeviceId, count(*) AS Connections FROM DeviceNetworkEvents GROUP BY DeviceId)"
+     " r ON l.DeviceId = r.DeviceId"),
+    ("(h) in~ of 20 values",
+     f"DeviceNetworkEvents\n| where InitiatingProcessFileName in~ ({_strings(IN_VALUES)})\n"
+     "| summarize count() by InitiatingProcessFileName",
+     "SELECT InitiatingProcessFileName, count(*) AS count_ FROM DeviceNetworkEvents WHERE "
+     f"lower(InitiatingProcessFileName) IN ({_sql_strings(tuple(v.lower() for v in IN_VALUES))}) "
+     "GROUP BY InitiatingProcessFileName"),
+    ("(i) contains of a list (or)",
+     "DeviceNetworkEvents\n| where " + " or ".join(f'RemoteUrl contains "{v}"' for v in CONTAINS_VALUES)
+     + "\n| summarize count() by RemoteUrl",
+     "SELECT RemoteUrl, count(*) AS count_ FROM DeviceNetworkEvents WHERE "
+     + " OR ".join(f"contains(lower(RemoteUrl), '{v.lower()}')" for v in CONTAINS_VALUES) + " GROUP BY RemoteUrl"),
+    ("(j) dcount by key",
+     "DeviceNetworkEvents\n| summarize dcount(RemoteIP) by DeviceName",
+     "SELECT DeviceName, count(DISTINCT RemoteIP) AS dcount_RemoteIP FROM DeviceNetworkEvents GROUP BY DeviceName"),
+    ("(k) bin(Timestamp, 1h) + summarize",
+     "DeviceNetworkEvents\n| summarize count() by bin(Timestamp, 1h)",
+     "SELECT time_bucket(INTERVAL 1 HOUR, Timestamp) AS Timestamp, count(*) AS count_ FROM DeviceNetworkEvents "
+     "GROUP BY 1"),
+    ("(l) make_set by key",
+     "DeviceNetworkEvents\n| summarize make_set(RemotePort) by DeviceName",
+     "SELECT DeviceName, to_json(list(DISTINCT RemotePort)) AS set_RemotePort FROM DeviceNetworkEvents "
+     "GROUP BY DeviceName"),
+    ("(m) mv-expand of a dynamic array",
+     "DeviceNetworkEvents\n| extend Fields = parse_json(AdditionalFields)\n| mv-expand Fields\n"
+     "| summarize n = count() by Field = tostring(Fields)",
+     "SELECT json_extract_string(f, '$') AS Field, count(*) AS n FROM (SELECT unnest(CAST(CAST(AdditionalFields AS "
+     "JSON) AS JSON[])) AS f FROM DeviceNetworkEvents) GROUP BY Field"),
+    ("(n) parse",
+     f'DeviceNetworkEvents\n| parse {COMMAND_LINE} with * "--url https://" Host "/" *\n| summarize count() by Host',
+     f"SELECT regexp_extract({COMMAND_LINE}, '--url https://(.*?)/', 1) AS Host, count(*) AS count_ "
+     "FROM DeviceNetworkEvents GROUP BY Host"),
+]  # fmt: skip
+
+
+def same_answer(engine: Emulator, kql: str, sql: str) -> str:
+    """`same` when the emulator's SQL and the hand-written SQL give the same rows (as multisets), else
+    `differs`; `-` when their column types differ."""
+    compiled, _ = compile_query(engine, kql)
+    connection = engine.connection
+    types = [[row[1] for row in connection.execute(f"DESCRIBE {q}").fetchall()] for q in (compiled, sql)]
+    if types[0] != types[1]:
+        return "-"
+    left, right = f"SELECT * FROM ({compiled})", f"SELECT * FROM ({sql})"
+    one_way = f"SELECT count(*) FROM ({left} EXCEPT ALL {right})"
+    other_way = f"SELECT count(*) FROM ({right} EXCEPT ALL {left})"
+    differ = connection.execute(f"SELECT ({one_way}) + ({other_way})").fetchone()
+    return "same" if differ and differ[0] == 0 else "differs"
+
+
 def search_sql(columns: dict[str, str], terms: tuple[str, ...]) -> str:
     texts = ", ".join(f'"{name}"' for name, kind in columns.items() if kind in ("string", "dynamic", "guid"))
     return " AND ".join(
@@ -103,7 +212,11 @@ def generate(engine: Emulator, rows: int) -> None:
         "InitiatingProcessFileName": "CASE i % 9 WHEN 0 THEN 'chrome.exe' WHEN 1 THEN 'msedge.exe' "
         "ELSE 'proc' || CAST(hash(i) % 20000 AS VARCHAR) || '.exe' END",
         "InitiatingProcessMD5": "md5(CAST(i % 20000 AS VARCHAR))",
-        "InitiatingProcessCommandLine": "'proc.exe --arg ' || CAST(i % 97 AS VARCHAR)",
+        "InitiatingProcessCommandLine": "'\"proc' || CAST(i % 97 AS VARCHAR) || '.exe\" --arg ' "
+        "|| CAST(i % 97 AS VARCHAR) || ' --url https://' || CASE WHEN i % 5 = 0 THEN 'www.contoso.com' "
+        "ELSE 'cdn' || CAST(i % 100 AS VARCHAR) "
+        "|| '.example.org' END || '/path/' || CAST(hash(i) % 1000 AS VARCHAR) || '?q=Some Longer Text'",
+        "AdditionalFields": "'[\"svc' || CAST(i % 50 AS VARCHAR) || '\", \"port' || CAST(i % 7 AS VARCHAR) || '\"]'",
         "ReportId": "CAST(i AS BIGINT)",
     }
     selects = []
@@ -131,6 +244,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only the cases whose title contains this")
     args = parser.parse_args()
     engine = Emulator(environment("defender"), now=NOW)
     started = time.perf_counter()
@@ -143,14 +257,25 @@ def main() -> int:
              ("(b) has + dcount", QUERY_B, SQL_B, 1.5),
              ("(c) seed: rare outgoing connections", query_c, SQL_C.format(search=search), 2.0),
              ("(c') the same, SQL optimised by hand (search dropped)", query_c, SQL_C_OPTIMISED, None)]  # fmt: skip
+    cases += [(title, kql, sql, 1.5) for title, kql, sql in SHAPES]
+    ratios = []
     for title, kql, sql, target in cases:
+        if args.only not in title:
+            continue
         emulator_rows = len(engine.run(kql).rows)
         sql_rows = len(engine.connection.execute(sql).fetchall())
         kql_time = timed(lambda kql=kql: engine.run(kql), args.repeat)
         sql_time = timed(lambda sql=sql: engine.connection.execute(sql).fetchall(), args.repeat)
         print(f"{title}: emulator {kql_time * 1000:.0f} ms, DuckDB SQL {sql_time * 1000:.0f} ms, "
               f"ratio {kql_time / sql_time:.2f}" + (f" (target <= {target})" if target else "")
-              + f"; rows {emulator_rows} vs {sql_rows}")  # fmt: skip
+              + f"; rows {emulator_rows} vs {sql_rows}; answer {same_answer(engine, kql, sql)}",
+              flush=True)  # fmt: skip
+        ratios.append((title, kql_time, sql_time, target))
+    print("\n| shape | emulator ms | SQL ms | ratio | target |\n|---|---:|---:|---:|---:|")
+    for title, kql_time, sql_time, target in ratios:
+        print(
+            f"| {title} | {kql_time * 1000:.0f} | {sql_time * 1000:.0f} | {kql_time / sql_time:.2f} | {target or ''} |"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..kql import functions as catalog
@@ -52,23 +53,17 @@ def aggregate(
     function = name_text(call["callee"])
     arguments = call["arguments"]["items"] or []
     if function in ("arg_max", "arg_min", "argmax", "argmin"):
-        first_name, first = named_argument(arguments[0])
-        order_sql, _ = compiler.expr(first, columns)
-        which = "arg_max" if "max" in function else "arg_min"
-        # Microsoft's binder (kqlcheck --result): `L = arg_max(T, *) by K` is K, L, the other columns; `N = e`
-        # names its column N; `*` repeats neither the by-columns nor the columns the arguments before it read
-        result = [(name or first_name, f"{'max' if which == 'arg_max' else 'min'}({order_sql})")]
-        named = set(groups) | {first_name, path_name(first)}
-        wanted: list[tuple[str, str]] = []
-        for argument in arguments[1:]:
-            if argument.kind == "Star":
-                wanted += [(n, quote_name(n)) for n, _ in columns if n not in named]
-                continue
-            label, value_node = named_argument(argument)
-            value, _ = compiler.expr(value_node, columns)
-            wanted.append((label, value))
-            named |= {label, path_name(value_node)}
-        result += [(n, f"{which}({v}, {order_sql})") for n, v in wanted]
+        row = arg_row(compiler, function, arguments, columns, groups)
+        result = [(name or row.name, f"{'max' if row.which == 'arg_max' else 'min'}({row.order})")]
+        if row.wanted:
+            # One row, all its columns ("returns a row in the group that maximizes ExprToMaximize"): one
+            # aggregate of a struct of the columns, not one per column (the same aggregate repeated is
+            # computed once). A null in that row stays null (arg_max of a column alone skips nulls);
+            # rows whose ExprToMaximize is null are ignored, and of tied rows the first in input order
+            # is kept (one thread, session.py), as arg_max of each column kept it. A summarize of this
+            # aggregate alone is a window instead (operators.summarize, arg_row_sql).
+            record = "struct_pack(" + ", ".join(f"v{i} := {sql}" for i, (_, sql) in enumerate(row.wanted)) + ")"
+            result += [(n, f"{row.which}({record}, {row.order})['v{i}']") for i, (n, _) in enumerate(row.wanted)]
         return result
     if function in ("take_anyif", "anyif"):
         return take_anyif(compiler, function, arguments, columns, call, name)
@@ -81,6 +76,70 @@ def aggregate(
     if calls is not None:  # the engine probes it to place a type mismatch (engine.py)
         calls.append((offset_of(call), function, sql, list(columns)))
     return [(name or aggregate_name(function, arguments), sql)]
+
+
+@dataclass
+class ArgRow:
+    """arg_max/arg_min(ExprToMaximize, ExprToReturn, ...) compiled: `which` is arg_max or arg_min, `order`
+    the SQL of ExprToMaximize and `kind` its type, `name` its column's name, `wanted` the other columns."""
+
+    which: str
+    order: str
+    kind: str
+    name: str
+    wanted: list[tuple[str, str]]
+
+
+def arg_row(compiler: Compiler, function: str, arguments: list[Node], columns: Columns, groups: list[str]) -> ArgRow:
+    first_name, first = named_argument(arguments[0])
+    order_sql, order_kind = compiler.expr(first, columns)
+    which = "arg_max" if "max" in function else "arg_min"
+    # Microsoft's binder (kqlcheck --result): `L = arg_max(T, *) by K` is K, L, the other columns; `N = e`
+    # names its column N; `*` repeats neither the by-columns nor the columns the arguments before it read
+    named = set(groups) | {first_name, path_name(first)}
+    wanted: list[tuple[str, str]] = []
+    for argument in arguments[1:]:
+        if argument.kind == "Star":
+            wanted += [(n, quote_name(n)) for n, _ in columns if n not in named]
+            continue
+        label, value_node = named_argument(argument)
+        value, _ = compiler.expr(value_node, columns)
+        wanted.append((label, value))
+        named |= {label, path_name(value_node)}
+    return ArgRow(which, order_sql, order_kind, first_name, wanted)
+
+
+def arg_row_call(item: Node) -> tuple[str | None, str, list[Node]] | None:
+    """(the name it is given, the function, its arguments) when a summarize item is an arg_max/arg_min call,
+    plain or `Name = arg_max(...)`; None otherwise."""
+    name = None
+    call = item
+    if item.kind == "Assignment":
+        target = next((c for c in item.children if isinstance(c, Node)), None)
+        if target is None or target.kind == "NameTuple":
+            return None
+        name, call = name_text(item["name"]), item["value"]
+    if call.kind != "Call" or call["callee"].kind != "Name":
+        return None
+    function = name_text(call["callee"])
+    arguments = call["arguments"]["items"] or []
+    if function not in ("arg_max", "arg_min", "argmax", "argmin") or not arguments:
+        return None
+    return name, function, arguments
+
+
+def arg_row_sql(row: ArgRow, group_exprs: list[str]) -> tuple[str, list[str]]:
+    """A summarize of one arg_max/arg_min by keys as a window over the input: (the selected ExprToMaximize
+    and ExprToReturn values, by position as ArgRow's columns; the QUALIFY clause). The row kept per group is
+    the one the aggregate keeps: the greatest (least) non-null ExprToMaximize, of tied rows the first in
+    input order (the window's sort keeps input order with one thread, session.py; tests pin it); a group
+    where ExprToMaximize is null in every row gives nulls. Much cheaper than the aggregate of a struct:
+    DuckDB sorts the rows once by key and ExprToMaximize."""
+    direction = "DESC" if row.which == "arg_max" else "ASC"
+    present = f"({row.order}) IS NOT NULL"
+    values = [row.order] + [f"CASE WHEN {present} THEN {sql} END" for _, sql in row.wanted]
+    window = f"PARTITION BY {', '.join(group_exprs)} ORDER BY {row.order} {direction} NULLS LAST"
+    return f" QUALIFY row_number() OVER ({window}) = 1", values
 
 
 def _is_aggregate(function: str) -> bool:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from ..kql.lexer import T, Token
 from ..kql.names import name_text, string_literal, string_value
 from ..kql.operator_types import BOOL_LITERALS
@@ -185,7 +187,7 @@ class ExpressionCompiler:
     def e_name(self, node: Node, columns: Columns) -> tuple[str, str]:
         name = name_text(node)
         for column, type_ in columns:
-            if column in (name, name + CASE_TWIN):  # CASE_TWIN: see session.py (names differing in case)
+            if column.rstrip(CASE_TWIN) == name:  # CASE_TWIN: see session.py (names differing in case)
                 return quote_name(column), type_
         if name in self.scalars:
             return self.scalars[name]
@@ -381,16 +383,8 @@ class ExpressionCompiler:
         negate = op.startswith("!")
         base = op.lstrip("!")
         left_text = self.as_string(left, left_kind)
-        needles = [string_literal(item) for item in items] if base == "has_any" else []
-        if len(needles) > _FEW_TERMS and None not in needles:
-            sql = _has_any_of(left_text, [needle for needle in needles if needle is not None])
-            return (f"(NOT {sql})" if negate else sql), "bool"
         if base in ("has_any", "has_all"):
-            checks = []
-            for item in items:
-                checks.append(self.term_check(left_text, item, columns, base))
-            joiner = " OR " if base == "has_any" else " AND "
-            sql = "(" + joiner.join(checks) + ")"
+            sql = self.terms_check(left_text, items, columns, base)
             return (f"(NOT {sql})" if negate else sql), "bool"
         insensitive = base == "in~"
         # each scalar item compiled once (an IOC list may hold 10,000 of them)
@@ -427,6 +421,61 @@ class ExpressionCompiler:
         choices = ", ".join(listed) if len(listed) == len(items) else " UNION ALL ".join(values)
         sql = f"({target} IN ({choices}))"
         return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
+
+    def terms_check(self, left_text: str, items: list[Node], columns: Columns, mode: str) -> str:
+        """`has_any` / `has_all` of a list: kql_has of each needle, with the string literals (the common
+        case, a list of IOC terms) compiled together. has_any: one lower() and one regular expression per
+        row for all of them (_has_any_of), not one of each per term. has_all: each literal's kql_has is
+        guarded by a plain substring test of the same lowered text (implied by it, and many times cheaper
+        than the regular expression, which then runs only where the term occurs)."""
+        literals: list[str] = []
+        checks = []
+        for item in items:
+            needle = string_literal(item)
+            if needle is not None:
+                literals.append(needle)
+                continue
+            constant = self.constant_terms(item, columns)
+            if constant is not None:  # a dynamic array of strings known when compiling: literals too
+                literals += constant
+                continue
+            checks.append(self.term_check(left_text, item, columns, mode))
+        if mode == "has_any":
+            if len(literals) == 1:
+                checks.insert(0, f"kql_has({left_text}, {sql_string(literals[0])})")
+            elif literals:
+                checks.insert(0, _has_any_of(left_text, literals))
+            return "(" + " OR ".join(checks) + ")" if checks else "false"
+        lowered = f"lower(coalesce({left_text}, ''))"
+        literal_checks = [
+            f"(contains({lowered}, lower({sql_string(needle)})) AND kql_has({left_text}, {sql_string(needle)}))"
+            for needle in dict.fromkeys(literals)
+            if needle != ""  # every text has the empty term
+        ]
+        checks = literal_checks + checks
+        return "(" + " AND ".join(checks) + ")" if checks else "true"
+
+    def constant_terms(self, item: Node, columns: Columns) -> list[str] | None:
+        """The strings of a has_any/has_all needle that is a constant dynamic array (`dynamic([...])`, or a
+        let name bound to one: the IOC list of many detections), evaluated once while compiling; None for
+        anything else, which term_check tests row by row. Only a non-empty array of strings qualifies:
+        term_check's answer for an empty array, a null or a non-string element is kept as it is."""
+        if self.is_tabular(item) or (item.kind == "Name" and name_text(item) in self.tables):
+            return None
+        sql, kind = self.expr(item, columns)
+        if kind != "dynamic":
+            return None
+        try:  # a value that reads a column does not bind without a FROM: not a constant
+            row = self.engine.connection.execute(f"SELECT CAST({sql} AS VARCHAR)").fetchone()
+        except duckdb.Error:
+            return None
+        try:
+            value = json.loads(row[0]) if row and row[0] is not None else None
+        except ValueError:
+            return None
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            return None
+        return value
 
     def term_check(self, left_text: str, item: Node, columns: Columns, mode: str) -> str:
         if self.is_tabular(item) or (item.kind == "Name" and name_text(item) in self.tables):
@@ -573,18 +622,41 @@ def _is_literal(node: Node) -> bool:
 
 
 def _has_any_of(text: str, needles: list[str]) -> str:
-    """`has_any` of many string literals as one regular expression per 10,000 terms, not one per term:
-    the same test as kql_has for each, its own term boundaries around each needle (`a|b` matches where `a`
-    or `b` does), planned in a moment."""
+    """`has_any` of several string literals: one lower() and one regular expression per row (per 10,000
+    terms), not one of each per term. The test is kql_has's for each needle: its lowered, escaped text,
+    with the term boundary before it where it begins with a letter or digit and after it where it ends
+    with one. The needles are grouped by those two conditions, each group one alternation between its
+    boundaries: `(?:^|[^0-9A-Za-z])(?:a|b)(?:$|[^0-9A-Za-z])` matches where `a` or `b` does. The pattern
+    is built in SQL from constants (lower() and regexp_escape() as kql_has applies them), so DuckDB folds
+    it to one constant regular expression."""
     if "" in needles:  # every text has the empty term
         return "true"
     tests = []
-    for start in range(0, len(needles), 10_000):
-        listed = ", ".join(sql_string(needle) for needle in needles[start : start + 10_000])
-        each = "kql_term_start(_kql_n) || regexp_escape(lower(_kql_n)) || kql_term_end(_kql_n)"
-        terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: {each}), '|')"
-        tests.append(f"regexp_matches(lower(coalesce({text}, '')), '(?:' || {terms} || ')')")
+    unique = list(dict.fromkeys(needles))
+    for start in range(0, len(unique), 10_000):
+        groups: dict[tuple[bool, bool], list[str]] = {}
+        for needle in unique[start : start + 10_000]:
+            groups.setdefault((_term_char(needle[0]), _term_char(needle[-1])), []).append(needle)
+        parts = []
+        for (bounded_start, bounded_end), group in groups.items():
+            listed = ", ".join(sql_string(needle) for needle in group)
+            terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
+            before = _TERM_START if bounded_start else ""
+            after = _TERM_END if bounded_end else ""
+            parts.append(f"'{before}(?:' || {terms} || '){after}'")
+        pattern = " || '|' || ".join(parts)
+        tests.append(f"regexp_matches(lower(coalesce({text}, '')), '(?:' || {pattern} || ')')")
     return "(" + " OR ".join(tests) + ")"
+
+
+# kql_term_start / kql_term_end (session.py): the term boundaries, and what needs them.
+_TERM_START = "(?:^|[^0-9A-Za-z])"
+_TERM_END = "(?:$|[^0-9A-Za-z])"
+
+
+def _term_char(char: str) -> bool:
+    """A character of a term: an ASCII letter or digit (as kql_term_start's class [0-9A-Za-z])."""
+    return char.isascii() and char.isalnum()
 
 
 _STRING_OPERATORS: dict[str, Callable[[str, str], str]] = {
@@ -614,8 +686,6 @@ _CHAIN_LINKS: dict[str, Callable[[ExpressionCompiler, Node, str, str, Columns], 
 # shorter runs stay nested, as ordinary queries always were.
 _FOLDABLE = frozenset({"+-", "*/%"})
 _FOLD_AFTER = 200
-# `has_any` of more string literals than this is one regular expression (_has_any_of).
-_FEW_TERMS = 64
 # The most SQL text one expression may compile to (see ExpressionCompiler.bounded).
 _MAX_SQL = 32_000_000
 

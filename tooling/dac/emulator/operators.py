@@ -15,7 +15,7 @@ from ..kql.binder_operators import expression_name, series_columns, unique_name
 from ..kql.lexer import Token
 from ..kql.names import name_text
 from ..kql.syntax import Node, operands
-from .aggregates import aggregate
+from .aggregates import aggregate, arg_row, arg_row_call, arg_row_sql
 from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
 from .errors import EmulatorError
 from .functions.columns import existing_column_name
@@ -309,6 +309,7 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
         group_exprs.append(value)
         group_names.append(name)
     aggregate_selects: list[str] = []
+    aggregate_names: list[str] = []
     taken = set(group_names)
     for item in aggregates:
         for name, value in aggregate(compiler, item, columns, counter, group_names):
@@ -316,6 +317,16 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             name = unique_name(name, taken) if name in taken else name
             taken.add(name)
             aggregate_selects.append(f"{value} AS {quote_name(name)}")
+            aggregate_names.append(name)
+    arg_call = arg_row_call(aggregates[0]) if len(aggregates) == 1 and group_exprs else None
+    if arg_call is not None:  # `summarize arg_max(T, *) by K` alone: a window, not an aggregate (arg_row_sql)
+        _, function, arguments = arg_call
+        row = arg_row(compiler, function, arguments, columns, group_names)
+        if row.wanted and row.kind != "dynamic":
+            qualify, values = arg_row_sql(row, group_exprs)
+            pairs = zip(values, aggregate_names, strict=True)
+            selects = group_selects + [f"{value} AS {quote_name(name)}" for value, name in pairs]
+            return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{qualify}"
     select = ", ".join(group_selects + aggregate_selects)
     group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
     return f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
@@ -422,8 +433,7 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
     on = " AND ".join(f"{left_alias}.{quote_name(l)} = {right_alias}.{quote_name(r)}" for l, r in pairs)  # noqa: E741
     left_source = sql
     if kind == "innerunique":  # Kusto de-duplicates the left side on the join keys
-        keys = ", ".join(quote_name(l) for l, _ in pairs)  # noqa: E741
-        left_source = f"SELECT * FROM ({sql}) AS {compiler.alias()} QUALIFY row_number() OVER (PARTITION BY {keys}) = 1"
+        left_source = first_per_key(compiler, sql, left_columns, [l for l, _ in pairs])  # noqa: E741
         kind = "inner"
     if kind in ("leftsemi", "leftanti", "semi", "anti", "leftantisemi"):
         negate = "NOT " if "anti" in kind else ""
@@ -459,6 +469,26 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
         selects.append(f"{nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}")
     return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
             f"AS {right_alias} ON {on}")  # fmt: skip
+
+
+def first_per_key(compiler: Compiler, sql: str, columns: Columns, keys: list[str]) -> str:
+    """One row of `sql` per distinct value of the keys, the first in input order (innerunique's left side,
+    join-operator page: one left row per key, which one not documented). A grouping by the keys with
+    first() of a struct of the other columns: DuckDB keeps the keys and one struct per key, not a sort
+    of whole rows (with one thread, session.py, first() is the first row in input order). The columns
+    keep their order."""
+    grouped = set(keys)
+    others = [name for name, _ in columns if name not in grouped]
+    group_by = ", ".join(quote_name(key) for key in dict.fromkeys(keys))
+    if not others:
+        return f"SELECT DISTINCT {group_by} FROM ({sql}) AS {compiler.alias()}"
+    record = "first(struct_pack(" + ", ".join(f"v{i} := {quote_name(n)}" for i, n in enumerate(others)) + "))"
+    position = {name: i for i, name in enumerate(others)}
+    selects = [
+        quote_name(name) if name in grouped else f"{record}['v{position[name]}'] AS {quote_name(name)}"
+        for name, _ in columns
+    ]
+    return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()} GROUP BY {group_by}"
 
 
 def join_keys(compiler: Compiler, condition: Node) -> list[tuple[str, str]]:
