@@ -204,8 +204,8 @@ class Emulator(Session):
             relation = self.connection.execute(sql)
             description = relation.description
             rows = relation.fetchmany(self.limits.max_rows + 1)  # the result streams: fetching runs it
-        except duckdb.Error as exc:
-            raise query_failure(exc) from None
+        except duckdb.Error as exc:  # a type mismatch is met here when no DESCRIBE met it first
+            raise self._placed(query_failure(exc)) from None
         if len(rows) > self.limits.max_rows:
             raise self.limit_error(TOO_MANY_ROWS)
         columns = [

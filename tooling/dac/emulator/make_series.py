@@ -127,7 +127,7 @@ def make_series(compiler: Compiler, node: Node, sql: str) -> str:
     counter = [0]
     group_names, group_selects = [], []
     for item in parts.groups:
-        name, value = named(compiler, item, columns, counter)
+        name, value, _ = named(compiler, item, columns, counter)
         group_names.append(name)
         group_selects.append((name, value))
     aggregate_names, aggregate_sqls, defaults = [], [], []

@@ -21,7 +21,7 @@ from .errors import EmulatorError
 from .functions.columns import existing_column_name
 from .functions.series import series_call
 from .python_data import scalar_value
-from .session import CASE_TWIN
+from .session import CASE_TWIN, case_twin_names
 from .sql import nonnull, quote_name
 
 if TYPE_CHECKING:
@@ -71,52 +71,52 @@ def filter_condition(condition: str) -> str:
 
 def extend(compiler: Compiler, node: Node, sql: str) -> str:
     columns = compiler.columns(sql)
-    names = [name for name, _ in columns]
-    items = list_items(node)
-    selects = {name: quote_name(name) for name in names}
-    added: list[str] = []
+    output: dict[str, tuple[str, str]] = {  # KQL name -> (SQL of the value, its type), input order first
+        name.rstrip(CASE_TWIN): (quote_name(name), kind) for name, kind in columns
+    }
     counter = [0]
-    pairs = [pair for item in items for pair in several_columns(compiler, item, columns) or [
-        named(compiler, item, columns, counter)]]  # fmt: skip
-    for name, value in pairs:
-        if name + CASE_TWIN in selects:
-            name += CASE_TWIN
-        if name in selects:
-            selects[name] = f"{value} AS {quote_name(name)}"
-        else:
-            if name.lower() in {n.lower() for n in selects}:
-                # DuckDB names are case-insensitive: `extend timestamp = ...` beside Timestamp is stored marked
-                # (session.CASE_TWIN); references find it (expressions.e_name), results drop the mark
-                name += CASE_TWIN
-            selects[name] = f"{value} AS {quote_name(name)}"
-            added.append(name)
-    select = [selects[name] if selects[name] != quote_name(name) else quote_name(name) for name in names] + [
-        selects[n] for n in added
-    ]
-    return f"SELECT {', '.join(select)} FROM ({sql}) AS {compiler.alias()}"
+    for item in list_items(node):
+        for name, value, kind in several_columns(compiler, item, columns) or [named(compiler, item, columns, counter)]:
+            output[name] = (value, kind)  # a name the input has is replaced in place
+    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}")
 
 
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
     columns = compiler.columns(sql) if sql is not None else []
     counter = [0]
-    pairs: list[tuple[str, str]] = []
+    output: dict[str, tuple[str, str]] = {}
     for position, item in enumerate(list_items(node)):
         several = several_columns(compiler, item, columns)
         if several:
-            pairs += several
+            output.update((name, (value, kind)) for name, value, kind in several)
             continue
-        name, value = named(compiler, item, columns, counter)
+        name, value, kind = named(compiler, item, columns, counter)
         if node.kind == "Print" and item.kind != "Assignment":
             name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
-        pairs.append((name, value))
-    seen: set[str] = set()
+        output[name] = (value, kind)
+    if not output:
+        return f"SELECT *{f' FROM ({sql}) AS {compiler.alias()}' if sql is not None else ''}"
+    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else "")
+
+
+def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str) -> str:
+    """SELECT of the output columns, names differing only in case kept apart by their twin marks
+    (session.case_twin_names; expressions.e_name finds them, results drop the marks). Their types are
+    known here when every one is a type DuckDB stores as such: then nothing asks DuckDB for them."""
+    stored = case_twin_names(list(output))
     selects = []
-    for name, value in pairs:
-        stored = name + CASE_TWIN if name.lower() in seen else name  # names differing only in case: CASE_TWIN
-        seen.add(name.lower())
-        selects.append(f"{value} AS {quote_name(stored)}")
-    source = f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else ""
-    return f"SELECT {', '.join(selects) or '*'}{source}"
+    for (value, _), name in zip(output.values(), stored, strict=True):
+        selects.append(value if value == quote_name(name) else f"{value} AS {quote_name(name)}")
+    sql = f"SELECT {', '.join(selects)}{source}"
+    kinds = [kind for _, kind in output.values()]
+    if all(kind in _STORED_KINDS for kind in kinds):
+        compiler.known_columns[sql] = list(zip(stored, kinds, strict=True))
+    return sql
+
+
+# The types whose DuckDB column DESCRIBE gives back as the same KQL type (guid is text, decimal a double;
+# "unknown" is a type the compiler is not sure of)
+_STORED_KINDS = frozenset({"string", "long", "int", "real", "bool", "datetime", "timespan", "dynamic"})
 
 
 def list_items(node: Node) -> list[Node]:
@@ -130,7 +130,7 @@ _TAKEN_APART = {"series_stats": "series_stats_dynamic", "series_fit_line": "seri
 _JSON_CASTS = {"real": "DOUBLE", "long": "BIGINT"}
 
 
-def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tuple[str, str]] | None:
+def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tuple[str, str, str]] | None:
     """The columns of series_stats(y) / series_fit_line(y) (an item of extend or project), or None for
     another item. Named as Microsoft's binder names them (kql.binder_operators.series_columns): each
     output is `function_y_output` unless `(a, b, ...) =` or `a =` names the first ones."""
@@ -153,7 +153,7 @@ def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tu
     for index, (default, kind) in enumerate(outputs):
         field = f"json_extract({bag}, '$.{_output_field(value, default)}')"
         sql = f"CAST({field} AS {_JSON_CASTS[kind]})" if kind in _JSON_CASTS else field
-        result.append((names[index] if index < len(names) else default, sql))
+        result.append((names[index] if index < len(names) else default, sql, kind))
     return result
 
 
@@ -164,17 +164,52 @@ def _output_field(call: Node, column: str) -> str:
     return column.removeprefix(prefix)
 
 
-def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) -> tuple[str, str]:
+def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) -> tuple[str, str, str]:
+    """(name, SQL, type) of an item of extend, project or print; the type is "unknown" unless the form of
+    the expression fixes the type DuckDB gives its SQL (see _sure_kind)."""
     if item.kind == "Assignment":
         if item["name"] is None:
             raise compiler.unsupported("tuple assignments", item)
-        sql, _ = compiler.expr(item["value"], columns)
-        return name_text(item["name"]), sql
-    sql, _ = compiler.expr(item, columns)
+        sql, kind = compiler.expr(item["value"], columns)
+        return name_text(item["name"]), sql, _sure_kind(item["value"], kind, columns)
+    sql, kind = compiler.expr(item, columns)
     name = existing_column_name(compiler, item, columns) or column_name(item, counter)
     while name == f"Column{counter[0]}" and any(name == n for n, _ in columns):
         name = column_name(item, counter)  # a ColumnN the input has is skipped, as in the binder
-    return name, sql
+    return name, sql, _sure_kind(item, kind, columns)
+
+
+def _sure_kind(node: Node, kind: str, columns: Columns) -> str:
+    """`kind` where the expression's form fixes DuckDB's type of its SQL, else "unknown" (then DuckDB is
+    asked): a column's own type, a string or bool literal, a comparison or string predicate (bool), a
+    function that returns text (string). DAC_CHECK_COLUMNS=1 checks these against DESCRIBE."""
+    while node.kind == "Parenthesized":
+        inner = [c for c in node.children if isinstance(c, Node)]
+        if len(inner) != 1:
+            return "unknown"
+        node = inner[0]
+    if node.kind == "Name":  # an input column (a let value's type is the compiler's guess)
+        return kind if any(column.rstrip(CASE_TWIN) == name_text(node) for column, _ in columns) else "unknown"
+    if node.kind == "Literal" and node["literal"] in ("string", "bool"):
+        return kind if kind in ("string", "bool") else "unknown"
+    if node.kind == "BinaryExpression" and kind == "bool" and node["op"].text.lower() in _PREDICATES:
+        return kind
+    if node.kind == "Call" and node["callee"].kind == "Name" and kind == "string":
+        return kind if name_text(node["callee"]) in _TEXT_FUNCTIONS else "unknown"
+    return "unknown"
+
+
+_PREDICATES = frozenset(
+    {"==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~", "and", "or", "has", "!has", "has_cs", "!has_cs",
+     "contains", "!contains", "contains_cs", "!contains_cs", "startswith", "!startswith", "endswith",
+     "!endswith", "hasprefix", "!hasprefix", "hassuffix", "!hassuffix", "in", "!in", "in~", "!in~",
+     "has_any", "has_all", "matches regex"}
+)  # fmt: skip
+_TEXT_FUNCTIONS = frozenset(
+    {"tostring", "strcat", "strcat_delim", "tolower", "toupper", "trim", "trim_start", "trim_end",
+     "replace_string", "replace_regex", "substring", "extract", "format_datetime", "format_timespan",
+     "url_decode", "url_encode", "base64_decode_tostring", "base64_encode_tostring", "reverse", "strrep"}
+)  # fmt: skip
 
 
 def project_names(compiler: Compiler, node: Node, sql: str) -> str:
@@ -285,7 +320,7 @@ def distinct(compiler: Compiler, node: Node, sql: str) -> str:
     counter = [0]
     selects = [
         f"{value} AS {quote_name(name)}"
-        for name, value in (named(compiler, i, columns, counter) for i in list_items(node))
+        for name, value, _ in (named(compiler, i, columns, counter) for i in list_items(node))
     ]
     return f"SELECT DISTINCT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}"
 
@@ -303,7 +338,7 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     counter = [0]
     group_selects, group_exprs, group_names = [], [], []
     for item in groups:
-        name, value = named(compiler, item, columns, counter)
+        name, value, _ = named(compiler, item, columns, counter)
         name = unique_name(name, group_names) if name in group_names else name
         group_selects.append(f"{value} AS {quote_name(name)}")
         group_exprs.append(value)
@@ -453,20 +488,23 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
         raise compiler.unsupported(f"join kind={kind}", node)
     left_nullable = kind in ("rightouter", "fullouter")
     right_nullable = kind in ("leftouter", "fullouter")
-    selects, names = [], set()
+    values: list[tuple[str, str]] = []  # (SQL of the value, the column's KQL name)
     for name, type_ in left_columns:
-        selects.append(f"{nonnull(f'{left_alias}.{quote_name(name)}', type_, left_nullable)} AS {quote_name(name)}")
-        names.add(name)
+        values.append((nonnull(f"{left_alias}.{quote_name(name)}", type_, left_nullable), name.rstrip(CASE_TWIN)))
+    taken = {kql for _, kql in values}
+    right_names = {name.rstrip(CASE_TWIN) for name, _ in right_columns}
     right_keys = {r for _, r in pairs}
     for name, type_ in right_columns:
         if lookup and name in right_keys:
             continue
+        kql = name.rstrip(CASE_TWIN)
         # a name the left side has gets the smallest suffix free on both sides (binder: unique_name)
-        target = unique_name(name, names | {n for n, _ in right_columns}) if name in names else name
-        if target.lower() in {n.lower() for n in names}:  # differs from a left name only in case: see CASE_TWIN
-            target += CASE_TWIN
-        names.add(target)
-        selects.append(f"{nonnull(f'{right_alias}.{quote_name(name)}', type_, right_nullable)} AS {quote_name(target)}")
+        target = unique_name(kql, taken | right_names) if kql in taken else kql
+        taken.add(target)
+        values.append((nonnull(f"{right_alias}.{quote_name(name)}", type_, right_nullable), target))
+    # names differing only in case stay apart in DuckDB by their twin marks (session.case_twin_names)
+    stored = case_twin_names([kql for _, kql in values])
+    selects = [f"{value} AS {quote_name(name)}" for (value, _), name in zip(values, stored, strict=True)]
     return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
             f"AS {right_alias} ON {on}")  # fmt: skip
 
