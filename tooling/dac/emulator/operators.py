@@ -99,7 +99,7 @@ def project(compiler: Compiler, node: Node, sql: str | None) -> str:
     return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else "")
 
 
-def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str) -> str:
+def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str, distinct: bool = False) -> str:
     """SELECT of the output columns, names differing only in case kept apart by their twin marks
     (session.case_twin_names; expressions.e_name finds them, results drop the marks). Their types are
     known here when every one is a type DuckDB stores as such: then nothing asks DuckDB for them."""
@@ -107,7 +107,7 @@ def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str)
     selects = []
     for (value, _), name in zip(output.values(), stored, strict=True):
         selects.append(value if value == quote_name(name) else f"{value} AS {quote_name(name)}")
-    sql = f"SELECT {', '.join(selects)}{source}"
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(selects)}{source}"
     kinds = [kind for _, kind in output.values()]
     if all(kind in _STORED_KINDS for kind in kinds):
         compiler.known_columns[sql] = list(zip(stored, kinds, strict=True))
@@ -232,7 +232,15 @@ def project_names(compiler: Compiler, node: Node, sql: str) -> str:
         keep = [n for n in names if n in matched]
     else:
         keep = matched + [n for n in names if n not in matched]
-    return f"SELECT {', '.join(quote_name(n) for n in keep)} FROM ({sql}) AS {compiler.alias()}"
+    return _kept(compiler, keep, columns, sql)
+
+
+def _kept(compiler: Compiler, keep: list[str], columns: Columns, sql: str) -> str:
+    """SELECT of some of the input's columns, unchanged: their names and types are the input's."""
+    result = f"SELECT {', '.join(quote_name(n) for n in keep)} FROM ({sql}) AS {compiler.alias()}"
+    kinds = dict(columns)
+    compiler.known_columns[result] = [(name, kinds[name]) for name in keep]
+    return result
 
 
 def project_rename(compiler: Compiler, node: Node, sql: str) -> str:
@@ -267,7 +275,7 @@ def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
         chosen += [n for n in names if regex.fullmatch(n) and n not in chosen]
     if not chosen:
         raise EmulatorError("EMU006", "project-by-names chose no column", node.first_token().start)
-    return f"SELECT {', '.join(quote_name(n) for n in chosen)} FROM ({sql}) AS {compiler.alias()}"
+    return _kept(compiler, chosen, columns, sql)
 
 
 # ----------------------------------------------------------------- order and size
@@ -318,11 +326,11 @@ def distinct(compiler: Compiler, node: Node, sql: str) -> str:
         return f"SELECT DISTINCT * FROM ({sql}) AS {compiler.alias()}"
     columns = compiler.columns(sql)
     counter = [0]
-    selects = [
-        f"{value} AS {quote_name(name)}"
-        for name, value, _ in (named(compiler, i, columns, counter) for i in list_items(node))
-    ]
-    return f"SELECT DISTINCT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}"
+    output: dict[str, tuple[str, str]] = {}
+    for item in list_items(node):
+        name, value, kind = named(compiler, item, columns, counter)
+        output[name] = (value, kind)
+    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}", distinct=True)
 
 
 # ----------------------------------------------------------------- aggregation
