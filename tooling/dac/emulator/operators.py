@@ -345,22 +345,27 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     groups = list(lists[-1]["items"] or []) if has_by and lists else []
     counter = [0]
     group_selects, group_exprs, group_names = [], [], []
+    kinds: list[str] = []  # the output's types, where sure (see _sure_kind, _sure_aggregate_kind)
     for item in groups:
-        name, value, _ = named(compiler, item, columns, counter)
+        name, value, kind = named(compiler, item, columns, counter)
         name = unique_name(name, group_names) if name in group_names else name
         group_selects.append(f"{value} AS {quote_name(name)}")
         group_exprs.append(value)
         group_names.append(name)
+        kinds.append(kind)
     aggregate_selects: list[str] = []
     aggregate_names: list[str] = []
     taken = set(group_names)
     for item in aggregates:
-        for name, value in aggregate(compiler, item, columns, counter, group_names):
+        outputs = aggregate(compiler, item, columns, counter, group_names)
+        sure = _sure_aggregate_kind(item, columns) if len(outputs) == 1 else "unknown"
+        for name, value in outputs:
             # a name already taken gets the smallest free numeric suffix (max_X, max_X1), as in the binder
             name = unique_name(name, taken) if name in taken else name
             taken.add(name)
             aggregate_selects.append(f"{value} AS {quote_name(name)}")
             aggregate_names.append(name)
+            kinds.append(sure)
     arg_call = arg_row_call(aggregates[0]) if len(aggregates) == 1 and group_exprs else None
     if arg_call is not None:  # `summarize arg_max(T, *) by K` alone: a window, not an aggregate (arg_row_sql)
         _, function, arguments = arg_call
@@ -372,7 +377,30 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{qualify}"
     select = ", ".join(group_selects + aggregate_selects)
     group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
-    return f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
+    result = f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
+    names = group_names + aggregate_names
+    if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
+        compiler.known_columns[result] = list(zip(names, kinds, strict=True))
+    return result
+
+
+# Aggregates whose DuckDB type is fixed: the counts are BIGINT (long).
+_COUNTS = frozenset({"count", "countif", "dcount", "dcountif", "count_distinct", "count_distinctif"})
+
+
+def _sure_aggregate_kind(item: Node, columns: Columns) -> str:
+    """The type of a summarize item's one column where its form fixes DuckDB's type: a count is long,
+    min()/max() of a column has the column's type; else "unknown"."""
+    call = item["value"] if item.kind == "Assignment" and item["name"] is not None else item
+    if call.kind != "Call" or call["callee"].kind != "Name":
+        return "unknown"
+    function, arguments = name_text(call["callee"]), list(call["arguments"]["items"] or [])
+    if function in _COUNTS:
+        return "long"
+    if function in ("min", "max") and len(arguments) == 1 and arguments[0].kind == "Name":
+        kinds = {column.rstrip(CASE_TWIN): kind for column, kind in columns}
+        return kinds.get(name_text(arguments[0]), "unknown")
+    return "unknown"
 
 
 def _index_of_by(node: Node) -> int:
