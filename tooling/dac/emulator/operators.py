@@ -189,7 +189,7 @@ def _sure_kind(node: Node, kind: str, columns: Columns) -> str:
             return "unknown"
         node = inner[0]
     if node.kind == "Name":  # an input column (a let value's type is the compiler's guess)
-        return kind if any(column.rstrip(CASE_TWIN) == name_text(node) for column, _ in columns) else "unknown"
+        return kind if _column_kind(columns, name_text(node)) is not None else "unknown"
     if node.kind == "Literal" and node["literal"] in ("string", "bool"):
         return kind if kind in ("string", "bool") else "unknown"
     if node.kind == "BinaryExpression" and kind == "bool" and node["op"].text.lower() in _PREDICATES:
@@ -197,6 +197,11 @@ def _sure_kind(node: Node, kind: str, columns: Columns) -> str:
     if node.kind == "Call" and node["callee"].kind == "Name" and kind == "string":
         return kind if name_text(node["callee"]) in _TEXT_FUNCTIONS else "unknown"
     return "unknown"
+
+
+def _column_kind(columns: Columns, name: str) -> str | None:
+    """The type of the input column `name` (whatever twin marks it is stored with), or None."""
+    return next((kind for column, kind in columns if column.rstrip(CASE_TWIN) == name), None)
 
 
 _PREDICATES = frozenset(
@@ -398,8 +403,7 @@ def _sure_aggregate_kind(item: Node, columns: Columns) -> str:
     if function in _COUNTS:
         return "long"
     if function in ("min", "max") and len(arguments) == 1 and arguments[0].kind == "Name":
-        kinds = {column.rstrip(CASE_TWIN): kind for column, kind in columns}
-        return kinds.get(name_text(arguments[0]), "unknown")
+        return _column_kind(columns, name_text(arguments[0])) or "unknown"
     return "unknown"
 
 
