@@ -34,7 +34,7 @@ from .errors import (
 )
 from .session import CASE_TWIN, Session
 from .sql import DUCK_TYPES, kql_type_of, quote_name
-from .ticks import public_kind, ticks_columns
+from .ticks import DATETIME_NS, public_kind, ticks_columns
 
 # The public names, the limit codes and EmulatorError among them (dac.testing imports those from here).
 __all__ = [
@@ -190,9 +190,19 @@ class Emulator(Session):
         self.kql_calls: list[tuple[int, str, str, list[tuple[str, str]]]] = []
         try:
             sql, known = compile_query(self, query_text)
-            described = known if known is not None else self.describe(sql)
         except EmulatorError as error:
             raise self._placed(error) from None
+        if known is None:
+            # Unknown columns: run the query as it is, no DESCRIBE (for a wide query that costs as much as
+            # the run), and make its null strings empty in Python. Only a result with 100 ns datetimes,
+            # which DuckDB hands out cut to microseconds, runs again to read them (ticks_columns).
+            description, rows = self._fetch(sql)
+            described = [(column[0], kql_type_of(str(column[1]))) for column in description]
+            if not any(kind == DATETIME_NS for _, kind in described):
+                columns = [(name.replace(CASE_TWIN, ""), kind) for name, kind in described]
+                return QueryResult(columns, _convert(rows, [kind for _, kind in columns], strings=True))
+        else:
+            described = known
         if any(kind == "string" for _, kind in described):  # KQL strings are never null
             selects = [
                 f"coalesce({quote_name(n)}, '') AS {quote_name(n)}" if kind == "string" else quote_name(n)
@@ -200,6 +210,15 @@ class Emulator(Session):
             ]
             sql = f"SELECT {', '.join(selects)} FROM ({sql}) AS _result"
         sql, read_ticks = ticks_columns(sql, described)
+        description, rows = self._fetch(sql)
+        columns = [
+            (column[0].replace(CASE_TWIN, ""), public_kind(kql_type_of(str(column[1])))) for column in description
+        ]
+        columns, rows = read_ticks(columns, rows)
+        return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
+
+    def _fetch(self, sql: str) -> tuple[Any, list[tuple]]:
+        """The description and rows of a query, at most max_rows of them (EMU010 past that)."""
         try:
             relation = self.connection.execute(sql)
             description = relation.description
@@ -208,11 +227,7 @@ class Emulator(Session):
             raise self._placed(query_failure(exc)) from None
         if len(rows) > self.limits.max_rows:
             raise self.limit_error(TOO_MANY_ROWS)
-        columns = [
-            (column[0].replace(CASE_TWIN, ""), public_kind(kql_type_of(str(column[1])))) for column in description
-        ]
-        columns, rows = read_ticks(columns, rows)
-        return QueryResult(columns, _convert(rows, [kind for _, kind in columns]))
+        return description, rows
 
 
 def limit_error(limits: QueryLimits, code: str, what: str = "the query") -> EmulatorError:
@@ -302,10 +317,12 @@ def _guess_type(value: Any) -> str:
     return "string"
 
 
-def _convert(rows: list[tuple], kinds: list[str]) -> list[list[Any]]:
-    """DuckDB rows -> KQL values; only strings (never null) and dynamic (JSON text) need work."""
-    positions = [index for index, kind in enumerate(kinds) if kind in ("dynamic", "guid")]
-    if not positions:  # strings were made non-null in SQL: nothing left to convert
+def _convert(rows: list[tuple], kinds: list[str], strings: bool = False) -> list[list[Any]]:
+    """DuckDB rows -> KQL values; only strings (never null) and dynamic (JSON text) need work, strings
+    only when the SQL did not make them non-null already (`strings`)."""
+    converted_kinds = ("dynamic", "guid", "string") if strings else ("dynamic", "guid")
+    positions = [index for index, kind in enumerate(kinds) if kind in converted_kinds]
+    if not positions:
         return rows
     converted = [list(row) for row in rows]
     for index in positions:

@@ -15,7 +15,7 @@ from ..kql.binder_operators import expression_name, series_columns, unique_name
 from ..kql.lexer import Token
 from ..kql.names import name_text
 from ..kql.syntax import Node, operands
-from .aggregates import aggregate, arg_row, arg_row_call, arg_row_sql
+from .aggregates import RecordField, aggregate, arg_row, arg_row_call, arg_row_sql
 from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
 from .errors import EmulatorError
 from .functions.columns import existing_column_name
@@ -358,7 +358,7 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
         group_exprs.append(value)
         group_names.append(name)
         kinds.append(kind)
-    aggregate_selects: list[str] = []
+    aggregate_values: list[str] = []
     aggregate_names: list[str] = []
     taken = set(group_names)
     for item in aggregates:
@@ -368,9 +368,11 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             # a name already taken gets the smallest free numeric suffix (max_X, max_X1), as in the binder
             name = unique_name(name, taken) if name in taken else name
             taken.add(name)
-            aggregate_selects.append(f"{value} AS {quote_name(name)}")
+            aggregate_values.append(value)
             aggregate_names.append(name)
             kinds.append(sure)
+    pairs = zip(aggregate_values, aggregate_names, strict=True)
+    aggregate_selects = [f"{value} AS {quote_name(name)}" for value, name in pairs]
     arg_call = arg_row_call(aggregates[0]) if len(aggregates) == 1 and group_exprs else None
     if arg_call is not None:  # `summarize arg_max(T, *) by K` alone: a window, not an aggregate (arg_row_sql)
         _, function, arguments = arg_call
@@ -380,13 +382,41 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             pairs = zip(values, aggregate_names, strict=True)
             selects = group_selects + [f"{value} AS {quote_name(name)}" for value, name in pairs]
             return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{qualify}"
-    select = ", ".join(group_selects + aggregate_selects)
     group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
-    result = f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
+    if any(isinstance(value, RecordField) for value in aggregate_values):
+        result = _summarize_records(compiler, sql, group_selects, group_names, aggregate_values, aggregate_names,
+                                    group_by)  # fmt: skip
+    else:
+        select = ", ".join(group_selects + aggregate_selects)
+        result = f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
     names = group_names + aggregate_names
     if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
         compiler.known_columns[result] = list(zip(names, kinds, strict=True))
     return result
+
+
+def _summarize_records(compiler: Compiler, sql: str, group_selects: list[str], group_names: list[str],
+                       values: list[str], names: list[str], group_by: str) -> str:  # fmt: skip
+    """A summarize with record aggregates (RecordField): the grouping computes each record once, under
+    a name no KQL column has, and an outer SELECT reads the fields and keeps the output's order."""
+    records: dict[str, str] = {}
+    inner = list(group_selects)
+    outer = [quote_name(name) for name in group_names]
+    for value, name in zip(values, names, strict=True):
+        if isinstance(value, RecordField):
+            if value.record not in records:
+                records[value.record] = f"{_RECORD_PREFIX}{len(records)}"
+                inner.append(f"{value.record} AS {quote_name(records[value.record])}")
+            outer.append(f"{quote_name(records[value.record])}{value.field} AS {quote_name(name)}")
+        else:
+            inner.append(f"{value} AS {quote_name(name)}")
+            outer.append(quote_name(name))
+    grouped = f"SELECT {', '.join(inner)} FROM ({sql}) AS {compiler.alias()}{group_by}"
+    return f"SELECT {', '.join(outer)} FROM ({grouped}) AS {compiler.alias()}"
+
+
+# A name KQL cannot give a column (a space and a control character): the records' names in _summarize_records.
+_RECORD_PREFIX = "_record\x01 "
 
 
 # Aggregates whose DuckDB type is fixed: the counts are BIGINT (long).
@@ -562,11 +592,14 @@ def first_per_key(compiler: Compiler, sql: str, columns: Columns, keys: list[str
         return f"SELECT DISTINCT {group_by} FROM ({sql}) AS {compiler.alias()}"
     record = "first(struct_pack(" + ", ".join(f"v{i} := {quote_name(n)}" for i, n in enumerate(others)) + "))"
     position = {name: i for i, name in enumerate(others)}
+    record_name = quote_name(f"{_RECORD_PREFIX}0")
+    # the struct once per key and its fields read outside: SQL linear in the columns (see _summarize_records)
+    firsts = f"SELECT {group_by}, {record} AS {record_name} FROM ({sql}) AS {compiler.alias()} GROUP BY {group_by}"
     selects = [
-        quote_name(name) if name in grouped else f"{record}['v{position[name]}'] AS {quote_name(name)}"
+        quote_name(name) if name in grouped else f"{record_name}['v{position[name]}'] AS {quote_name(name)}"
         for name, _ in columns
     ]
-    return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()} GROUP BY {group_by}"
+    return f"SELECT {', '.join(selects)} FROM ({firsts}) AS {compiler.alias()}"
 
 
 def join_keys(compiler: Compiler, condition: Node) -> list[tuple[str, str]]:
