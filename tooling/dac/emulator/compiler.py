@@ -145,6 +145,7 @@ class Compiler(ExpressionCompiler):
         self.row_named_columns = False  # whether bag_unpack or pivot named columns after the rows' values
         # SQL -> its columns, where known without DuckDB (union computes its own) or described already
         self.known_columns: dict[str, Columns] = {}
+        self.filters: dict[str, tuple[str, list[str]]] = {}  # SQL of a where -> its parts (operators.where)
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         return EmulatorError("EMU001", f"the emulator does not support {what}", offset_of(node))

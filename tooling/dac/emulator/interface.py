@@ -28,6 +28,7 @@ class Compiler(Protocol):
     search_texts: dict[str, str]  # within one `search`: joined columns SQL -> helper column
     row_named_columns: bool  # whether bag_unpack or pivot named columns after the rows' values
     known_columns: dict[str, Columns]  # SQL -> its columns, where known without asking DuckDB
+    filters: dict[str, tuple[str, list[str]]]  # SQL of a where -> (its FROM item, its conditions): see where
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         """EMU001 "the emulator does not support `what`" at the node's offset (for the caller to raise)."""

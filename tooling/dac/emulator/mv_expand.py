@@ -128,6 +128,8 @@ def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
         inner = compiler.operator(operator, inner)
     produced = [n for n, _ in compiler.columns(inner)]
     correlated = _expanded_rows(compiler, expansions, index, carried, None)
+    # the placeholder is a FROM item, alone or with the alias of a where that reads it (operators.where)
+    inner = inner.replace(f"{stand_in} AS ", f"SELECT * FROM ({correlated}) AS ")
     inner = inner.replace(stand_in, f"SELECT * FROM ({correlated}) AS {compiler.alias()}")
     outer = compiler.alias()
     numbered = f"SELECT *, row_number() OVER () AS __rid FROM ({sql}) AS {compiler.alias()}"
