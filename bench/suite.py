@@ -100,7 +100,7 @@ def detection_yaml(dialect: str, query: str, table: str, number: int, count: int
         "description: A corpus query, for timing dac check.\n"
         "kind: hunting\nstatus: test\nauthors: [dac bench]\ncreated: 2024-01-01\nmodified: 2024-01-01\n"
         "version: 1.0.0\n"
-        f"query:\n  dialect: {dialect}\n  text: |\n{body}"
+        f"query:\n  dialect: {dialect}\n  text: |2\n{body}"
         f"variants:\n  {'sentinel' if dialect == 'defender' else 'defender'}: {{enabled: false}}\n"
         "tests:\n"
         "  - name: three rows\n"
