@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
-"""The three queries of bench/emulator.py on duckdb-kql (PyPI), against dac's emulator.
+"""Every KQL shape of bench/emulator.py on duckdb-kql (PyPI), against dac's emulator.
 
 duckdb-kql is not a dependency of dac: run this in a separate virtual environment, e.g.
   python3 -m venv /tmp/duckdb-kql-venv
-  /tmp/duckdb-kql-venv/bin/pip install 'duckdb-kql[duckdb]' -e .
-  /tmp/duckdb-kql-venv/bin/python bench/duckdb_kql_compare.py [--rows 1000000] [--repeat 3]
+  /tmp/duckdb-kql-venv/bin/pip install -c constraints.txt 'duckdb-kql[duckdb]' -e .
+  /tmp/duckdb-kql-venv/bin/python bench/duckdb_kql_compare.py [--rows 1000000] [--repeat 3] [--only SUBSTRING]
+(duckdb-kql 1.1.2 asks for duckdb>=2.0.0, which dac's pin in constraints.txt satisfies.)
 
-Both run on the same DuckDB connection and the same generated DeviceNetworkEvents table; each
-time is the median of --repeat runs after a warm-up run. A query duckdb-kql cannot run is reported
-with its error. Row counts are printed so that a different answer shows.
+The shapes are bench/emulator.py's, imported from it (`kql_shapes()`): (a) where + summarize by two
+keys, (b) has + dcount, (c) the seed hunting query, and (d)-(n) has_any (d' from a let-bound dynamic),
+has_all, arg_max(*), innerunique join, in~, contains of a list, dcount by key, bin + summarize,
+make_set by key, mv-expand, parse. `--only` keeps the shapes whose title contains SUBSTRING.
+
+Both engines run on the same DuckDB connection and the same generated DeviceNetworkEvents table, with
+the same clock (duckdb-kql's query_now is the emulator's pinned now, so ago() agrees); each time is the
+median of --repeat runs after a warm-up run, translation included on both sides (the emulator's result
+converted to Python, duckdb-kql's fetched with fetchall()). For each shape it prints both medians, the
+ratio emulator / duckdb-kql and both row counts, so that a different answer shows; a shape duckdb-kql
+cannot run is reported with the first line of its error. A table of all shapes closes the output.
 """
 
 from __future__ import annotations
@@ -20,16 +29,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tooling"))
 
+import duckdb
+
 from dac.emulator import Emulator
-from dac.model.detection import load_detection
 from dac.model.tables import environment
-from emulator import NOW, QUERY_A, QUERY_B, ROOT, generate, timed
+from emulator import NOW, generate, kql_shapes, timed
+
+
+def first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help="run only the shapes whose title contains this")
     args = parser.parse_args()
     try:
         import duckdb_kql
@@ -38,22 +54,36 @@ def main() -> int:
         return 2
     engine = Emulator(environment("defender"), now=NOW)
     generate(engine, args.rows)
-    seed = load_detection(ROOT / "detections/network/rare-or-low-prevalent-outgoing-successful-ipv4-connections.yml")
-    query_c = seed.detection.data["query"]["text"]
     version = getattr(duckdb_kql, "__version__", "?")
-    print(f"{args.rows} rows; duckdb-kql {version}")
-    for title, kql in (("(a)", QUERY_A), ("(b)", QUERY_B), ("(c)", query_c)):
+    print(f"{args.rows} rows; duckdb-kql {version}; DuckDB {duckdb.__version__}", flush=True)
+
+    def theirs(kql: str) -> list:
+        return duckdb_kql.query(engine.connection, kql, query_now=NOW).fetchall()
+
+    results = []
+    for title, kql in kql_shapes():
+        if args.only not in title:
+            continue
         ours_rows = len(engine.run(kql).rows)
         ours = timed(lambda kql=kql: engine.run(kql), args.repeat)
         try:
-            theirs_rows = len(duckdb_kql.query(engine.connection, kql).fetchall())
-            theirs = timed(lambda kql=kql: duckdb_kql.query(engine.connection, kql).fetchall(), args.repeat)
+            theirs_rows = len(theirs(kql))
+            their_time = timed(lambda kql=kql: theirs(kql), args.repeat)
         except Exception as exc:  # any failure of the other engine is a result to report, not a crash
-            print(f"{title}: dac {ours * 1000:.0f} ms ({ours_rows} rows); duckdb-kql failed: "
-                  f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")  # fmt: skip
+            error = first_line(exc)
+            print(f"{title}: emulator {ours:.3f} s ({ours_rows} rows); duckdb-kql failed: {error}", flush=True)
+            results.append((title, ours, ours_rows, None, None, error))
             continue
-        print(f"{title}: dac {ours * 1000:.0f} ms ({ours_rows} rows), duckdb-kql {theirs * 1000:.0f} ms "
-              f"({theirs_rows} rows), dac / duckdb-kql = {ours / theirs:.2f}")  # fmt: skip
+        print(f"{title}: emulator {ours:.3f} s ({ours_rows} rows), duckdb-kql {their_time:.3f} s "
+              f"({theirs_rows} rows), emulator / duckdb-kql = {ours / their_time:.2f}", flush=True)  # fmt: skip
+        results.append((title, ours, ours_rows, their_time, theirs_rows, None))
+    print("\n| shape | emulator s | duckdb-kql s | emulator / duckdb-kql | emulator rows | duckdb-kql rows |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for title, ours, ours_rows, their_time, theirs_rows, error in results:
+        if error is not None:
+            print(f"| {title} | {ours:.3f} | failed: {error.replace('|', '/')} | | {ours_rows} | |")
+        else:
+            print(f"| {title} | {ours:.3f} | {their_time:.3f} | {ours / their_time:.2f} | {ours_rows} | {theirs_rows} |")
     return 0
 
 

@@ -170,6 +170,28 @@ SHAPES = [
 ]  # fmt: skip
 
 
+def cases() -> list[tuple[str, str, str, float | None]]:
+    """Every case main() times, in order: (title, KQL, hand-written SQL, target ratio or None)."""
+    seed = load_detection(ROOT / "detections/network/rare-or-low-prevalent-outgoing-successful-ipv4-connections.yml")
+    query_c = seed.detection.data["query"]["text"]
+    search = search_sql(environment("defender").tables["DeviceNetworkEvents"], SEARCH_TERMS)
+    cases = [("(a) where + summarize by 2 keys", QUERY_A, SQL_A, 1.5),
+             ("(b) has + dcount", QUERY_B, SQL_B, 1.5),
+             ("(c) seed: rare outgoing connections", query_c, SQL_C.format(search=search), 2.0),
+             ("(c') the same, SQL optimised by hand (search dropped)", query_c, SQL_C_OPTIMISED, None)]  # fmt: skip
+    cases += [(title, kql, sql, 1.5) for title, kql, sql in SHAPES]
+    return cases
+
+
+def kql_shapes() -> list[tuple[str, str]]:
+    """(title, KQL) of every distinct KQL query that main() times: (c') is left out, its KQL is (c)'s."""
+    shapes: list[tuple[str, str]] = []
+    for title, kql, _sql, _target in cases():
+        if all(kql != seen for _title, seen in shapes):
+            shapes.append((title, kql))
+    return shapes
+
+
 def same_answer(engine: Emulator, kql: str, sql: str) -> str:
     """`same` when the emulator's SQL and the hand-written SQL give the same rows (as multisets), else
     `differs`; `-` when their column types differ."""
@@ -250,16 +272,8 @@ def main() -> int:
     started = time.perf_counter()
     generate(engine, args.rows)
     print(f"generated {args.rows} rows of DeviceNetworkEvents in {time.perf_counter() - started:.1f} s")
-    seed = load_detection(ROOT / "detections/network/rare-or-low-prevalent-outgoing-successful-ipv4-connections.yml")
-    query_c = seed.detection.data["query"]["text"]
-    search = search_sql(environment("defender").tables["DeviceNetworkEvents"], SEARCH_TERMS)
-    cases = [("(a) where + summarize by 2 keys", QUERY_A, SQL_A, 1.5),
-             ("(b) has + dcount", QUERY_B, SQL_B, 1.5),
-             ("(c) seed: rare outgoing connections", query_c, SQL_C.format(search=search), 2.0),
-             ("(c') the same, SQL optimised by hand (search dropped)", query_c, SQL_C_OPTIMISED, None)]  # fmt: skip
-    cases += [(title, kql, sql, 1.5) for title, kql, sql in SHAPES]
     ratios = []
-    for title, kql, sql, target in cases:
+    for title, kql, sql, target in cases():
         if args.only not in title:
             continue
         emulator_rows = len(engine.run(kql).rows)

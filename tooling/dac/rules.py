@@ -114,7 +114,7 @@ def strip_marker(description: str | None) -> str:
     return MARKER_RE.sub("", description or "")
 
 
-def _with_marker(body: dict[str, Any], detection_id: str, holder: dict[str, Any]) -> dict[str, Any]:
+def with_marker(body: dict[str, Any], detection_id: str, holder: dict[str, Any]) -> dict[str, Any]:
     """Append the marker to holder['description'] (holder is inside body); the hash excludes it."""
     digest = content_hash(body)
     base = holder.get("description") or ""
@@ -460,7 +460,7 @@ def defender_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
         "schedule": rule_schedule,
         "detectionAction": {"alertTemplate": template, "organizationalScope": None},
     }
-    return _with_marker(body, data["id"], body)
+    return with_marker(body, data["id"], body)
 
 
 def sentinel_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
@@ -539,7 +539,7 @@ def sentinel_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
         properties["alertDetailsOverride"] = override
 
     body = {"kind": "NRT" if nrt else "Scheduled", "properties": properties}
-    return _with_marker(body, data["id"], properties)
+    return with_marker(body, data["id"], properties)
 
 
 def unmarked(body: dict[str, Any]) -> dict[str, Any]:
