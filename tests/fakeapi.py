@@ -2,6 +2,7 @@
 
 - Microsoft Graph (beta) `/beta/security/rules/detectionRules` (Defender XDR custom detection rules).
 - Azure Resource Manager `Microsoft.SecurityInsights/alertRules` under a Log Analytics workspace.
+- Log Analytics `savedSearches` of a workspace (Sentinel hunting queries): tests/fakeapi_saved_searches.py.
 
 `FakeApi` is a real HTTP/1.1 server (standard library `ThreadingHTTPServer`, keep-alive, one thread per
 connection) on 127.0.0.1 with an ephemeral port. Bodies are validated with the JSON Schemas in
@@ -60,6 +61,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from fakeapi_saved_searches import SAVED_SEARCH_PATH, SavedSearchesMixin
+
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "api"
 
 GRAPH_RULES = "/beta/security/rules/detectionRules"
@@ -104,13 +107,23 @@ def _schema_problem(name: str, body: Any, partial: bool = False) -> str | None:
     return f"Invalid request body at '{where}': {error.message}"
 
 
-def _deep_merge(target: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Portal-style edit: nested objects are merged, everything else replaced."""
+def _merge_patch(target: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Graph PATCH (update detectionRule: "properties not included in the request body maintain their
+    previous values"): nested objects are merged key by key, an explicit null clears a value (it reads
+    back as null), arrays and other values replace the stored one whole. Portal edits merge the same way."""
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _deep_merge(target[key], value)
+            _merge_patch(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _encode_token(key: str) -> str:
@@ -199,7 +212,7 @@ def _iso_minutes(duration: str | None) -> int | None:
     return days * 1440 + hours * 60 + minutes + seconds // 60
 
 
-class FakeApi:
+class FakeApi(SavedSearchesMixin):
     """Graph detectionRules + ARM alertRules on one local server; see the module docstring."""
 
     def __init__(
@@ -315,6 +328,7 @@ class FakeApi:
         with self.lock:
             self.defender_rules.clear()
             self._sentinel.clear()
+            self._reset_saved_searches()
             self.calls.clear()
             self.errors.clear()
         self.clear_faults()
@@ -340,7 +354,7 @@ class FakeApi:
         """Simulate a portal edit: nested merge of `changes`, new lastModified*; KeyError if missing."""
         with self.lock:
             rule = self.defender_rules[rule_id]
-            _deep_merge(rule, changes)
+            _merge_patch(rule, changes)
             rule["lastModifiedBy"] = by
             rule["lastModifiedDateTime"] = self._clock.stamp()
             return copy.deepcopy(rule)
@@ -365,7 +379,7 @@ class FakeApi:
         """Simulate a portal edit: nested merge of `changes` into properties, new etag and lastModifiedUtc."""
         with self.lock:
             resource = self.sentinel_rules(sub, rg, ws)[rule_id.lower()]
-            _deep_merge(resource["properties"], changes)
+            _merge_patch(resource["properties"], changes)
             resource["etag"] = _new_etag()
             resource["properties"]["lastModifiedUtc"] = self._clock.stamp()
             return copy.deepcopy(resource)
@@ -558,15 +572,23 @@ class FakeApi:
             return _graph_error(400, "BadRequest", "The request body must be a non-empty JSON object.")
         if "id" in body and body["id"] != rule_id:
             return _graph_error(400, "BadRequest", "The id in the body does not match the id in the URL.")
-        # Only the sent keys are checked (each must be complete, as it replaces the stored value): a rule
-        # seeded with properties the schema does not know can still be patched.
-        problem = _schema_problem("defender-detection-rule", body, partial=True)
+        merged = copy.deepcopy(rule)
+        _merge_patch(merged, body)
+        # The sent top-level properties are checked as they are after the merge, cleared values aside: a
+        # rule seeded with properties the schema does not know can still be patched.
+        sent = _without_nulls({key: copy.deepcopy(merged[key]) for key in body})
+        if isinstance(sent.get("schedule"), dict):
+            sent["schedule"].pop("nextRunDateTime", None)  # read-only, the service's own
+        problem = _schema_problem("defender-detection-rule", sent, partial=True)
         if problem:
             return _graph_error(400, "BadRequest", problem)
         if "displayName" in body and self._graph_name_taken(body["displayName"], rule_id):
             return _graph_error(409, "Conflict", f"A detection rule named '{body['displayName']}' already exists.")
-        for key, value in body.items():
-            rule[key] = copy.deepcopy(value)
+        schedule = merged.get("schedule") or {}
+        if schedule.get("frequency") == "PT0S" and schedule.get("lookback") is not None:
+            return _graph_error(400, "BadRequest", "A near-real-time rule (frequency PT0S) cannot have a lookback.")
+        rule.clear()
+        rule.update(merged)
         rule["lastModifiedBy"] = self.actor
         rule["lastModifiedDateTime"] = self._clock.stamp()
         self._set_next_run(rule)
@@ -704,6 +726,9 @@ class FakeApi:
         match = _ARM_PATH.match(path)
         if match:
             return self._arm(method, match, path, query, body, headers)
+        match = SAVED_SEARCH_PATH.match(path)
+        if match:
+            return _Response(*self._saved_search_route(method, match, path, query, body, headers))
         if _is_graph(path):
             return _graph_error(404, "NotFound", f"Resource not found for the segment in '{path}'.")
         return _arm_error(404, "NotFound", f"No route for '{path}'.")

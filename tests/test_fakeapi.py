@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import requests
@@ -209,15 +210,23 @@ def test_graph_rejects_malformed_json(api: FakeApi, graph: requests.Session):
     assert_graph_error(response, 400)
 
 
-def test_graph_patch_merges_top_level_and_replaces_nested(api: FakeApi, graph: requests.Session):
+def test_graph_patch_merges_nested_objects_and_clears_only_on_null(api: FakeApi, graph: requests.Session):
     body = defender_rule(detection(), QUERY)
     created = graph.post(rules_url(api), json=body).json()
     time.sleep(0.002)
     response = graph.patch(rules_url(api, RULE_ID), json={"schedule": {"frequency": "PT3H"}, "status": "disabled"})
     assert response.status_code == 200, response.text
     updated = response.json()
-    assert updated["schedule"]["frequency"] == "PT3H" and "lookback" not in updated["schedule"]  # replaced
-    assert updated["status"] == "disabled" and updated["displayName"] == body["displayName"]  # merged
+    # update reference: properties left out keep their values, nested ones included
+    assert updated["schedule"] == {**body["schedule"], "frequency": "PT3H", "nextRunDateTime": ANY}
+    assert updated["status"] == "disabled" and updated["displayName"] == body["displayName"]
+    cleared = graph.patch(rules_url(api, RULE_ID), json={"schedule": {"lookback": None}}).json()
+    assert cleared["schedule"]["lookback"] is None and cleared["schedule"]["frequency"] == "PT3H"
+    tactics = [{"tactic": "execution", "techniques": []}]
+    template = {"detectionAction": {"alertTemplate": {"tactics": tactics}}}
+    replaced = graph.patch(rules_url(api, RULE_ID), json=template).json()  # an array replaces the stored one
+    assert replaced["detectionAction"]["alertTemplate"]["tactics"] == tactics
+    assert replaced["detectionAction"]["alertTemplate"]["title"] == body["detectionAction"]["alertTemplate"]["title"]
     assert updated["queryCondition"] == body["queryCondition"]
     assert updated["lastModifiedDateTime"] > created["lastModifiedDateTime"]
     assert updated["createdDateTime"] == created["createdDateTime"]

@@ -67,6 +67,9 @@ def rule_body(rule: dict[str, Any]) -> dict[str, Any]:
                 template["entityMappings"] = cleaned
             else:
                 del template["entityMappings"]
+        details = template.get("customDetails")
+        if isinstance(details, dict):  # a key cleared by an update reads back as null
+            template["customDetails"] = {key: value for key, value in details.items() if value is not None}
         if not template.get("customDetails") and "customDetails" in template:
             del template["customDetails"]
         template["tactics"] = template.get("tactics") or []  # dac always sends the list
@@ -76,6 +79,21 @@ def rule_body(rule: dict[str, Any]) -> dict[str, Any]:
                 if not technique.get("subTechniques"):
                     technique.pop("subTechniques", None)
     return body
+
+
+def clearing_patch(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH that makes the live rule hold `desired`. Graph merges a PATCH into the rule (nested
+    objects key by key) and clears a value only on an explicit null, so every field the live rule has
+    and the detection no longer has is sent as null, at any depth of objects: a removed recommended
+    action, custom detail or entity-mapping collection, schedule.lookback of a rule turned NRT.
+    Arrays and other values are sent whole (they replace the live one)."""
+    patch = dict(desired)
+    for key, value in live.items():
+        if key not in desired:
+            patch[key] = None
+        elif isinstance(value, dict) and isinstance(desired[key], dict):
+            patch[key] = clearing_patch(desired[key], value)
+    return patch
 
 
 def live_rule(rule: dict[str, Any]) -> LiveRule:
@@ -124,8 +142,9 @@ class DefenderClient:
 
     def update_rule(self, rule_id: str, body: dict[str, Any], live: LiveRule) -> LiveRule:
         sent = {key: value for key, value in body.items() if key != "id"}  # the id is in the URL
+        patch = clearing_patch(sent, {key: value for key, value in live.body.items() if key != "id"})
         try:
-            _, data = self.session.json("PATCH", self._path(rule_id), json=sent)
+            _, data = self.session.json("PATCH", self._path(rule_id), json=patch)
         except ApiError as error:
             if error.worth_reading_back(create=False):
                 confirmed = confirmed_write(self, rule_id, sent)
