@@ -189,7 +189,8 @@ def test_sentinel_scheduled_body_validates():
     assert (props["suppressionDuration"], props["suppressionEnabled"]) == ("PT5H", False)
     assert props["tactics"] == ["Exfiltration", "CommandAndControl"]
     assert props["techniques"] == ["T1048", "T1071"]
-    assert "subTechniques" not in props  # not in the 2025-12-01 Scheduled schema
+    # ScheduledAlertRuleProperties has subTechniques too ("The sub-techniques of the alert rule")
+    assert props["subTechniques"] == [t for t in sample()["mitre"]["techniques"] if "." in t]
     assert props["entityMappings"] == [
         {"entityType": "Host", "fieldMappings": [{"identifier": "HostName", "columnName": "DeviceName"}]},
         {"entityType": "IP", "fieldMappings": [{"identifier": "Address", "columnName": "RemoteIP"}]},

@@ -72,13 +72,22 @@ def iso_duration(value: Any) -> str:
 # Ownership marker
 # --------------------------------------------------------------------------------------------
 
-MARKER_RE = re.compile(r"\n*\[dac id=(?P<id>[0-9a-f-]{36}) hash=(?P<hash>[0-9a-f]{12})\]\s*$")
+# `rule=` is there only when the detection adopted a rule whose id is not the detection's (see plan.py).
+MARKER_RE = re.compile(
+    r"\n*\[dac id=(?P<id>[0-9a-f-]{36}) hash=(?P<hash>[0-9a-f]{12})(?: rule=(?P<rule>[^\s\]]+))?\]\s*$"
+)
 
 
 @dataclass(frozen=True)
 class Marker:
-    id: str
+    id: str  # the detection's id
     hash: str
+    rule: str | None = None  # the adopted rule's own id, when it is not the detection's
+
+    def applies_to(self, rule_id: str) -> bool:
+        """Whether the marker was written for the rule with this id (and not copied into another rule's
+        description, as a portal "duplicate" would): ids compared without case, as ARM compares them."""
+        return (self.rule or self.id).casefold() == rule_id.casefold()
 
 
 def normalised(value: Any) -> Any:
@@ -100,25 +109,29 @@ def content_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(normalised(body), sort_keys=True).encode("utf-8")).hexdigest()[:12]
 
 
-def marker_line(detection_id: str, digest: str) -> str:
-    return f"[dac id={detection_id} hash={digest}]"
+def marker_line(detection_id: str, digest: str, rule_id: str | None = None) -> str:
+    adopted = f" rule={rule_id}" if rule_id and rule_id != detection_id else ""
+    return f"[dac id={detection_id} hash={digest}{adopted}]"
 
 
 def read_marker(description: str | None) -> Marker | None:
     """The dac marker at the end of a live rule's description, if any."""
     match = MARKER_RE.search(description or "")
-    return Marker(match["id"], match["hash"]) if match else None
+    return Marker(match["id"], match["hash"], match["rule"]) if match else None
 
 
 def strip_marker(description: str | None) -> str:
     return MARKER_RE.sub("", description or "")
 
 
-def with_marker(body: dict[str, Any], detection_id: str, holder: dict[str, Any]) -> dict[str, Any]:
-    """Append the marker to holder['description'] (holder is inside body); the hash excludes it."""
+def with_marker(
+    body: dict[str, Any], detection_id: str, holder: dict[str, Any], rule_id: str | None = None
+) -> dict[str, Any]:
+    """Append the marker to holder['description'] (holder is inside body); the hash excludes it.
+    `rule_id`: the id of the rule the detection adopted, when it is not the detection's."""
     digest = content_hash(body)
     base = holder.get("description") or ""
-    holder["description"] = (base + "\n\n" if base else "") + marker_line(detection_id, digest)
+    holder["description"] = (base + "\n\n" if base else "") + marker_line(detection_id, digest, rule_id)
     return body
 
 
@@ -418,8 +431,9 @@ def _custom_details(data: dict[str, Any]) -> dict[str, str]:
     return {str(key): str(value) for key, value in (_alert(data).get("custom_details") or {}).items()}
 
 
-def defender_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
-    """Graph `detectionRule` body (beta). The client supplies `id`: the detection's UUID.
+def defender_rule(data: dict[str, Any], query_text: str, rule_id: str | None = None) -> dict[str, Any]:
+    """Graph `detectionRule` body (beta). The client supplies `id`: the detection's UUID, or `rule_id`,
+    the id of the rule the detection adopted.
 
     Deprecated properties (isEnabled, schedule.period, alertTemplate.category/mitreTechniques/
     impactedAssets, detectionAction.responseActions) are not written; their replacements are.
@@ -452,7 +466,7 @@ def defender_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
         template["customDetails"] = details
 
     body: dict[str, Any] = {
-        "id": data["id"],
+        "id": rule_id or data["id"],
         "displayName": data["name"],
         "description": _description(data),
         "status": "disabled" if data.get("status") == "deprecated" else "enabled",
@@ -460,14 +474,14 @@ def defender_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
         "schedule": rule_schedule,
         "detectionAction": {"alertTemplate": template, "organizationalScope": None},
     }
-    return with_marker(body, data["id"], body)
+    return with_marker(body, data["id"], body, rule_id)
 
 
-def sentinel_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
+def sentinel_rule(data: dict[str, Any], query_text: str, rule_id: str | None = None) -> dict[str, Any]:
     """ARM alertRules PUT body: kind Scheduled, or NRT when schedule.frequency is 0.
 
     Send Scheduled with api-version SENTINEL_API_VERSION and NRT with SENTINEL_NRT_API_VERSION;
-    the rule id in the URL is the detection's UUID.
+    the rule id in the URL is the detection's UUID, or `rule_id`, the rule the detection adopted.
     """
     alert = _alert(data)
     schedule = data.get("schedule") or {}
@@ -498,11 +512,9 @@ def sentinel_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
             },
         },
     }
-    if nrt:
-        # NRT rules have no schedule or trigger (they alert on every new result); only the preview
-        # api-versions that have kind NRT also have subTechniques.
-        properties["subTechniques"] = sub_techniques(data)
-    else:
+    # subTechniques: a property of both kinds (ScheduledAlertRuleProperties and NRT alike)
+    properties["subTechniques"] = sub_techniques(data)
+    if not nrt:  # NRT rules have no schedule or trigger (they alert on every new result)
         properties["queryFrequency"] = iso_duration(schedule.get("frequency", "1h"))
         properties["queryPeriod"] = iso_duration(schedule.get("lookback", schedule.get("frequency", "1h")))
         properties["triggerOperator"] = TRIGGER_OPERATORS[trigger.get("operator", "gt")]
@@ -539,7 +551,7 @@ def sentinel_rule(data: dict[str, Any], query_text: str) -> dict[str, Any]:
         properties["alertDetailsOverride"] = override
 
     body = {"kind": "NRT" if nrt else "Scheduled", "properties": properties}
-    return with_marker(body, data["id"], properties)
+    return with_marker(body, data["id"], properties, rule_id)
 
 
 def unmarked(body: dict[str, Any]) -> dict[str, Any]:

@@ -180,7 +180,9 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     """Export a target's live rules as detection YAML, including rules dac does not own (to adopt them).
 
     Writes one file per rule into --out (never over an existing file); rules dac owns keep their
-    detection id. Review the files, move them into detections/, and the next deploy adopts them.
+    detection id, rules it does not own get an `adopt:` line with their id. Review the files, move
+    them into detections/, and the next deploy adopts the rules in place (same ids). Sentinel rules
+    that are not query rules (Fusion, ML, threat intelligence, incident creation) are skipped and named.
     """
     from ..deploy.connect import client_for
     from ..deploy.http import ApiError
@@ -192,10 +194,13 @@ def pull_command(target_name: str, out_dir: Path) -> None:
         live = client.list_rules()
     except ApiError as exc:
         _listing_failed(target, exc)
-    written = write_pulled(live, target, out_dir)
+    written, skipped = write_pulled(live, target, out_dir)
     for path, _rule in written:
         click.echo(f"wrote {path}")
-    click.echo(f"pulled {len(written)} rule(s) from {target.name} into {out_dir}")
+    for rule, reason in skipped:
+        click.echo(f"skipped {rule.id}: {reason}")
+    click.echo(f"pulled {len(written)} rule(s) from {target.name} into {out_dir}"
+               + (f"; skipped {len(skipped)} that are not query rules" if skipped else ""))  # fmt: skip
     sys.exit(EXIT_OK)
 
 

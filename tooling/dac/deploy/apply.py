@@ -14,7 +14,7 @@ from . import RuleClient
 from .http import redact
 from .plan import Action, Plan
 
-WRITES = ("create", "update", "drifted")
+WRITES = ("create", "adopt", "update", "drifted")
 
 
 @dataclass
@@ -35,7 +35,7 @@ def _carry_out(client: RuleClient, action: Action) -> Outcome:
             assert action.desired is not None
             client.create_rule(action.id, action.desired.body)
             return Outcome(action, True, "created")
-        if action.kind in ("update", "drifted"):
+        if action.kind in ("adopt", "update", "drifted"):
             assert action.desired is not None and action.live is not None
             if action.live.body.get("kind") != action.desired.body.get("kind"):
                 # ARM cannot turn a Scheduled rule into an NRT one (or back) in place
@@ -45,7 +45,8 @@ def _carry_out(client: RuleClient, action: Action) -> Outcome:
                     action, True, f"replaced ({action.live.body.get('kind')} -> {action.desired.body.get('kind')})"
                 )
             client.update_rule(action.id, action.desired.body, action.live)
-            return Outcome(action, True, "updated" if action.kind == "update" else "restored (was edited outside dac)")
+            done = {"adopt": "adopted (dac owns it now)", "update": "updated"}
+            return Outcome(action, True, done.get(action.kind, "restored (was edited outside dac)"))
         assert action.live is not None
         client.delete_rule(action.id, action.live)
         return Outcome(action, True, "deleted")

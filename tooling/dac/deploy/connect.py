@@ -9,7 +9,9 @@ from . import RuleClient
 from .auth import credential_for, scope_for
 from .defender import DefenderClient
 from .http import ApiSession, TokenCredential
+from .saved_searches import SavedSearchClient
 from .sentinel import SentinelClient
+from .sentinel_content import SentinelContentClient
 
 
 def client_for(target: Target, credential: TokenCredential | None = None, **session_options: Any) -> RuleClient:
@@ -22,4 +24,8 @@ def client_for(target: Target, credential: TokenCredential | None = None, **sess
     if target.platform == "defender":
         return DefenderClient(session)
     assert target.subscription_id and target.resource_group and target.workspace  # required by the schema
-    return SentinelClient(session, target.subscription_id, target.resource_group, target.workspace)
+    where = (target.subscription_id, target.resource_group, target.workspace)
+    rules = SentinelClient(session, *where)
+    if "hunting" not in target.kinds:  # its saved searches are none of its business (nor pruned)
+        return rules
+    return SentinelContentClient(rules, SavedSearchClient(session, *where))

@@ -96,8 +96,16 @@ def clearing_patch(desired: dict[str, Any], live: dict[str, Any]) -> dict[str, A
     return patch
 
 
+# Deprecated alertTemplate fields that rules made before their replacements may still hold (pull maps them)
+DEPRECATED_TEMPLATE_FIELDS = ("impactedAssets", "mitreTechniques", "category")
+
+
 def live_rule(rule: dict[str, Any]) -> LiveRule:
     extra = {key: value for key, value in rule.items() if key not in BODY_SPEC and not key.startswith("@odata.")}
+    template = ((rule.get("detectionAction") or {}).get("alertTemplate")) or {}
+    deprecated = {key: template[key] for key in DEPRECATED_TEMPLATE_FIELDS if template.get(key)}
+    if deprecated:
+        extra["alertTemplate"] = deprecated
     return LiveRule(id=str(rule.get("id")), body=rule_body(rule), etag=rule.get("@odata.etag"), extra=extra)
 
 

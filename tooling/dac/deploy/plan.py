@@ -10,9 +10,12 @@ detection declares is an error, DAC131). Live rules come from one list call. Eac
   the hash in its marker); a deploy puts the detection's content back;
 - unchanged;
 - delete: dac owns the live rule and no selected detection wants it any more (only `--prune` deletes);
+- adopt: the detection names an existing rule dac does not own (`adopt:`): a deploy writes the
+  detection's content and dac's marker onto that same rule, which dac owns from then on;
 - conflict: dac wants the rule but cannot write it without touching a rule it does not own (same id
-  without a dac marker, or another rule of the same name); never written.
-Rules without a dac marker are counted as `unmanaged` and never touched.
+  without a dac marker and no `adopt:` naming it, another rule of the same name compared without case,
+  a rule another detection owns, or an `adopt:` rule that does not exist); never written.
+Rules without a dac marker are counted as `unmanaged` and never touched, unless a detection adopts one.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from typing import Any
 
 from ..checks.parameters import check_target as check_target_parameters
 from ..diagnostics import Diagnostic, Severity, display_path, error
+from ..hunting_rules import sentinel_hunting_query
 from ..model.detection import Detection
 from ..model.project import Project, Target
-from ..rules import content_hash, defender_rule, normalised, read_marker, sentinel_rule, unmarked
+from ..rules import Marker, content_hash, defender_rule, normalised, read_marker, sentinel_rule, unmarked
 from ..validation import ValidationReport, validate
 from ..variants import build_variants, parameter_error_position
 from . import LiveRule, RuleClient
 
-ACTIONS = ("create", "update", "drifted", "delete", "conflict", "unchanged")
-_BUILDERS = {"defender": defender_rule, "sentinel": sentinel_rule}
+ACTIONS = ("create", "adopt", "update", "drifted", "delete", "conflict", "unchanged")
+# (platform, detection kind) -> the body builder; Sentinel keeps hunting queries as saved searches
+_BUILDERS = {("defender", "detection"): defender_rule, ("sentinel", "detection"): sentinel_rule,
+             ("sentinel", "hunting"): sentinel_hunting_query}  # fmt: skip
 
 
 class PlanError(Exception):
@@ -51,10 +57,15 @@ class Change:
 
 @dataclass
 class DesiredRule:
-    id: str
+    id: str  # the live rule's id: the detection's, or the one it adopts
     name: str
     file: str
     body: dict[str, Any]
+    detection_id: str = ""  # the detection's own id ("" means the same as id)
+    adopts: bool = False  # the detection's `adopt:` names this rule
+
+    def __post_init__(self) -> None:
+        self.detection_id = self.detection_id or self.id
 
 
 @dataclass
@@ -82,7 +93,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(a.kind in ("create", "update", "drifted", "delete") for a in self.actions)
+        return any(a.kind in ("create", "adopt", "update", "drifted", "delete") for a in self.actions)
 
 
 # ------------------------------------------------------------------------------------ desired rules
@@ -125,9 +136,22 @@ def desired_rules(project: Project, target: Target, report: ValidationReport | N
                 where = [error(detection.display, position, "DAC130", f"{detail} (with target '{target.name}')")]
             raise PlanError(f"{detection.display}: the {target.platform} query with target '{target.name}' "
                             f"parameters is not valid: {detail}", where)  # fmt: skip
-        body = _BUILDERS[target.platform](detection.data, variant.text)
-        rules.append(DesiredRule(detection.id, detection.name, display_path(detection.file), body))
+        adopted = adopted_rule(detection.data, target)
+        body = _BUILDERS[(target.platform, detection.kind)](detection.data, variant.text, adopted)
+        rule_id = adopted or detection.id
+        rules.append(DesiredRule(rule_id, detection.name, display_path(detection.file), body, detection.id,
+                                 adopts=adopted is not None))  # fmt: skip
     return rules
+
+
+def adopted_rule(data: dict[str, Any], target: Target) -> str | None:
+    """The id of the live rule the detection adopts in this target (`adopt:`), or None. A string names
+    the rule on the detection's one platform; a mapping names it per target."""
+    adopt = data.get("adopt")
+    if isinstance(adopt, dict):
+        value = adopt.get(target.name)
+        return str(value) if value else None
+    return str(adopt) if adopt else None
 
 
 # ------------------------------------------------------------------------------------ comparison
@@ -140,9 +164,14 @@ def display_name(body: dict[str, Any]) -> str:
 
 
 def owner_id(live: LiveRule) -> str | None:
-    """The detection id of a rule dac wrote (its marker's), else None."""
-    marker = read_marker(_holder(live.body).get("description"))
-    return marker.id if marker is not None else None
+    """The detection id of a rule dac wrote (its marker's, when the marker was written for this rule),
+    else None."""
+    marker = live_marker(live)
+    return marker.id if marker is not None and marker.applies_to(live.id) else None
+
+
+def live_marker(live: LiveRule) -> Marker | None:
+    return read_marker(_holder(live.body).get("description"))
 
 
 def is_drifted(live: LiveRule) -> bool:
@@ -174,20 +203,38 @@ def field_changes(live_body: dict[str, Any], desired_body: dict[str, Any]) -> li
 
 
 # ------------------------------------------------------------------------------------ the plan
+def _key(rule_id: str) -> str:
+    return rule_id.casefold()  # ARM compares rule names without case; Graph's ids are digits or GUIDs
+
+
 def make_plan(desired: list[DesiredRule], live_rules: list[LiveRule], target: Target) -> Plan:
-    live_by_id = {rule.id: rule for rule in live_rules}
-    owned = {rule.id: rule for rule in live_rules if owner_id(rule) == rule.id}
+    live_by_id = {_key(rule.id): rule for rule in live_rules}
+    owned = {_key(rule.id): rule for rule in live_rules if owner_id(rule) is not None}
     actions: list[Action] = []
-    wanted = {rule.id for rule in desired}
+    wanted = {_key(rule.id) for rule in desired}
     for rule in desired:
-        live = live_by_id.get(rule.id)
-        if live is not None and rule.id not in owned:
-            reason = "a rule with this id exists without a dac marker; dac leaves it alone"
+        live = live_by_id.get(_key(rule.id))
+        if live is not None and _key(rule.id) not in owned:
+            if rule.adopts:
+                actions.append(Action("adopt", rule.id, rule.name, rule, live, field_changes(live.body, rule.body),
+                                      reason="made outside dac; a deploy writes the detection onto it"))  # fmt: skip
+            else:
+                reason = "a rule with this id exists without a dac marker; dac leaves it alone (adopt: takes it over)"
+                actions.append(Action("conflict", rule.id, rule.name, rule, live, reason=reason))
+            continue
+        if live is not None and owner_id(live) != rule.detection_id:
+            reason = f"the rule belongs to detection {owner_id(live)}, not to this one"
             actions.append(Action("conflict", rule.id, rule.name, rule, live, reason=reason))
             continue
         if live is None:
-            clash = next((r for r in live_rules if r.id not in wanted and display_name(r.body) == rule.name), None)
-            if clash is not None and clash.id not in owned:
+            if rule.adopts:
+                reason = f"adopt: no rule {rule.id} in target {target.name} (remove the line to create a new rule)"
+                actions.append(Action("conflict", rule.id, rule.name, rule, reason=reason))
+                continue
+            # the services refuse a second rule whose name differs only in case (nameAlreadyExists)
+            clash = next((r for r in live_rules if _key(r.id) not in wanted
+                          and display_name(r.body).casefold() == rule.name.casefold()), None)  # fmt: skip
+            if clash is not None and _key(clash.id) not in owned:
                 actions.append(Action("conflict", rule.id, rule.name, rule, clash,
                                       reason=f"rule {clash.id} that dac does not own has the same name"))  # fmt: skip
             else:
@@ -201,13 +248,13 @@ def make_plan(desired: list[DesiredRule], live_rules: list[LiveRule], target: Ta
             actions.append(Action("update", rule.id, rule.name, rule, live, changes))
         else:
             actions.append(Action("unchanged", rule.id, rule.name, rule, live))
-    for rule_id, live in sorted(owned.items()):
-        if rule_id not in wanted:
-            actions.append(Action("delete", rule_id, display_name(live.body), None, live,
+    for key, live in sorted(owned.items()):
+        if key not in wanted:
+            actions.append(Action("delete", live.id, display_name(live.body), None, live,
                                   reason="no selected detection has this id any more"))  # fmt: skip
     order = {kind: index for index, kind in enumerate(ACTIONS)}
     actions.sort(key=lambda a: (order[a.kind], a.name.lower(), a.id))
-    unmanaged = sum(1 for rule in live_rules if rule.id not in owned and rule.id not in wanted)
+    unmanaged = sum(1 for rule in live_rules if _key(rule.id) not in owned and _key(rule.id) not in wanted)
     return Plan(target, actions, unmanaged=unmanaged)
 
 

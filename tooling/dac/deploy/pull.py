@@ -2,8 +2,10 @@
 
 The conversion is the inverse of rules.py as far as the APIs allow: rules dac wrote keep their
 detection id (from the marker); other rules get an id derived from the tenant's rule id, so that
-pulling twice gives the same file. Tactics come back as ATT&CK short names, durations as dac
-durations, entity mappings as `alert.entities`.
+pulling twice gives the same file, and an `adopt:` line naming the live rule, so that the first
+deploy of the file takes that rule over in place. Tactics come back as ATT&CK short names,
+durations as dac durations, entity mappings as `alert.entities`. Rules that are not query rules
+(Fusion, machine learning, threat intelligence, incident creation) are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..model.attack import load_catalog
 from ..model.project import Target, schema_reference
 from ..model.yamlwrite import dump_detection
 from ..redaction import write_text
@@ -26,6 +29,8 @@ from ..rules import (
 )
 from ..scaffold.detection import slugify
 from . import LiveRule
+from .saved_searches import to_hunting_detection
+from .sentinel_content import is_hunting_body
 
 _ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 _PULL_NAMESPACE = uuid.UUID("6f1c1b0e-6a7d-4c55-9d3e-2b8f0f1e7c41")  # stable ids for adopted rules
@@ -125,14 +130,21 @@ def _base(rule: LiveRule, name: str, description: str | None, severity: str, ena
 def from_defender(rule: LiveRule) -> dict[str, Any]:
     body = rule.body
     template = (body.get("detectionAction") or {}).get("alertTemplate") or {}
+    old_template = rule.extra.get("alertTemplate") or {}  # deprecated fields, where the new ones are absent
+    enabled = body.get("status", "enabled" if rule.extra.get("isEnabled", True) else "disabled") == "enabled"
     data = _base(rule, body.get("displayName") or rule.id, body.get("description"),
-                 template.get("severity") or "medium", body.get("status", "enabled") == "enabled")  # fmt: skip
+                 template.get("severity") or "medium", enabled)  # fmt: skip
     tactics = [kebab_tactic(t["tactic"]) for t in template.get("tactics") or [] if t.get("tactic")]
     techniques = []
     for tactic in template.get("tactics") or []:
         for technique in tactic.get("techniques") or []:
             techniques.append(technique["technique"])
             techniques.extend(technique.get("subTechniques") or [])
+    if not tactics and old_template.get("mitreTechniques"):
+        catalog = load_catalog()
+        known = [catalog.techniques[t] for t in map(str, old_template["mitreTechniques"]) if t in catalog.techniques]
+        techniques = [str(t) for t in old_template["mitreTechniques"] if str(t) in catalog.techniques]
+        tactics = [technique.tactics[0] for technique in known if technique.tactics]
     if tactics:
         data["mitre"] = {"tactics": list(dict.fromkeys(tactics)), "techniques": list(dict.fromkeys(techniques))}
     data["query"] = {"dialect": "defender", "text": (body.get("queryCondition") or {}).get("queryText", "") + "\n"}
@@ -141,10 +153,28 @@ def from_defender(rule: LiveRule) -> dict[str, Any]:
     data["schedule"] = {"frequency": frequency, "lookback": dac_duration(schedule.get("lookback")) or
                         ("30d" if frequency == "24h" else "4h" if frequency in ("0", "1h") else "24h")}  # fmt: skip
     data["trigger"] = {"operator": "gt", "threshold": 0}
+    entities = _entities_from_defender(template.get("entityMappings"))
+    if not entities and old_template.get("impactedAssets"):
+        entities = _entities_from_impacted_assets(old_template["impactedAssets"])
     data["alert"] = _alert(template.get("title") or data["name"], template.get("description"),
-                           template.get("recommendedActions"), _entities_from_defender(template.get("entityMappings")),
-                           template.get("customDetails"))  # fmt: skip
+                           template.get("recommendedActions"), entities, template.get("customDetails"))  # fmt: skip
     return data
+
+
+# impactedAsset types of the deprecated alertTemplate.impactedAssets -> dac entity types
+_IMPACTED_ASSETS = {"impactedDeviceAsset": "device", "impactedUserAsset": "user", "impactedMailboxAsset": "mailbox"}
+
+
+def _entities_from_impacted_assets(assets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deprecated impactedAssets ({"@odata.type": "#microsoft.graph.security.impactedDeviceAsset",
+    "identifier": "deviceId"}, whose identifier names the column in camel case) as dac entities."""
+    entities = []
+    for asset in assets or []:
+        kind = str(asset.get("@odata.type", "")).rsplit(".", 1)[-1]
+        identifier = str(asset.get("identifier") or "")
+        if kind in _IMPACTED_ASSETS and identifier:
+            entities.append({"type": _IMPACTED_ASSETS[kind], "column": identifier[:1].upper() + identifier[1:]})
+    return entities
 
 
 def from_sentinel(rule: LiveRule) -> dict[str, Any]:
@@ -191,20 +221,51 @@ def _alert(title: str, description: str | None, actions: str | None, entities: l
     return alert
 
 
+# Sentinel alert rule kinds that hold a query dac can own; the others (Fusion, MLBehaviorAnalytics,
+# ThreatIntelligence, MicrosoftSecurityIncidentCreation) are Microsoft's built-in engines.
+QUERY_RULE_KINDS = frozenset({"Scheduled", "NRT"})
+
+
+def skip_reason(rule: LiveRule, platform: str) -> str | None:
+    """Why a live rule is not pulled, or None."""
+    kind = rule.body.get("kind")
+    if platform == "sentinel" and not is_hunting_body(rule.body) and kind not in QUERY_RULE_KINDS:
+        return f"a {kind} rule is not a query rule (only Scheduled and NRT rules and hunting queries are)"
+    return None
+
+
 def to_detection(rule: LiveRule, platform: str) -> dict[str, Any]:
     """A live rule as detection data, enabled for the platform it came from only: the other
-    platform's rendering is the engineer's call once the detection is adopted."""
-    data = from_defender(rule) if platform == "defender" else from_sentinel(rule)
-    other = "sentinel" if platform == "defender" else "defender"
-    data["variants"] = {other: {"enabled": False}}
+    platform's rendering is the engineer's call once the detection is adopted. A rule dac does not
+    own gets `adopt:` with its id."""
+    if is_hunting_body(rule.body):
+        data = to_hunting_detection(rule)
+    else:
+        data = from_defender(rule) if platform == "defender" else from_sentinel(rule)
+        other = "sentinel" if platform == "defender" else "defender"
+        data["variants"] = {other: {"enabled": False}}
+    description = rule.body.get("description") or (rule.body.get("properties") or {}).get("description")
+    marker = read_marker(description)
+    if marker is None or not marker.applies_to(rule.id):
+        data["adopt"] = rule.id
+    elif marker.rule:  # adopted before: the detection keeps naming the rule
+        data["adopt"] = marker.rule
     return data
 
 
-def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[tuple[Path, LiveRule]]:
-    """One detection file per live rule in out_dir; existing files are never overwritten."""
+def write_pulled(
+    rules: list[LiveRule], target: Target, out_dir: Path
+) -> tuple[list[tuple[Path, LiveRule]], list[tuple[LiveRule, str]]]:
+    """One detection file per live query rule in out_dir (existing files are never overwritten), and
+    the rules skipped with the reason."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    skipped = []
     for rule in sorted(rules, key=lambda r: r.id):
+        reason = skip_reason(rule, target.platform)
+        if reason is not None:
+            skipped.append((rule, reason))
+            continue
         data = to_detection(rule, target.platform)
         stem = slugify(data["name"]) or data["id"]
         path, counter = out_dir / f"{stem}.yml", 2
@@ -212,4 +273,4 @@ def write_pulled(rules: list[LiveRule], target: Target, out_dir: Path) -> list[t
             path, counter = out_dir / f"{stem}-{counter}.yml", counter + 1
         write_text(path, dump_detection(data, schema_reference(out_dir)), encoding="utf-8", newline="\n")
         written.append((path, rule))
-    return written
+    return written, skipped

@@ -60,10 +60,14 @@ PROPERTY_SPECS: dict[str, dict[str, Any]] = {
         "queryPeriod": None,
         "triggerOperator": None,
         "triggerThreshold": None,
+        "subTechniques": None,
     },
     "NRT": {**_COMMON, "subTechniques": None},
 }
-ALWAYS_LISTS = {"Scheduled": ("tactics", "techniques"), "NRT": ("tactics", "techniques", "subTechniques")}
+ALWAYS_LISTS = {
+    "Scheduled": ("tactics", "techniques", "subTechniques"),
+    "NRT": ("tactics", "techniques", "subTechniques"),
+}
 DROP_WHEN_EMPTY = ("entityMappings", "customDetails", "alertDetailsOverride")  # dac omits these when empty
 
 

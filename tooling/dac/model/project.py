@@ -140,9 +140,30 @@ def _load(root: Path, config_file: Path) -> Project:
         if any(t.name == entry["name"] for t in targets):
             position = loaded.position(("targets", index, "name"))
             raise ProjectError(error(str(config_file), position, "DAC120", f"two targets named '{entry['name']}'"))
+        problem = _target_problem(entry)
+        if problem is not None:
+            key, message = problem
+            raise ProjectError(error(str(config_file), loaded.position(("targets", index, *key)), "DAC120", message))
         targets.append(_target(entry))
     return Project(root=root, config_file=config_file, detections_dir=detections, tables_dir=tables,
                    targets=tuple(targets), **_limits(data.get("limits") or {}))  # fmt: skip
+
+
+def _target_problem(entry: dict[str, Any]) -> tuple[tuple[Any, ...], str] | None:
+    """(the key, why) when a target asks for what its platform's API cannot do, else None."""
+    kinds = (entry.get("select") or {}).get("kind") or ()
+    if entry["platform"] == "defender" and "hunting" in kinds:
+        return ("select", "kind"), (
+            "select.kind: Defender XDR has no API for shared hunting queries; only Sentinel targets take "
+            "kind hunting (as saved searches)"
+        )
+    graph = str((entry.get("api") or {}).get("graph", "")).rstrip("/")
+    if entry["platform"] == "defender" and graph.lower().endswith("/v1.0"):
+        return ("api", "graph"), (
+            f"api.graph: {graph!r} is Microsoft Graph v1.0, whose detectionRule has no schedule.lookback, which "
+            "dac writes and compares: point it at the beta endpoint (https://graph.microsoft.com/beta)"
+        )
+    return None
 
 
 _GUID = "must be a GUID: 8-4-4-4-12 hexadecimal digits, as in 00000000-0000-0000-0000-000000000000"

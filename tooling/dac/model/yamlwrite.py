@@ -13,7 +13,7 @@ from typing import Any
 
 FIELD_ORDER = (
     "id", "name", "description", "kind", "status", "severity", "authors", "created", "modified",
-    "version", "tags", "references", "suppress", "mitre", "query", "variants", "parameters", "schedule",
+    "version", "tags", "references", "suppress", "mitre", "query", "variants", "adopt", "parameters", "schedule",
     "trigger", "alert", "tests",
 )  # fmt: skip
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from ..deploy.plan import Action, Change, Plan
 
-SYMBOLS = {"create": "+", "update": "~", "drifted": "!", "delete": "-", "conflict": "x", "unchanged": "="}
+SYMBOLS = {"create": "+", "adopt": "&", "update": "~", "drifted": "!", "delete": "-", "conflict": "x", "unchanged": "="}
 TITLES = {
-    "create": "create", "update": "update", "drifted": "drifted (edited outside dac; deploy restores it)",
+    "create": "create", "adopt": "adopt (made outside dac; deploy takes it over in place)",
+    "update": "update", "drifted": "drifted (edited outside dac; deploy restores it)",
     "delete": "would delete (only with --prune)", "conflict": "conflict (not written)", "unchanged": "unchanged",
 }  # fmt: skip
 
@@ -22,7 +23,8 @@ def _short(value: Any, limit: int = 100) -> str:
 
 def summary_line(plan: Plan, prune: bool = False) -> str:
     counts = plan.counts()
-    parts = [f"{counts['create']} to create", f"{counts['update']} to update", f"{counts['drifted']} drifted"]
+    parts = [f"{counts['create']} to create", f"{counts['adopt']} to adopt", f"{counts['update']} to update",
+             f"{counts['drifted']} drifted"]  # fmt: skip
     parts.append(f"{counts['delete']} to delete" if prune else f"{counts['delete']} would delete (needs --prune)")
     parts += [f"{counts['conflict']} conflicts", f"{counts['unchanged']} unchanged", f"{counts['unmanaged']} not dac's"]
     return f"target {plan.target.name} ({plan.target.platform}): " + ", ".join(parts)
@@ -42,7 +44,7 @@ def text(plan: Plan, prune: bool = False, show_unchanged: bool = False) -> str:
         lines.append(f"{SYMBOLS[action.kind]} {label}: {action.name} ({action.id})")
         if action.desired is not None and action.kind != "unchanged":
             lines.append(f"    from {action.desired.file}")
-        if action.reason and action.kind in ("conflict", "delete", "drifted"):
+        if action.reason and action.kind in ("adopt", "conflict", "delete", "drifted"):
             lines.append(f"    {action.reason}")
         lines += _change_lines(action.changes, "    ")
     lines.append(summary_line(plan, prune))
@@ -73,10 +75,11 @@ def markdown(plan: Plan, prune: bool = False) -> str:
     counts = plan.counts()
     lines = [f"### dac plan: `{plan.target.name}` ({plan.target.platform})", ""]
     lines += [
-        "| create | update | drifted | delete | conflict | unchanged | not dac's |",
-        "|---|---|---|---|---|---|---|",
+        "| create | adopt | update | drifted | delete | conflict | unchanged | not dac's |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    lines.append(f"| {counts['create']} | {counts['update']} | {counts['drifted']} | {counts['delete']}"
+    lines.append(f"| {counts['create']} | {counts['adopt']} | {counts['update']} | {counts['drifted']} "
+                 f"| {counts['delete']}"
                  f"{'' if prune else ' (needs --prune)'} | {counts['conflict']} | {counts['unchanged']} "
                  f"| {counts['unmanaged']} |")  # fmt: skip
     for action in plan.actions:
