@@ -332,3 +332,25 @@ def test_entity_targets():
     # an identifier one platform lacks falls back to the default, marked inexact
     target = sentinel_entity({"type": "host", "column": "DeviceId", "identifier": "DeviceId"})
     assert (target.kind, target.field, target.exact) == ("Host", "HostName", False)
+
+
+def test_an_entity_of_several_identifiers_is_one_entity_on_both_platforms():
+    data = sample()
+    data["alert"]["entities"] = [
+        {"type": "account", "identifiers": {"Name": "AccountName", "Sid": "AccountSid"}},
+        {"type": "host", "column": "DeviceName"},
+    ]
+    sentinel = sentinel_rule(data, QUERY)
+    assert_valid("sentinel-alert-rule", sentinel)
+    # Sentinel: an entity mapping holds "fieldMappings", one per identifier of the one entity
+    assert sentinel["properties"]["entityMappings"] == [
+        {"entityType": "Account", "fieldMappings": [{"identifier": "Name", "columnName": "AccountName"},
+                                                    {"identifier": "Sid", "columnName": "AccountSid"}]},
+        {"entityType": "Host", "fieldMappings": [{"identifier": "HostName", "columnName": "DeviceName"}]},
+    ]  # fmt: skip
+    defender = defender_rule(data, QUERY)
+    assert_valid("defender-detection-rule", defender)
+    # Defender: one entity is one item of its collection, each identifier one *Column property of it
+    mappings = defender["detectionAction"]["alertTemplate"]["entityMappings"]
+    assert mappings["accounts"] == [{"nameColumn": "AccountName", "sidColumn": "AccountSid"}]
+    assert mappings["hosts"] == [{"nameColumn": "DeviceName"}]

@@ -423,8 +423,23 @@ def _alert(data: dict[str, Any]) -> dict[str, Any]:
     return data.get("alert") or {}
 
 
-def _entities(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(_alert(data).get("entities") or [])
+def entity_entries(alert: dict[str, Any]) -> list[tuple[int, tuple[Any, ...], dict[str, Any]]]:
+    """Each column of `alert.entities` as (the entity's index, its path inside the entry, a one-column
+    entity {type, column, identifier}): an entry is one column, or one entity of several identifiers
+    (`identifiers: {Name: AccountName, Sid: AccountSid}`: one account, not two)."""
+    entries = []
+    for index, entity in enumerate(alert.get("entities") or []):
+        if isinstance(entity.get("identifiers"), dict):
+            for identifier, column in entity["identifiers"].items():
+                entries.append((index, ("identifiers", identifier),
+                                {"type": entity["type"], "column": column, "identifier": identifier}))  # fmt: skip
+        else:
+            entries.append((index, ("column",), entity))
+    return entries
+
+
+def _entities(data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return [(index, entity) for index, _path, entity in entity_entries(_alert(data))]
 
 
 def _custom_details(data: dict[str, Any]) -> dict[str, str]:
@@ -445,11 +460,15 @@ def defender_rule(data: dict[str, Any], query_text: str, rule_id: str | None = N
     if not is_nrt(frequency) and schedule.get("lookback"):
         rule_schedule["lookback"] = iso_duration(schedule["lookback"])
 
-    mappings: dict[str, list[dict[str, str]]] = {}
-    for entity in _entities(data):
+    # one item per entity: the columns of an entity of several identifiers are one item's properties
+    items: dict[tuple[str, int], dict[str, str]] = {}
+    for index, entity in _entities(data):
         target = defender_entity(entity)
         if target is not None:
-            mappings.setdefault(target.kind, []).append({target.field: entity["column"]})
+            items.setdefault((target.kind, index), {})[target.field] = entity["column"]
+    mappings: dict[str, list[dict[str, str]]] = {}
+    for (collection, _index), item in items.items():
+        mappings.setdefault(collection, []).append(item)
 
     template: dict[str, Any] = {
         "title": alert.get("title") or data["name"],
@@ -520,16 +539,13 @@ def sentinel_rule(data: dict[str, Any], query_text: str, rule_id: str | None = N
         properties["triggerOperator"] = TRIGGER_OPERATORS[trigger.get("operator", "gt")]
         properties["triggerThreshold"] = int(trigger.get("threshold", 0))
 
-    mappings = []
-    for entity in _entities(data):
+    grouped: dict[int, dict[str, Any]] = {}  # one mapping per entity, a field mapping per identifier
+    for index, entity in _entities(data):
         target = sentinel_entity(entity)
         if target is not None:
-            mappings.append(
-                {
-                    "entityType": target.kind,
-                    "fieldMappings": [{"identifier": target.field, "columnName": entity["column"]}],
-                }
-            )
+            mapping = grouped.setdefault(index, {"entityType": target.kind, "fieldMappings": []})
+            mapping["fieldMappings"].append({"identifier": target.field, "columnName": entity["column"]})
+    mappings = list(grouped.values())
     if mappings:
         properties["entityMappings"] = mappings
     details = _custom_details(data)

@@ -21,6 +21,7 @@ from ..model.yamlsource import JsonPath
 from ..rules import (
     defender_entity,
     duration_minutes,
+    entity_entries,
     identifier_known,
     is_nrt,
     placeholders,
@@ -182,7 +183,8 @@ class _Context:
                 "the Defender XDR query must return ReportId: it links the alert to the original record",
             )
         entities = self.alert.get("entities") or []
-        mapped = [e for e in entities if defender_entity(e) is not None and e["column"] in self.output]
+        mapped = [e for _, _, e in entity_entries(self.alert) if defender_entity(e) is not None
+                  and e["column"] in self.output]  # fmt: skip
         if not mapped:
             path: JsonPath = ("alert", "entities") if entities else ("alert",)
             self.error(
@@ -300,7 +302,7 @@ class _Context:
                     f"custom detail key '{key}' must start with a letter or '_' and hold only letters, digits and '_'",
                     key=True,
                 )
-        mapped = [e for e in self.alert.get("entities") or [] if sentinel_entity(e) is not None]
+        mapped = {index for index, _, e in entity_entries(self.alert) if sentinel_entity(e) is not None}
         if len(mapped) > SENTINEL_MAX_ENTITY_MAPPINGS:
             self.error(
                 ("alert", "entities"),
@@ -313,7 +315,7 @@ class _Context:
     def shared(self) -> None:
         resolve = defender_entity if self.dialect == "defender" else sentinel_entity
         first_dialect = (self.detection.enabled_dialects() or [self.dialect])[0] == self.dialect
-        for index, entity in enumerate(self.alert.get("entities") or []):
+        for index, path, entity in entity_entries(self.alert):
             target = resolve(entity)
             if target is None:
                 self.warning(
@@ -325,13 +327,13 @@ class _Context:
             elif not identifier_known(entity):
                 if first_dialect:
                     self.error(
-                        ("alert", "entities", index, "identifier"),
+                        ("alert", "entities", index, *(path if len(path) == 2 else ("identifier",))),
                         "DAC624",
                         f"'{entity['identifier']}' is not an identifier of entity type '{entity['type']}'",
                     )
             elif not target.exact:
                 self.warning(
-                    ("alert", "entities", index, "identifier"),
+                    ("alert", "entities", index, *(path if len(path) == 2 else ("identifier",))),
                     "DAC626",
                     f"{self.platform} has no '{entity['identifier']}' identifier for entity type '{entity['type']}'; "
                     f"the column is mapped as {target.field}",
@@ -356,10 +358,10 @@ class _Context:
                         "query's output",
                         _did_you_mean(column, self.output),
                     )
-        for index, entity in enumerate(self.alert.get("entities") or []):
+        for index, path, entity in entity_entries(self.alert):
             if entity["column"] not in self.output:
                 self.error(
-                    ("alert", "entities", index, "column"),
+                    ("alert", "entities", index, *path),
                     "DAC621",
                     f"entity column {entity['column']} is not a column of the {self.platform} query's output",
                     _did_you_mean(entity["column"], self.output),

@@ -1,7 +1,7 @@
 """Command line: parse arguments, call the library, print. No checking logic lives here.
 
 One module per command family: check.py (validate, check, render), emulator.py (test, kql run),
-kql.py (kql check, columns, render), deploy.py (plan, deploy, drift, pull, targets), docs.py
+kql.py (kql check, columns, render), deploy.py (plan, deploy, drift, pull, adopt, targets), docs.py
 (coverage, docs), review.py (report), scaffold.py (new, init), importing.py (import); what they
 share is in support.py. A command's module is imported when the command is looked up (lazy.py),
 and it imports the library inside the command, so `dac --version` and `dac --help` load little
@@ -30,6 +30,7 @@ COMMANDS = {
     "deploy": "dac.cli.deploy:deploy_command",
     "drift": "dac.cli.deploy:drift_command",
     "pull": "dac.cli.deploy:pull_command",
+    "adopt": "dac.cli.deploy:adopt_command",
     "targets": "dac.cli.deploy:targets_command",
     "coverage": "dac.cli.docs:coverage_command",
     "docs": "dac.cli.docs:docs_command",
@@ -48,9 +49,9 @@ def main() -> None:
 
     One YAML file per detection under detections/: validated against its schema, ATT&CK and the
     platforms' table schemas, rendered for Defender and Sentinel, and tested on a local KQL engine
-    (embedded DuckDB), and deployed to tenants (plan, deploy, drift, pull) as Defender XDR custom
-    detection rules and Sentinel analytics rules. Exit codes: 0 clean, 1 findings, 2 usage or
-    input errors.
+    (embedded DuckDB), and deployed to tenants (plan, deploy, drift, pull, adopt) as Defender XDR
+    custom detection rules, Sentinel analytics rules and Sentinel hunting queries. Exit codes: 0
+    clean, 1 findings, 2 usage or input errors.
     """
     from ..redaction import install
 

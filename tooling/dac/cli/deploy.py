@@ -1,4 +1,4 @@
-"""Commands that talk to tenants: dac plan, dac deploy, dac drift, dac pull."""
+"""Commands that talk to tenants: dac plan, dac deploy, dac drift, dac pull, dac adopt."""
 
 from __future__ import annotations
 
@@ -202,6 +202,53 @@ def pull_command(target_name: str, out_dir: Path) -> None:
     click.echo(f"pulled {len(written)} rule(s) from {target.name} into {out_dir}"
                + (f"; skipped {len(skipped)} that are not query rules" if skipped else ""))  # fmt: skip
     sys.exit(EXIT_OK)
+
+
+@click.command("adopt")
+@TARGET_OPTION
+@VERBOSE_OPTION
+@click.argument("rule_ids", nargs=-1, required=True, metavar="RULE...")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the detection files (default: adopted/ in the detections folder).")  # fmt: skip
+@_guarded
+def adopt_command(target_name: str, rule_ids: tuple[str, ...], out_dir: Path | None) -> None:
+    """Take over rules made outside dac: one detection file per RULE (the live rule's id), with an
+    `adopt:` line naming it.
+
+    Review the files (add tests), then `dac plan` shows each as adopt with its field diff and
+    `dac deploy` writes the detection and dac's marker onto that same rule (same id, no duplicate);
+    dac owns it from then on. Exit code 1 when a RULE does not exist in the target, is dac's
+    already, or is not a query rule.
+    """
+    from ..deploy.connect import client_for
+    from ..deploy.http import ApiError
+    from ..deploy.plan import owner_id
+    from ..deploy.pull import write_pulled
+
+    project, target = _target(target_name)
+    client = client_for(target)
+    try:
+        live = {rule.id.casefold(): rule for rule in client.list_rules()}
+    except ApiError as exc:
+        _listing_failed(target, exc)
+    problems = []
+    chosen = []
+    for rule_id in dict.fromkeys(rule_ids):
+        rule = live.get(rule_id.casefold())
+        if rule is None:
+            problems.append(f"{rule_id}: no such rule in target {target.name}")
+        elif owner_id(rule) is not None:
+            problems.append(f"{rule_id}: dac owns it already (detection {owner_id(rule)})")
+        else:
+            chosen.append(rule)
+    written, skipped = write_pulled(chosen, target, out_dir or project.detections_dir / "adopted")
+    for path, rule in written:
+        click.echo(f"wrote {path} (adopt: {rule.id})")
+    problems += [f"{rule.id}: skipped: {reason}" for rule, reason in skipped]
+    for problem in problems:
+        click.echo(f"dac: {problem}", err=True)
+    click.echo(f"{len(written)} rule(s) to adopt from {target.name}: run `dac plan --target {target.name}` to see them")
+    sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
 
 
 @click.command("targets")

@@ -79,10 +79,18 @@ def _entities_from_sentinel(mappings: list[dict[str, Any]]) -> list[dict[str, st
     entities = []
     for mapping in mappings or []:
         dac_type = reverse.get(mapping.get("entityType"))
-        for field in mapping.get("fieldMappings") or []:
-            if dac_type and field.get("columnName"):
-                entities.append({"type": dac_type, "column": field["columnName"], "identifier": field["identifier"]})
+        fields = {f["identifier"]: f["columnName"] for f in mapping.get("fieldMappings") or [] if f.get("columnName")}
+        if dac_type and fields:
+            entities.append(_entity(dac_type, fields))
     return entities
+
+
+def _entity(dac_type: str, fields: dict[str, str]) -> dict[str, Any]:
+    """One entity: a column with its identifier, or (several identifiers) an `identifiers` mapping."""
+    if len(fields) == 1:
+        identifier, column = next(iter(fields.items()))
+        return {"type": dac_type, "column": column, "identifier": identifier}
+    return {"type": dac_type, "identifiers": fields}
 
 
 def _entities_from_defender(mappings: dict[str, list[dict[str, str]]]) -> list[dict[str, str]]:
@@ -96,16 +104,18 @@ def _entities_from_defender(mappings: dict[str, list[dict[str, str]]]) -> list[d
         for identifier, prop in identifiers.items():
             by_property.setdefault(prop, identifier)
         for item in items or []:
-            for prop, column in item.items():
-                if column:
-                    entity = {"type": dac_type, "column": column}
-                    name = by_property.get(prop)
-                    if name:
-                        entity["identifier"] = {"sha1": "SHA1", "sha256": "SHA256"}.get(
-                            name, name[:1].upper() + name[1:]
-                        )
-                    entities.append(entity)
+            named = {prop: column for prop, column in item.items() if column and by_property.get(prop)}
+            for prop, column in item.items():  # a property dac has no identifier for: the type's default
+                if column and prop not in named:
+                    entities.append({"type": dac_type, "column": column})
+            fields = {_identifier_name(by_property[prop]): column for prop, column in named.items()}
+            if fields:
+                entities.append(_entity(dac_type, fields))
     return entities
+
+
+def _identifier_name(name: str) -> str:
+    return {"sha1": "SHA1", "sha256": "SHA256"}.get(name, name[:1].upper() + name[1:])
 
 
 def _base(rule: LiveRule, name: str, description: str | None, severity: str, enabled: bool) -> dict[str, Any]:

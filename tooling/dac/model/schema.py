@@ -212,6 +212,14 @@ def _translate(source: LoadedYaml, exc: ValidationError) -> list[tuple[Diagnosti
         return at_value(
             "DAC206", f"{where}: is empty; give at least one of: {', '.join(exc.schema.get('properties', {}))}"
         )
+    if validator == "oneOf" and len(path) == 3 and path[:2] == ("alert", "entities") and isinstance(value, dict):
+        has = "column" in value or "identifier" in value, "identifiers" in value
+        why = "not both" if all(has) else "it has neither"
+        return at_value("DAC209", f"{where}: an entity gives column (and optionally identifier) or identifiers "
+                                  f"(identifier: column, one entity of several identifiers), {why}")  # fmt: skip
+    if validator == "oneOf" and path == ("adopt",):
+        return at_value("DAC203", f"{where}: expected the id of a rule (a string) or a mapping of target name to "
+                                  f"rule id, found {_describe(value)}")  # fmt: skip
     return at_value("DAC209", f"{where}: {exc.message}")
 
 
