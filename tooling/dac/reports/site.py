@@ -211,7 +211,7 @@ def _rule(detection: Detection) -> dict[str, Any] | None:
         "title": alert.get("title"),
         "description": alert.get("description"),
         "recommended_actions": alert.get("recommended_actions"),
-        "entities": [{"type": e.get("type"), "column": e.get("column")} for e in alert.get("entities") or []],
+        "entities": [{"type": e.get("type"), "column": _entity_columns(e)} for e in alert.get("entities") or []],
         "custom_details": [{"key": k, "column": v} for k, v in (alert.get("custom_details") or {}).items()],
     }
 
@@ -326,3 +326,9 @@ def write(pages: Sequence[Page], out_dir: Path) -> list[Path]:
         write_text(target, page.text, encoding="utf-8")
         written.append(target)
     return written
+
+
+def _entity_columns(entity: dict[str, Any]) -> str | None:
+    """The entity's column, or the columns of an entity of several identifiers: "Name: A, Sid: B"."""
+    identifiers = entity.get("identifiers") or {}
+    return entity.get("column") or ", ".join(f"{name}: {column}" for name, column in identifiers.items()) or None
