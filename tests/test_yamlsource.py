@@ -355,3 +355,30 @@ def test_deep_nesting_stops_at_the_limit_without_recursing(text, position):
         pytest.fail("deep YAML nesting reached Python's recursion limit")
     assert caught.value.diagnostic.code == "DAC106"
     assert Position(caught.value.diagnostic.line, caught.value.diagnostic.column) == position
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'name: "héllo 😀 wörld"\nother: [a, ü, {x: 1}]\nq: |\n  ünïcode 😀 line\n  second\nlast: é\n',
+        "a: &x {b: [1, 2]}\nc: *x\nd: >\n  folded\n  text\ne: 'it''s'\nf: NO\ng: 1:30\nh: 2024-01-01\n",
+        "a:\n  - b: 1\n    c: [1, 2\n",  # a syntax error: the Python loader explains it
+        "a: 1\na: 2\n",  # a duplicate key
+        "[" * 80 + "]" * 80 + "\n",  # too deep
+        "name:\tx\n",  # a tab libyaml would take
+    ],
+)
+def test_libyaml_and_python_loaders_give_the_same_data_positions_and_errors(text, monkeypatch):
+    """libyaml scans and parses when PyYAML has it (the speed of `dac check`); the result must be the
+    pure-Python loader's to the character: data, every position, scalar styles and diagnostics."""
+    from dac.model import yamlsource
+
+    def load(fast: bool):
+        monkeypatch.setattr(yamlsource, "_FAST", fast)
+        try:
+            loaded = yamlsource.load_yaml_text(text, "f.yml")
+        except YamlLoadError as exc:
+            return exc.diagnostic.format()
+        return (loaded.data, loaded.value_positions, loaded.key_positions, loaded.block_starts, loaded.scalar_styles)
+
+    assert load(True) == load(False)

@@ -21,6 +21,14 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+try:  # PyYAML's wheels bundle libyaml; a build without it uses the Python scanner and parser only
+    from yaml.cyaml import CParser
+
+    _LIBYAML = True
+except ImportError:  # pragma: no cover
+    CParser = object
+    _LIBYAML = False
+
 from ..diagnostics import Diagnostic, Position, error
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -82,6 +90,36 @@ for _tag, _pattern, _first in [
     (_MERGE, r"^<<$", "<"),
 ]:
     _CoreSchemaLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+class _FastCoreSchemaLoader(yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor,
+                            yaml.resolver.Resolver):  # fmt: skip
+    """The same loader on libyaml's scanner and parser (C, several times faster): PyYAML's composer in
+    Python (before CParser in the bases, so that compose_node below bounds the depth) reads the C
+    parser's events, with their marks and scalar styles. A file it cannot load is loaded again by
+    _CoreSchemaLoader, whose tokens explain the syntax error."""
+
+    depth = 0
+    yaml_implicit_resolvers = _CoreSchemaLoader.yaml_implicit_resolvers
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """As _CoreSchemaLoader.compose_node: at most MAX_DEPTH levels."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                raise _TooDeep(self.peek_event().start_mark)
+            return yaml.composer.Composer.compose_node(self, parent, index)
+        finally:
+            self.depth -= 1
+
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+_FAST = _LIBYAML
 
 
 class YamlLoadError(Exception):
@@ -175,10 +213,13 @@ def load_yaml_bytes(raw: bytes, display: str) -> LoadedYaml:
 def load_yaml_text(text: str, display: str) -> LoadedYaml:
     if not text.strip():
         raise YamlLoadError(error(display, Position(), "DAC101", "file is empty"))
+    # libyaml takes a tab after "key:" that PyYAML's scanner refuses (DAC105): such text goes the Python way
+    root = _fast_root(text) if _FAST and "\t" not in text else None
     loader: _CoreSchemaLoader | None = None
     try:
-        loader = _CoreSchemaLoader(text)
-        root = loader.get_single_node()
+        if root is None:
+            loader = _CoreSchemaLoader(text)
+            root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         last_token = loader.last_token if loader is not None else None
         raise YamlLoadError(_syntax_diagnostic(display, text, exc, last_token)) from None
@@ -207,6 +248,17 @@ def load_yaml_text(text: str, display: str) -> LoadedYaml:
     builder = _Builder(loaded)
     loaded.data = builder.build(root, (), 0)
     return loaded
+
+
+def _fast_root(text: str) -> Node | None:
+    """The root node by libyaml, or None when it cannot load the text (the Python loader then says why)."""
+    loader = _FastCoreSchemaLoader(text)
+    try:
+        return loader.get_single_node()
+    except (yaml.YAMLError, _TooDeep, ValueError):
+        return None
+    finally:
+        loader.dispose()
 
 
 def _mark_position(mark: yaml.Mark | None) -> Position:
@@ -716,7 +768,7 @@ class _Builder:
         self.loaded.value_positions.setdefault(path, _mark_position(node.start_mark))
         if isinstance(node, ScalarNode):
             self.loaded.scalar_styles.setdefault(
-                path, ScalarStyle(node.style, _mark_position(node.start_mark), _mark_position(node.end_mark))
+                path, ScalarStyle(node.style or None, _mark_position(node.start_mark), _mark_position(node.end_mark))
             )
             if node.style in ("|", ">"):
                 self.loaded.block_starts.setdefault(path, _block_start(self.loaded.text, node))
