@@ -118,6 +118,36 @@ def test_mv_expand_bag_as_arrays_with_limit_and_type():
     assert rows == [["a", 0, "System.Int64", "long"]]
 
 
+def test_mv_expand_of_parsed_text_with_mixed_elements():
+    # parse-json-function.md: properly formatted JSON text is parsed (whitespace around it is JSON's own);
+    # text that is not JSON gives a dynamic holding the original string. mv-expand page: one row per element
+    # of an array, one single-property bag per property of a bag. tostring-function.md: a string as itself,
+    # null as "", anything else as its JSON text.
+    query = """datatable(t:string)['[1, "a", null, {"b": 2}, 1.5, true]', ' [ "x" ]', '{"k": "v"}']
+        | extend F = parse_json(t) | mv-expand F | project F, s = tostring(F)"""
+    assert run(query) == [
+        [1, "1"],
+        ["a", "a"],
+        [None, ""],
+        [{"b": 2}, '{"b":2}'],
+        [1.5, "1.5"],
+        [True, "true"],
+        ["x", "x"],
+        [{"k": "v"}, '{"k":"v"}'],
+    ]
+    query = """datatable(t:string)['[1, "a", null]', '["b", "b"]']
+        | extend F = parse_json(t) | mv-expand F | summarize n = count() by Field = tostring(F)"""
+    assert sorted(run(query)) == [["", 1], ["1", 1], ["a", 1], ["b", 2]]
+    assert run("""print t = '["a", 2, null]' | mv-expand F = parse_json(t) to typeof(string) | project F""") == [
+        ["a"],
+        ["2"],
+        [""],
+    ]
+    assert run('print t = "not [json" | project d = parse_json(t), s = tostring(parse_json(t))') == [
+        ["not [json", "not [json"]
+    ]
+
+
 def test_mv_apply_runs_the_subquery_per_row():
     query = """datatable(k:long, a:dynamic)[1, dynamic([3, 9, 4]), 2, dynamic([7])]
         | mv-apply v = a to typeof(long) on (top 1 by v)"""

@@ -26,7 +26,7 @@ from .functions import FUNCTIONS
 from .functions.udfs import Refused, Udf, ensure_udfs
 from .literals import parse_datetime, parse_timespan, timespan_ticks
 from .session import CASE_TWIN
-from .sql import DUCK_TYPES, quote_name, sql_string
+from .sql import DUCK_TYPES, json_str, quote_name, sql_string
 from .ticks import DATETIME_NS
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ class ExpressionCompiler:
 
     def as_string(self, sql: str, kind: str) -> str:
         if kind == "dynamic":
-            return f"kql_json_str({sql})"
+            return json_str(sql)
         if kind == "string":
             return sql
         if kind in ("datetime", DATETIME_NS):  # tostring(datetime): ISO 8601 with seven fractional digits
@@ -352,8 +352,8 @@ class ExpressionCompiler:
 
     def from_dynamic(self, sql: str, kind: str) -> str:
         if kind in ("string", "guid", "unknown"):
-            return f"kql_json_str({sql})"
-        return f"TRY_CAST(kql_json_str({sql}) AS {DUCK_TYPES.get(kind, 'VARCHAR')})"
+            return json_str(sql)
+        return f"TRY_CAST({json_str(sql)} AS {DUCK_TYPES.get(kind, 'VARCHAR')})"
 
     def arithmetic(self, op: str, left: str, left_kind: str, right: str, right_kind: str) -> tuple[str, str]:
         if DATETIME_NS in (left_kind, right_kind):  # DuckDB would round the 100 ns tick away (ticks.py)

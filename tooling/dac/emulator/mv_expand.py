@@ -57,9 +57,11 @@ def _expansions(compiler: Compiler, node: Node, columns: Columns) -> tuple[list[
             sql = f"to_json({sql})"
         member = f"json_extract({sql}, '$.\"' || replace(k, '\"', '\\\"') || '\"')"
         pair = f"json_object(k, {member})" if bag_mode == "bag" else f"json_array(k, {member})"
-        # arrays give their elements; a property bag one single-property bag (or [key, value]) per slot
-        array = (f"CASE json_type({sql}) WHEN 'ARRAY' THEN CAST({sql} AS JSON[]) WHEN 'OBJECT' THEN "
-                 f"list_transform(json_keys({sql}), lambda k: {pair}) ELSE [CAST({sql} AS JSON)] END")  # fmt: skip
+        # arrays give their elements; a property bag one single-property bag (or [key, value]) per slot. JSON
+        # text that begins with [ is an array: cast without asking json_type first.
+        array = (f"CASE WHEN starts_with(CAST({sql} AS VARCHAR), '[') THEN CAST({sql} AS JSON[]) "
+                 f"ELSE CASE json_type({sql}) WHEN 'ARRAY' THEN CAST({sql} AS JSON[]) WHEN 'OBJECT' THEN "
+                 f"list_transform(json_keys({sql}), lambda k: {pair}) ELSE [CAST({sql} AS JSON)] END END")  # fmt: skip
         if limit is not None:
             array = f"list_slice({array}, 1, {limit})"
         expansions.append(_Expansion(name, array, kind, replaces))

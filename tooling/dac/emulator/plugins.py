@@ -22,7 +22,7 @@ from .aggregates import aggregate_sql
 from .errors import EmulatorError
 from .functions.geo_shapes import LOOKUP_PLUGINS
 from .python_data import distinct_in_order, fetch, scalar_value, table_from_rows
-from .sql import DUCK_TYPES, nonnull, quote_name, sql_string
+from .sql import DUCK_TYPES, json_str, nonnull, quote_name, sql_string
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -197,7 +197,7 @@ def pivot(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     value_sql = aggregate_sql(compiler, function, arguments, columns, aggregate or call)
     group_list = ", ".join(quote_name(g) for g in groups)
     label = f"kql_str({quote_name(pivot_column)})" if dict(columns)[pivot_column] != "dynamic" else (
-        f"kql_json_str({quote_name(pivot_column)})")  # fmt: skip
+        json_str(quote_name(pivot_column)))  # fmt: skip
     values = distinct_in_order(compiler, label, sql)
     inner_groups = ", ".join([quote_name(g) for g in groups] + ["__pivot"])
     inner = (f"SELECT {group_list + ', ' if groups else ''}{label} AS __pivot, {value_sql} AS __value "

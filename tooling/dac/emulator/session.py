@@ -50,13 +50,17 @@ _MACROS = [
     "regexp_matches(coalesce(hay, ''), kql_term_start(needle) || regexp_escape(needle))",
     "CREATE MACRO kql_hassuffix_cs(hay, needle) AS "
     "regexp_matches(coalesce(hay, ''), regexp_escape(needle) || kql_term_end(needle))",
-    # dynamic -> string the way tostring() does it: strings unquoted, null -> "". The argument goes
-    # through a one-element list so that it is evaluated once, not once per branch of the CASE.
-    "CREATE MACRO kql_json_str(j) AS list_transform([j], lambda v: CASE WHEN v IS NULL THEN '' "
-    "WHEN json_type(v) = 'VARCHAR' THEN json_extract_string(v, '$') WHEN json_type(v) = 'NULL' THEN '' "
-    "ELSE CAST(v AS VARCHAR) END)[1]",
-    "CREATE MACRO kql_parse_json(s) AS CASE WHEN s IS NULL THEN NULL WHEN json_valid(s) THEN CAST(s AS JSON) "
-    "ELSE to_json(s) END",
+    # dynamic -> string the way tostring() does it: strings unquoted, null -> "". kql_json_text reads its
+    # argument up to five times: for a column (sql.json_str); kql_json_str passes any other expression
+    # through a one-element list so that it is evaluated once (a lambda per row costs more than a column).
+    # JSON text that begins with a quote is a string: unquoted without asking json_type first.
+    "CREATE MACRO kql_json_text(v) AS CASE WHEN starts_with(CAST(v AS VARCHAR), '\"') THEN json_extract_string(v, '$') "
+    "ELSE coalesce(CASE json_type(v) WHEN 'VARCHAR' THEN json_extract_string(v, '$') WHEN 'NULL' THEN '' "
+    "ELSE CAST(v AS VARCHAR) END, '') END",
+    "CREATE MACRO kql_json_str(j) AS list_transform([j], lambda v: kql_json_text(v))[1]",
+    # text -> dynamic (parse_json): JSON text as its value, other text as a JSON string. TRY_CAST fails
+    # exactly where json_valid is false (the same reader), and parses the text once, not twice.
+    "CREATE MACRO kql_parse_json(s) AS coalesce(TRY_CAST(s AS JSON), to_json(s))",
     "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
     "'(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}') THEN "
     "CAST(split_part(ip, '.', 1) AS BIGINT) * 16777216 + CAST(split_part(ip, '.', 2) AS BIGINT) * 65536 "

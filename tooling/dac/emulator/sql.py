@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .ticks import DATETIME_NS
 
 DUCK_TYPES = {
@@ -40,3 +42,12 @@ def sql_string(text: str) -> str:
 def nonnull(sql: str, kind: str, nullable: bool) -> str:
     """Strings are never null in KQL: rows an outer join or union filled in get ""."""
     return f"coalesce({sql}, '')" if nullable and kind == "string" else sql
+
+
+_COLUMN = re.compile(r'"(?:[^"]|"")*"')
+
+
+def json_str(sql: str) -> str:
+    """A dynamic value as tostring() gives it (session.py's kql_json_text): a column is read in place, any
+    other expression through kql_json_str, which evaluates it once."""
+    return f"kql_json_text({sql})" if _COLUMN.fullmatch(sql) else f"kql_json_str({sql})"

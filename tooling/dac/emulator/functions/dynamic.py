@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ...kql.names import name_text, string_value
 from ...kql.syntax import Node
 from ..errors import EmulatorError, offset_of
-from ..sql import quote_name
+from ..sql import json_str, quote_name
 from .registry import register
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _integer(compiler: Compiler, argument: Node, columns: Columns, what: str) ->
     if kind in _INTEGERS:
         return f"CAST({sql} AS BIGINT)"
     if kind == "dynamic":
-        return f"TRY_CAST(kql_json_str({sql}) AS BIGINT)"
+        return f"TRY_CAST({json_str(sql)} AS BIGINT)"
     raise compiler.unsupported(f"{what} of type {kind}", argument)
 
 
@@ -219,7 +219,7 @@ def _bag_key(compiler: Compiler, argument: Node, columns: Columns) -> str:
         return sql
     if kind == "dynamic":
         not_string = _fail("a property bag key that is not a string")
-        return f"CASE WHEN kql_dyn_type({sql}) = 'VARCHAR' THEN kql_json_str({sql}) ELSE {not_string} END"
+        return f"CASE WHEN kql_dyn_type({sql}) = 'VARCHAR' THEN {json_str(sql)} ELSE {not_string} END"
     raise compiler.unsupported(f"a property bag key of type {kind}", argument)
 
 
