@@ -39,6 +39,18 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') that matches text containing `text`."""
+    return sql_string("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+
+
+def string_literal_value(sql: str) -> str | None:
+    """The text of a SQL string literal ('it''s' -> it's), or None for any other SQL."""
+    if len(sql) >= 2 and sql[0] == sql[-1] == "'" and "'" not in sql[1:-1].replace("''", ""):
+        return sql[1:-1].replace("''", "'")
+    return None
+
+
 def nonnull(sql: str, kind: str, nullable: bool) -> str:
     """Strings are never null in KQL: rows an outer join or union filled in get ""."""
     return f"coalesce({sql}, '')" if nullable and kind == "string" else sql

@@ -19,7 +19,7 @@ from ..kql.syntax import Node, operands
 from .errors import EmulatorError
 from .operators import filter_condition
 from .session import CASE_TWIN, case_twin_names
-from .sql import DUCK_TYPES, quote_name, sql_string
+from .sql import DUCK_TYPES, contains_pattern, quote_name, sql_string
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -214,7 +214,7 @@ def search_term(compiler: Compiler, node: Node, columns: Columns) -> str:
         textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
         texts = [f"CAST({quote_name(n)} AS VARCHAR)" for n, kind in columns
                  if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
-        like = sql_string("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        like = contains_pattern(term)
         if not texts:
             return "false"
         if _SEARCH_SEPARATOR not in term:
