@@ -55,6 +55,18 @@ def where(compiler: Compiler, node: Node, sql: str) -> str:
     return result
 
 
+def source(compiler: Compiler, sql: str) -> str:
+    """What an operator reads its input `sql` from, after FROM: `(sql) AS _tN`; for a where (see where)
+    its own FROM item and WHERE clause, so that the operator and the filter are one SELECT (the
+    operator's list, grouping, window, DISTINCT, ORDER BY and LIMIT all apply after WHERE, as they would
+    to the subquery). Only for operators whose FROM item is last before such clauses."""
+    earlier = compiler.filters.get(sql)
+    if earlier is None:
+        return f"({sql}) AS {compiler.alias()}"
+    item, conditions = earlier
+    return f"{item} WHERE {filter_condition(' AND '.join(f'({c})' for c in conditions))}"
+
+
 # The SQL of a whole table or view, which a where reads without a subquery.
 _PLAIN_TABLE = re.compile(r'SELECT \* FROM ("(?:[^"]|"")+")')
 
@@ -98,7 +110,7 @@ def extend(compiler: Compiler, node: Node, sql: str) -> str:
     for item in list_items(node):
         for name, value, kind in several_columns(compiler, item, columns) or [named(compiler, item, columns, counter)]:
             output[name] = (value, kind)  # a name the input has is replaced in place
-    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}")
+    return _select(compiler, output, f" FROM {source(compiler, sql)}")
 
 
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
@@ -115,8 +127,8 @@ def project(compiler: Compiler, node: Node, sql: str | None) -> str:
             name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
         output[name] = (value, kind)
     if not output:
-        return f"SELECT *{f' FROM ({sql}) AS {compiler.alias()}' if sql is not None else ''}"
-    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}" if sql is not None else "")
+        return f"SELECT *{f' FROM {source(compiler, sql)}' if sql is not None else ''}"
+    return _select(compiler, output, f" FROM {source(compiler, sql)}" if sql is not None else "")
 
 
 def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str, distinct: bool = False) -> str:
@@ -262,7 +274,7 @@ def project_names(compiler: Compiler, node: Node, sql: str) -> str:
 
 def _kept(compiler: Compiler, keep: list[str], columns: Columns, sql: str) -> str:
     """SELECT of some of the input's columns, unchanged: their names and types are the input's."""
-    result = f"SELECT {', '.join(quote_name(n) for n in keep)} FROM ({sql}) AS {compiler.alias()}"
+    result = f"SELECT {', '.join(quote_name(n) for n in keep)} FROM {source(compiler, sql)}"
     kinds = dict(columns)
     compiler.known_columns[result] = [(name, kinds[name]) for name in keep]
     return result
@@ -275,7 +287,7 @@ def project_rename(compiler: Compiler, node: Node, sql: str) -> str:
         if item.kind == "Assignment" and item["name"] is not None:
             renames[name_text(item["value"])] = name_text(item["name"])
     select = [f"{quote_name(n)} AS {quote_name(renames.get(n, n))}" for n, _ in columns]
-    return f"SELECT {', '.join(select)} FROM ({sql}) AS {compiler.alias()}"
+    return f"SELECT {', '.join(select)} FROM {source(compiler, sql)}"
 
 
 def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
@@ -306,7 +318,7 @@ def project_by_names(compiler: Compiler, node: Node, sql: str) -> str:
 # ----------------------------------------------------------------- order and size
 def take(compiler: Compiler, node: Node, sql: str) -> str:
     count, _ = compiler.expr(next(c for c in node.children if isinstance(c, Node)), [])
-    return f"SELECT * FROM ({sql}) AS {compiler.alias()} LIMIT {count}"
+    return f"SELECT * FROM {source(compiler, sql)} LIMIT {count}"
 
 
 def order(compiler: Compiler, items: list[Node], columns: Columns) -> str:
@@ -330,7 +342,7 @@ def sort(compiler: Compiler, node: Node, sql: str) -> str:
     columns = compiler.columns(sql)
     items = [c for c in node.children[-1].children if isinstance(c, Node)]
     # ties keep their input order, as the reference pages show them
-    numbered = f"SELECT *, row_number() OVER () AS __sort_n FROM ({sql}) AS {compiler.alias()}"
+    numbered = f"SELECT *, row_number() OVER () AS __sort_n FROM {source(compiler, sql)}"
     return (f"SELECT * EXCLUDE (__sort_n) FROM ({numbered}) AS {compiler.alias()} "
             f"ORDER BY {order(compiler, items, columns)}, __sort_n")  # fmt: skip
 
@@ -339,23 +351,23 @@ def top(compiler: Compiler, node: Node, sql: str) -> str:
     columns = compiler.columns(sql)
     parts = [c for c in node.children if isinstance(c, Node)]
     count, _ = compiler.expr(parts[0], columns)
-    return f"SELECT * FROM ({sql}) AS {compiler.alias()} ORDER BY {order(compiler, [parts[-1]], columns)} LIMIT {count}"
+    return f"SELECT * FROM {source(compiler, sql)} ORDER BY {order(compiler, [parts[-1]], columns)} LIMIT {count}"
 
 
 def count(compiler: Compiler, node: Node, sql: str) -> str:
-    return f"SELECT count(*) AS {quote_name('Count')} FROM ({sql}) AS {compiler.alias()}"
+    return f"SELECT count(*) AS {quote_name('Count')} FROM {source(compiler, sql)}"
 
 
 def distinct(compiler: Compiler, node: Node, sql: str) -> str:
     if any(isinstance(c, Token) and c.text == "*" for c in node.children):
-        return f"SELECT DISTINCT * FROM ({sql}) AS {compiler.alias()}"
+        return f"SELECT DISTINCT * FROM {source(compiler, sql)}"
     columns = compiler.columns(sql)
     counter = [0]
     output: dict[str, tuple[str, str]] = {}
     for item in list_items(node):
         name, value, kind = named(compiler, item, columns, counter)
         output[name] = (value, kind)
-    return _select(compiler, output, f" FROM ({sql}) AS {compiler.alias()}", distinct=True)
+    return _select(compiler, output, f" FROM {source(compiler, sql)}", distinct=True)
 
 
 # ----------------------------------------------------------------- aggregation
@@ -401,14 +413,14 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             qualify, values = arg_row_sql(row, group_exprs)
             pairs = zip(values, aggregate_names, strict=True)
             selects = group_selects + [f"{value} AS {quote_name(name)}" for value, name in pairs]
-            return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{qualify}"
+            return f"SELECT {', '.join(selects)} FROM {source(compiler, sql)}{qualify}"
     group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
     if any(isinstance(value, RecordField) for value in aggregate_values):
         result = _summarize_records(compiler, sql, group_selects, group_names, aggregate_values, aggregate_names,
                                     group_by)  # fmt: skip
     else:
         select = ", ".join(group_selects + aggregate_selects)
-        result = f"SELECT {select} FROM ({sql}) AS {compiler.alias()}{group_by}"
+        result = f"SELECT {select} FROM {source(compiler, sql)}{group_by}"
     names = group_names + aggregate_names
     if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
         compiler.known_columns[result] = list(zip(names, kinds, strict=True))
@@ -431,7 +443,7 @@ def _summarize_records(compiler: Compiler, sql: str, group_selects: list[str], g
         else:
             inner.append(f"{value} AS {quote_name(name)}")
             outer.append(quote_name(name))
-    grouped = f"SELECT {', '.join(inner)} FROM ({sql}) AS {compiler.alias()}{group_by}"
+    grouped = f"SELECT {', '.join(inner)} FROM {source(compiler, sql)}{group_by}"
     return f"SELECT {', '.join(outer)} FROM ({grouped}) AS {compiler.alias()}"
 
 
@@ -609,12 +621,12 @@ def first_per_key(compiler: Compiler, sql: str, columns: Columns, keys: list[str
     others = [name for name, _ in columns if name not in grouped]
     group_by = ", ".join(quote_name(key) for key in dict.fromkeys(keys))
     if not others:
-        return f"SELECT DISTINCT {group_by} FROM ({sql}) AS {compiler.alias()}"
+        return f"SELECT DISTINCT {group_by} FROM {source(compiler, sql)}"
     record = "first(struct_pack(" + ", ".join(f"v{i} := {quote_name(n)}" for i, n in enumerate(others)) + "))"
     position = {name: i for i, name in enumerate(others)}
     record_name = quote_name(f"{_RECORD_PREFIX}0")
     # the struct once per key and its fields read outside: SQL linear in the columns (see _summarize_records)
-    firsts = f"SELECT {group_by}, {record} AS {record_name} FROM ({sql}) AS {compiler.alias()} GROUP BY {group_by}"
+    firsts = f"SELECT {group_by}, {record} AS {record_name} FROM {source(compiler, sql)} GROUP BY {group_by}"
     selects = [
         quote_name(name) if name in grouped else f"{record_name}['v{position[name]}'] AS {quote_name(name)}"
         for name, _ in columns
