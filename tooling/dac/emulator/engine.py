@@ -188,6 +188,7 @@ class Emulator(Session):
         from .compiler import compile_query
 
         self.kql_calls: list[tuple[int, str, str, list[tuple[str, str]]]] = []
+        self.drop_stale()
         try:
             sql, known = compile_query(self, query_text)
         except EmulatorError as error:
