@@ -193,10 +193,12 @@ class Emulator(Session):
             sql, known = compile_query(self, query_text)
         except EmulatorError as error:
             raise self._placed(error) from None
-        if known is None:
-            # Unknown columns: run the query as it is, no DESCRIBE (for a wide query that costs as much as
-            # the run), and make its null strings empty in Python. Only a result with 100 ns datetimes,
-            # which DuckDB hands out cut to microseconds, runs again to read them (ticks_columns).
+        if known is None or (len(known) > _WRAPPED_COLUMNS and not any(kind == DATETIME_NS for _, kind in known)):
+            # Run the query as it is (no DESCRIBE of unknown columns, no wrapping SELECT of every column of a
+            # wide result: for a wide query either costs as much as a test's run) and make its null strings
+            # empty in Python. Only a result with 100 ns datetimes, which DuckDB hands out cut to
+            # microseconds, runs again to read them (ticks_columns). A narrow known result (the large ones
+            # are aggregates) has its strings made non-null in SQL, cheaper per row than Python.
             description, rows = self._fetch(sql)
             described = [(column[0], kql_type_of(str(column[1]))) for column in description]
             if not any(kind == DATETIME_NS for _, kind in described):
@@ -229,6 +231,10 @@ class Emulator(Session):
         if len(rows) > self.limits.max_rows:
             raise self.limit_error(TOO_MANY_ROWS)
         return description, rows
+
+
+# Known result columns up to which the strings are made non-null in SQL rather than in Python (see _run).
+_WRAPPED_COLUMNS = 24
 
 
 def limit_error(limits: QueryLimits, code: str, what: str = "the query") -> EmulatorError:
@@ -318,11 +324,16 @@ def _guess_type(value: Any) -> str:
     return "string"
 
 
-def _convert(rows: list[tuple], kinds: list[str], strings: bool = False) -> list[list[Any]]:
+def _convert(rows: list[tuple], kinds: list[str], strings: bool = False) -> list[Any]:
     """DuckDB rows -> KQL values; only strings (never null) and dynamic (JSON text) need work, strings
-    only when the SQL did not make them non-null already (`strings`)."""
-    converted_kinds = ("dynamic", "guid", "string") if strings else ("dynamic", "guid")
-    positions = [index for index, kind in enumerate(kinds) if kind in converted_kinds]
+    only when the SQL did not make them non-null already (`strings`). Rows stay tuples unless a dynamic
+    or guid value is converted (then lists)."""
+    texts = {index for index, kind in enumerate(kinds) if kind == "string"} if strings else set()
+    if texts and any(row[index] is None for row in rows for index in texts):
+        rows = [
+            tuple("" if value is None and index in texts else value for index, value in enumerate(row)) for row in rows
+        ]
+    positions = [index for index, kind in enumerate(kinds) if kind in ("dynamic", "guid")]
     if not positions:
         return rows
     converted = [list(row) for row in rows]
