@@ -496,6 +496,42 @@ def defender_rule(data: dict[str, Any], query_text: str, rule_id: str | None = N
     return with_marker(body, data["id"], body, rule_id)
 
 
+# Sentinel-only settings (`alert.grouping`, `incident`, `suppression`): dac value -> ARM value. A
+# detection without them renders the defaults below, which are what every body had before the
+# fields existed (the marker hash of deployed rules depends on it).
+ALERT_GROUPING = {"single": "SingleAlert", "per-result": "AlertPerResult"}
+INCIDENT_MATCHING = {"all-entities": "AllEntities", "any-alert": "AnyAlert", "selected": "Selected"}
+SUPPRESSION_DEFAULT = {"enabled": False, "duration": "5h"}
+INCIDENT_GROUPING_DEFAULT = {"enabled": False, "reopen_closed": False, "lookback": "5h", "matching": "all-entities"}
+
+
+def sentinel_suppression(data: dict[str, Any]) -> dict[str, Any]:
+    """suppressionDuration and suppressionEnabled from `suppression` (default: off, 5h)."""
+    suppression = {**SUPPRESSION_DEFAULT, **(data.get("suppression") or {})}
+    return {
+        "suppressionDuration": iso_duration(suppression["duration"]),
+        "suppressionEnabled": bool(suppression["enabled"]),
+    }
+
+
+def sentinel_incident(data: dict[str, Any]) -> dict[str, Any]:
+    """incidentConfiguration from `incident` (default: create incidents, no alert grouping)."""
+    incident = data.get("incident") or {}
+    grouping = {**INCIDENT_GROUPING_DEFAULT, **(incident.get("grouping") or {})}
+    return {
+        "createIncident": bool(incident.get("create", True)),
+        "groupingConfiguration": {
+            "enabled": bool(grouping["enabled"]),
+            "reopenClosedIncident": bool(grouping["reopen_closed"]),
+            "lookbackDuration": iso_duration(grouping["lookback"]),
+            "matchingMethod": INCIDENT_MATCHING[grouping["matching"]],
+            "groupByEntities": list(grouping.get("by_entities") or []),
+            "groupByAlertDetails": list(grouping.get("by_alert_details") or []),
+            "groupByCustomDetails": list(grouping.get("by_custom_details") or []),
+        },
+    }
+
+
 def sentinel_rule(data: dict[str, Any], query_text: str, rule_id: str | None = None) -> dict[str, Any]:
     """ARM alertRules PUT body: kind Scheduled, or NRT when schedule.frequency is 0.
 
@@ -513,23 +549,11 @@ def sentinel_rule(data: dict[str, Any], query_text: str, rule_id: str | None = N
         "severity": _severity(data).capitalize(),
         "enabled": data.get("status") != "deprecated",
         "query": query_text,
-        "suppressionDuration": "PT5H",
-        "suppressionEnabled": False,
+        **sentinel_suppression(data),
         "tactics": sentinel_tactics(data),
         "techniques": parent_techniques(data),
-        "eventGroupingSettings": {"aggregationKind": "SingleAlert"},
-        "incidentConfiguration": {
-            "createIncident": True,
-            "groupingConfiguration": {
-                "enabled": False,
-                "reopenClosedIncident": False,
-                "lookbackDuration": "PT5H",
-                "matchingMethod": "AllEntities",
-                "groupByEntities": [],
-                "groupByAlertDetails": [],
-                "groupByCustomDetails": [],
-            },
-        },
+        "eventGroupingSettings": {"aggregationKind": ALERT_GROUPING[alert.get("grouping", "single")]},
+        "incidentConfiguration": sentinel_incident(data),
     }
     # subTechniques: a property of both kinds (ScheduledAlertRuleProperties and NRT alike)
     properties["subTechniques"] = sub_techniques(data)
@@ -563,6 +587,10 @@ def sentinel_rule(data: dict[str, Any], query_text: str, rule_id: str | None = N
         override["alertDescriptionFormat"] = alert_description
     elif properties["description"]:
         override["alertDescriptionFormat"] = properties["description"]
+    if alert.get("tactics_column"):
+        override["alertTacticsColumnName"] = alert["tactics_column"]
+    if alert.get("severity_column"):
+        override["alertSeverityColumnName"] = alert["severity_column"]
     if override:
         properties["alertDetailsOverride"] = override
 

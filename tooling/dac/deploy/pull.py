@@ -23,6 +23,7 @@ from ..redaction import write_text
 from ..rules import (
     DEFENDER_ENTITY_TYPES,
     SENTINEL_ENTITY_TYPES,
+    SENTINEL_IDENTIFIERS,
     TRIGGER_OPERATORS,
     read_marker,
     strip_marker,
@@ -72,7 +73,7 @@ def _detection_id(rule: LiveRule, description: str | None) -> str:
         return str(uuid.uuid5(_PULL_NAMESPACE, rule.id))
 
 
-def _entities_from_sentinel(mappings: list[dict[str, Any]]) -> list[dict[str, str]]:
+def entities_from_sentinel(mappings: list[dict[str, Any]]) -> list[dict[str, str]]:
     reverse = {}
     for dac_type, (entity_type, _default) in SENTINEL_ENTITY_TYPES.items():
         reverse.setdefault(entity_type, dac_type)
@@ -115,7 +116,17 @@ def _entities_from_defender(mappings: dict[str, list[dict[str, str]]]) -> list[d
 
 
 def _identifier_name(name: str) -> str:
-    return {"sha1": "SHA1", "sha256": "SHA256"}.get(name, name[:1].upper() + name[1:])
+    """An identifier as the entity reference spells it (hostname -> HostName); Defender's own ones as
+    dac documents them (deviceid -> DeviceId)."""
+    return _IDENTIFIER_SPELLINGS.get(name, name[:1].upper() + name[1:])
+
+
+_IDENTIFIER_SPELLINGS = {  # the first entity type's spelling wins (Account's Sid, not SecurityGroup's SID)
+    **{identifier.lower(): identifier for names in reversed(SENTINEL_IDENTIFIERS.values()) for identifier in names},
+    "sha1": "SHA1", "sha256": "SHA256", "deviceid": "DeviceId", "upn": "Upn", "userprincipalname": "UserPrincipalName",
+    "accountobjectid": "AccountObjectId", "objectid": "ObjectId", "primaryaddress": "PrimaryAddress",
+    "valuename": "ValueName", "serverip": "ServerIp", "dnsserverip": "DnsServerIp", "hostipaddress": "HostIpAddress",
+}  # fmt: skip
 
 
 def _base(rule: LiveRule, name: str, description: str | None, severity: str, enabled: bool) -> dict[str, Any]:
@@ -213,7 +224,7 @@ def from_sentinel(rule: LiveRule) -> dict[str, Any]:
     if description and description.strip() == strip_marker(properties.get("description")).strip():
         description = None
     data["alert"] = _alert(override.get("alertDisplayNameFormat") or data["name"], description, None,
-                           _entities_from_sentinel(properties.get("entityMappings")),
+                           entities_from_sentinel(properties.get("entityMappings")),
                            properties.get("customDetails"))  # fmt: skip
     return data
 
