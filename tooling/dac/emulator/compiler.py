@@ -194,7 +194,11 @@ class Compiler(ExpressionCompiler):
             view = f"let_{self.counter}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
             self.counter += 1
             self.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_name(view)} AS {sql}")
-            self.tables[name] = f"SELECT * FROM {quote_name(view)}"
+            selected = self.tables[name] = f"SELECT * FROM {quote_name(view)}"
+            if sql in self.known_columns:
+                self.known_columns[selected] = self.known_columns[sql]
+            else:  # creating the view bound its query: its columns are in DuckDB's catalog, cheaper than DESCRIBE
+                self.known_columns[selected] = self.engine.view_columns(view)
         else:
             self.scalars[name] = self.expr(value, [])
 

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..kql.binder import column_name
-from ..kql.binder_operators import expression_name, series_columns, unique_name
+from ..kql.binder_operators import expression_name, named_argument, series_columns, unique_name
 from ..kql.lexer import Token
 from ..kql.names import name_text
 from ..kql.syntax import Node, operands
@@ -443,7 +443,15 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
             qualify, values = arg_row_sql(row, group_exprs)
             pairs = zip(values, aggregate_names, strict=True)
             selects = group_selects + [f"{value} AS {quote_name(name)}" for value, name in pairs]
-            return f"SELECT {', '.join(selects)} FROM {source(compiler, sql)}{qualify}"
+            result = f"SELECT {', '.join(selects)} FROM {source(compiler, sql)}{qualify}"
+            # The window keeps each value as it is (CASE WHEN ... THEN value END): input columns keep their type
+            returned = [_column_kind(columns, name) or "unknown" if value == quote_name(name) else "unknown"
+                        for name, value in row.wanted]  # fmt: skip
+            ordered = _sure_kind(named_argument(arguments[0])[1], row.kind, columns)
+            row_kinds = [*kinds[: len(group_names)], ordered, *returned]
+            if len(row_kinds) == len(aggregate_names) + len(group_names):
+                _remember(compiler, result, group_names + aggregate_names, row_kinds)
+            return result
     group_by = f" GROUP BY {', '.join(group_exprs)}" if group_exprs else ""
     if any(isinstance(value, RecordField) for value in aggregate_values):
         result = _summarize_records(compiler, sql, group_selects, group_names, aggregate_values, aggregate_names,
@@ -451,10 +459,14 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     else:
         select = ", ".join(group_selects + aggregate_selects)
         result = f"SELECT {select} FROM {source(compiler, sql)}{group_by}"
-    names = group_names + aggregate_names
-    if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
-        compiler.known_columns[result] = list(zip(names, kinds, strict=True))
+    _remember(compiler, result, group_names + aggregate_names, kinds)
     return result
+
+
+def _remember(compiler: Compiler, sql: str, names: list[str], kinds: list[str]) -> None:
+    """The columns of `sql` where every type is sure and no two names differ only in case (DuckDB's twins)."""
+    if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
+        compiler.known_columns[sql] = list(zip(names, kinds, strict=True))
 
 
 def _summarize_records(compiler: Compiler, sql: str, group_selects: list[str], group_names: list[str],
@@ -494,9 +506,14 @@ def _sure_aggregate_kind(item: Node, columns: Columns) -> str:
     function, arguments = name_text(call["callee"]), list(call["arguments"]["items"] or [])
     if function in _COUNTS:
         return "long"
-    if function in ("min", "max") and len(arguments) == 1 and arguments[0].kind == "Name":
+    if function in _LISTS:  # coalesce(to_json(list ...), '[]'): JSON (aggregates.aggregate_sql)
+        return "dynamic"
+    if function in ("min", "max", "any", "take_any") and len(arguments) == 1 and arguments[0].kind == "Name":
         return _column_kind(columns, name_text(arguments[0])) or "unknown"
     return "unknown"
+
+
+_LISTS = frozenset({"make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"})
 
 
 def _index_of_by(node: Node) -> int:

@@ -27,6 +27,11 @@ def diagnostic_text(diagnostic: Diagnostic) -> Text:
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic]) -> None:
+    if console.color_system is None and not console.record:
+        # No colour (a log, a pipe, CI): the same text written as it is. rich's rendering costs about a
+        # millisecond a line, as much as a small test's run, and a large repository prints thousands.
+        console.file.write("".join(f"{diagnostic_text(d).plain}\n" for d in diagnostics))
+        return
     for diagnostic in diagnostics:
         console.print(diagnostic_text(diagnostic), soft_wrap=True, highlight=False)
 
