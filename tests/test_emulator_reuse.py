@@ -58,3 +58,21 @@ def test_rows_of_defaults_only_still_count():
         assert rows(engine, "DeviceProcessEvents | summarize count() by DeviceName") == [["", 3]]
     finally:
         engine.close()
+
+
+def test_an_idle_table_stays_empty_two_runs_later_and_across_dialects():
+    engine = Emulator(environment("defender"), now=NOW)
+    try:
+        engine.load_table("DeviceProcessEvents", [ROW, ROW])
+        assert rows(engine, "DeviceProcessEvents | count") == [[2]]
+        fresh_run(engine)  # run 2 loads nothing: the table is emptied and kept idle
+        assert rows(engine, "print 1") == [[1]]
+        fresh_run(engine)  # run 3 reads it without loading it: empty, never the rows of run 1
+        assert rows(engine, "DeviceProcessEvents | count") == [[0]]
+        assert rows(engine, "union * | count") == [[0]]
+        # the same name with Sentinel's columns: the idle table of Defender's columns is not taken as it is
+        assert engine.reuse(environment("sentinel"), now=NOW)
+        engine.load_table("DeviceProcessEvents", [{**ROW, "TimeGenerated": ROW["Timestamp"]}])
+        assert rows(engine, "DeviceProcessEvents | project DeviceName, TenantId") == [["pc-1", ""]]
+    finally:
+        engine.close()

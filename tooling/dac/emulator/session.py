@@ -120,10 +120,13 @@ class Session:
         self.loaded: set[str] = set()
         self.stored: dict[str, list[tuple[str, str]]] = {}  # created table -> its columns as stored
         self.filled: set[str] = set()  # the created tables that have rows
-        # The last test's tables, kept by reset for the next test to empty and fill again when it loads a
-        # table of the same name and columns (a CREATE of a wide table costs more than a test's rows);
-        # dropped by drop_stale before a query runs, so that a query sees only its own test's tables.
-        self.stale: dict[str, list[tuple[str, str]]] = {}
+        # Tables of earlier tests, kept for later tests of the same name and columns (a CREATE of a wide
+        # table costs more than a test's rows). `stale`: the last test's, by their columns, with whether they
+        # hold rows; before a query runs (drop_stale) they are emptied and become `idle`: empty tables that
+        # no query of this test sees (the compiler reads only the tables the test loaded or ensure_table
+        # made), taken again by create_table or ensure_table.
+        self.stale: dict[str, tuple[list[tuple[str, str]], bool]] = {}
+        self.idle: dict[str, list[tuple[str, str]]] = {}
 
     # ----------------------------------------------------------------- tables
     def table_columns(self, name: str) -> dict[str, str]:
@@ -147,6 +150,9 @@ class Session:
         self.create_table(name, self.table_columns(name), [])
         return True
 
+    def _signature(self, columns: dict[str, str]) -> list[tuple[str, str]]:
+        return list(columns.items()) if columns else [("dummy", "string")]
+
     def close(self) -> None:
         self.connection.close()
 
@@ -155,7 +161,7 @@ class Session:
         tables and views dropped, its settings replaced; the functions, macros and settings of the
         connection stay (registering them is most of what a new connection costs). The tables stay for
         reuse until the next query (self.stale)."""
-        self.stale.update((name, self.stored[name]) for name in self.loaded)
+        self.stale.update((name, (self.stored[name], name in self.filled)) for name in self.loaded)
         temporary = self.connection.execute(
             "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary "
             "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal"
@@ -181,9 +187,11 @@ class Session:
             rows = [{**row, **{twin: row.get(column) for column, twin in twins.items()}} for row in rows]
         columns = stored
         quoted = quote_name(name)
-        signature = list(columns.items()) if columns else [("dummy", "string")]
-        if self.stale.pop(name, None) == signature:
-            self.connection.execute(f"DELETE FROM {quoted}")
+        signature = self._signature(columns)
+        kept, full = self.stale.pop(name, None) or (self.idle.pop(name, None), False)
+        if kept == signature:
+            if full:
+                self.connection.execute(f"DELETE FROM {quoted}")
         else:
             self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
             # strings default to "" (KQL strings are never null): an insert names only the columns it fills
@@ -202,9 +210,11 @@ class Session:
             self.filled.discard(name)
 
     def drop_stale(self) -> None:
-        """Drop the tables the last test had and this one did not load again (see reset)."""
-        for name in sorted(self.stale):
-            self.connection.execute(f"DROP TABLE IF EXISTS {quote_name(name)}")
+        """Empty the tables the last test had and this one did not load again, and keep them idle (see reset)."""
+        for name, (signature, full) in sorted(self.stale.items()):
+            if full:
+                self.connection.execute(f"DELETE FROM {quote_name(name)}")
+            self.idle[name] = signature
         self.stale.clear()
 
     def _insert(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
