@@ -162,12 +162,12 @@ class Session:
         connection stay (registering them is most of what a new connection costs). The tables stay for
         reuse until the next query (self.stale)."""
         self.stale.update((name, (self.stored[name], name in self.filled)) for name in self.loaded)
+        # information_schema, not duckdb_tables(): that one sizes every table, 1.8 ms with 60 tables kept
         temporary = self.connection.execute(
-            "SELECT 'TABLE', table_name FROM duckdb_tables() WHERE temporary "
-            "UNION ALL SELECT 'VIEW', view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+            "SELECT table_type, table_name FROM information_schema.tables WHERE table_catalog = 'temp'"
         ).fetchall()
         for kind, name in temporary:
-            self.connection.execute(f"DROP {kind} IF EXISTS temp.{quote_name(name)}")
+            self.connection.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.{quote_name(name)}")
         self.environment = environment
         pinned = now or dt.datetime.now(dt.UTC)
         self.now = pinned.astimezone(dt.UTC).replace(tzinfo=None) if pinned.tzinfo else pinned
