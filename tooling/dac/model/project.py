@@ -30,7 +30,12 @@ class ProjectError(Exception):
         self.diagnostic = diagnostic
 
 
-DEFAULT_API = {"graph": "https://graph.microsoft.com/beta", "arm": "https://management.azure.com"}
+# api.loganalytics: the Log Analytics query API (dac backtest on Sentinel targets, dac schemas pull)
+DEFAULT_API = {
+    "graph": "https://graph.microsoft.com/beta",
+    "arm": "https://management.azure.com",
+    "loganalytics": "https://api.loganalytics.io",
+}
 DEFAULT_STATUSES = ("stable", "deprecated")  # deprecated detections deploy as disabled rules
 # dac.yml `limits:` on every query run (dac test, dac check, dac kql run); emulator/engine.py has the same.
 DEFAULT_QUERY_TIMEOUT = 60.0  # seconds
@@ -59,6 +64,21 @@ class Target:
     @property
     def base_url(self) -> str:
         return self.api["graph" if self.platform == "defender" else "arm"].rstrip("/")
+
+    @property
+    def query_url(self) -> str:
+        """The service that runs queries on the tenant's data: Graph (Advanced Hunting) for Defender, the
+        Log Analytics query API for Sentinel."""
+        key = "graph" if self.platform == "defender" else "loganalytics"
+        return self.api.get(key, DEFAULT_API[key]).rstrip("/")
+
+    @property
+    def workspace_resource_id(self) -> str | None:
+        """The Sentinel workspace's ARM resource id (None for a Defender target)."""
+        if not (self.subscription_id and self.resource_group and self.workspace):
+            return None
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.OperationalInsights/workspaces/{self.workspace}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -174,6 +194,7 @@ _CONFIG_PATTERNS = {
     "name": "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'",
     "graph": "must be an http:// or https:// URL",
     "arm": "must be an http:// or https:// URL",
+    "loganalytics": "must be an http:// or https:// URL",
 }
 
 
