@@ -38,11 +38,10 @@ from .emulator.fixtures import (
 )
 from .kql import parse
 from .kql.binder import Environment
-from .kql.names import name_text
 from .model.detection import Detection
 from .model.tables import environment
 from .reports.tables import brief, expected_table, result_table, rows_text, table_text
-from .variants import Variant, build_variants, query_position
+from .variants import Variant, build_variants, let_names_of, query_position
 
 BAD_NOW = "DAC707"
 BAD_EXPECTED = "DAC708"
@@ -275,7 +274,7 @@ def _run_one(
         index,
         env,
         root=root,
-        query_tables=let_names(variant.text),
+        query_tables=variant.lets if variant.lets is not None else let_names(variant.text),
         also_known=also_known,
     )
     # Watchlists and file profiles: tables under names a query cannot write, read by _GetWatchlist()
@@ -322,8 +321,7 @@ def _limit_diagnostic(detection: Detection, index: int, test: Mapping[str, Any],
 
 def let_names(text: str) -> set[str]:
     """Names the query defines with top-level let statements."""
-    statements = parse(text).tree["statements"] or []
-    return {name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
+    return let_names_of(parse(text).tree)
 
 
 def _query_position(detection: Detection, variant: Variant, offset: int, tables_folder: Path | None) -> Position:

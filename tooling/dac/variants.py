@@ -18,7 +18,9 @@ from .diagnostics import Position
 from .kql import KqlDiagnostic, LineIndex, parse
 from .kql.binder import Binder, BindResult
 from .kql.lints import lint
+from .kql.names import name_text
 from .kql.render import render
+from .kql.syntax import Node
 from .kql.types import RowSchema
 from .model.detection import Detection
 from .model.tables import environment
@@ -38,6 +40,7 @@ class Variant:
     output: RowSchema | None = None
     tables: set[str] = field(default_factory=set)
     parameter_error: ParameterError | None = None
+    lets: set[str] | None = None  # the names `text`'s top-level let statements define (when it parses)
     # Maps an offset in `text` back to `source_text` (the rendering's edits; identity otherwise).
     source_offset: Callable[[int], int] = field(default=lambda offset: offset)
 
@@ -70,6 +73,7 @@ def build_variants(
             variant.text = variant.source_text
             parsed = parse(variant.text)
             variant.diagnostics = list(parsed.diagnostics)
+            variant.lets = let_names_of(parsed.tree)
             if not parsed.diagnostics:
                 binder = Binder(target)
                 variant.output = binder.bind_query(parsed.tree)
@@ -83,6 +87,7 @@ def build_variants(
             variant.source_offset = rendered.source_offset
             variant.diagnostics = list(rendered.diagnostics)
             parsed = parse(rendered.text)
+            variant.lets = let_names_of(parsed.tree)
             if not parsed.diagnostics:
                 bound = BindResult([], rendered.output, rendered.tables)
                 for finding in lint(parsed.tree, bound, hunting=hunting, tables=target.tables):
@@ -92,6 +97,12 @@ def build_variants(
                     )
         variants.append(variant)
     return variants
+
+
+def let_names_of(tree: Node) -> set[str]:
+    """Names a query defines with top-level let statements (the test runner keeps them from fixture tables)."""
+    statements = tree["statements"] or []
+    return {name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
 
 
 def template_values(detection: Detection, overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:

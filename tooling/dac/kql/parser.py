@@ -13,6 +13,7 @@ operators), both over parser_core.py (the token cursor, diagnostics and MAX_NEST
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .lexer import T, Token, tokenize
@@ -44,10 +45,18 @@ class ParseResult:
 
 
 def parse(text: str) -> ParseResult:
+    tree, diagnostics = _parsed(text)
+    return ParseResult(text, tree, list(diagnostics))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[Node, tuple[SyntaxDiagnostic, ...]]:
+    # One query is parsed by validation, rendering, the test runner and the emulator in turn: the tree
+    # is shared (nothing changes a Node after parsing), each caller gets its own list of diagnostics.
     tokens = tokenize(text)
     parser = Parser(tokens)
     tree = parser.parse_query()
-    return ParseResult(text, tree, parser.diagnostics)
+    return tree, tuple(parser.diagnostics)
 
 
 class Parser(OperatorParser, ExpressionParser):
