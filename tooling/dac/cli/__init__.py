@@ -1,11 +1,11 @@
 """Command line: parse arguments, call the library, print. No checking logic lives here.
 
 One module per command family: check.py (validate, check, render), emulator.py (test, kql run),
-kql.py (kql check, columns, render), deploy.py (plan, deploy, drift, pull, adopt, targets), docs.py
-(coverage, docs), review.py (report), scaffold.py (new, init), importing.py (import); what they
-share is in support.py. A command's module is imported when the command is looked up (lazy.py),
-and it imports the library inside the command, so `dac --version` and `dac --help` load little
-more than click (bench/startup.py measures it).
+kql.py (kql check, columns, render), deploy.py (plan, deploy, drift, pull, adopt, targets),
+backtest.py (backtest), docs.py (coverage, docs), review.py (report), scaffold.py (new, init),
+importing.py (import); what they share is in support.py. A command's module is imported when the
+command is looked up (lazy.py), and it imports the library inside the command, so `dac --version`
+and `dac --help` load little more than click (bench/startup.py measures it).
 
 Exit codes: 0 clean, 1 findings (or failed tests), 2 usage or input errors.
 """
@@ -32,6 +32,7 @@ COMMANDS = {
     "pull": "dac.cli.deploy:pull_command",
     "adopt": "dac.cli.deploy:adopt_command",
     "targets": "dac.cli.deploy:targets_command",
+    "backtest": "dac.cli.backtest:backtest_command",
     "coverage": "dac.cli.docs:coverage_command",
     "docs": "dac.cli.docs:docs_command",
     "report": "dac.cli.review:report_group",

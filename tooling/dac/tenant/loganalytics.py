@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..deploy.http import TokenCredential
+from ..redaction import register_secret
 from .results import MissingExtra, QueryResult, TenantQueryError
 
 INSTALL_HINT = (
@@ -37,6 +38,21 @@ def _quiet_azure_logging() -> None:
     # -v/-vv logging is the only request log.
     for name in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity", "azure.monitor.query"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _MaskedCredential:
+    """The credential, with every token it hands out registered for redaction (as ApiSession does)."""
+
+    def __init__(self, credential: TokenCredential) -> None:
+        self._credential = credential
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        token = self._credential.get_token(*scopes, **kwargs)
+        register_secret(token.token)
+        return token
+
+    def __repr__(self) -> str:
+        return "MaskedCredential(<credential>)"
 
 
 class LogAnalyticsClient:
@@ -73,7 +89,7 @@ class LogAnalyticsClient:
         self.server_timeout = server_timeout
         self.retry_total = retry_total
         self.client = LogsQueryClient(
-            credential,
+            _MaskedCredential(credential),
             endpoint=self.endpoint,
             transport=_Transport(connection_timeout=connection_timeout, read_timeout=read_timeout),
             retry_total=retry_total,
