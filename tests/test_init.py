@@ -16,6 +16,7 @@ EXPECTED_FILES = {
     str(EXAMPLE_PATH),
     ".github/workflows/pull-request.yml",
     ".github/workflows/deploy.yml",
+    ".github/workflows/backtest.yml",
     ".pre-commit-config.yaml",
     "README.md",
     ".gitignore",
@@ -50,7 +51,7 @@ def test_init_makes_a_repository_that_passes_dac_check(tmp_path: Path) -> None:
 def test_init_installs_the_given_spec_everywhere(tmp_path: Path) -> None:
     repo = init(tmp_path)
     command = "pip install 'dac @ git+https://github.com/example/dac@v0.1.0'"
-    for name in ("pull-request.yml", "deploy.yml"):
+    for name in ("pull-request.yml", "deploy.yml", "backtest.yml"):
         text = (repo / ".github" / "workflows" / name).read_text(encoding="utf-8")
         assert f"{command}\n" in text
         assert "__DAC_INSTALL__" not in text

@@ -147,3 +147,20 @@ def test_deploy_workflow() -> None:
     assert 'dac plan --target "$TARGET" --format markdown' in deploy_runs
     assert 'dac deploy --target "$TARGET" --yes' in deploy_runs
     assert workflow["defaults"]["run"]["shell"] == "bash"  # -o pipefail: the plan's exit code survives `| tee`
+
+
+def test_backtest_workflow() -> None:
+    workflow = load("backtest.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch"}  # manual only: it reads the tenant's data
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["target"]["required"] is True and inputs["since"]["default"] == "7d"
+    assert inputs["max-alerts-per-day"]["default"] == 10
+    assert workflow["permissions"] == {"contents": "read"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["environment"] == "${{ inputs.target }}"
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'dac backtest --target "$TARGET" --since "$SINCE" --max-alerts-per-day "$BUDGET" --format markdown' in runs
+    assert '>> "$GITHUB_STEP_SUMMARY"' in runs or 'tee -a "$GITHUB_STEP_SUMMARY"' in runs
+    assert "${{" not in runs  # inputs reach the shell as environment variables, never as script text
+    assert "secrets." not in (WORKFLOWS_DIR / "backtest.yml").read_text(encoding="utf-8")

@@ -26,7 +26,7 @@ from ..redaction import write_text
 from .detection import new_detection
 
 INSTALL_PLACEHOLDER = "__DAC_INSTALL__"
-WORKFLOW_NAMES = ("pull-request.yml", "deploy.yml")
+WORKFLOW_NAMES = ("pull-request.yml", "deploy.yml", "backtest.yml")
 REPOSITORY_INSTALL = "pip install -e ."  # dac's own repository installs itself from the checkout
 
 # The pre-commit hook: the same fields as dac's .pre-commit-hooks.yaml (a test keeps them equal).
@@ -298,6 +298,8 @@ dac check    # validate, render for Defender and Sentinel, run every test
 - `.github/workflows/deploy.yml` deploys on every push to `main`, one job per target in
   `dac.yml`, each in the GitHub environment of the same name. Detections deploy once their
   `status` is `stable`.
+- `.github/workflows/backtest.yml` (run by hand) runs each detection of a target once on the
+  tenant's own data and shows its alerts per day in the job summary: `dac backtest`.
 
 Set-up of the targets, environments and Entra ID federated credentials: dac's `ci.md`.
 """
