@@ -149,32 +149,43 @@ _MACROS = [
     "CAST(281470681743360 + kql_ipv4(substring(a, 3)) AS UHUGEINT) "
     "WHEN f = 'v6' THEN list_reduce(kqls_ip6_groups(a), lambda acc, g: acc * 65536 + CAST('0x' || g AS UHUGEINT), "
     "CAST(0 AS UHUGEINT)) ELSE NULL END",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_pfx(s) AS list_transform([kqls_ip6_form(split_part(s, '/', 1))], "
-    "lambda f6: CASE WHEN f6 IS NULL THEN NULL WHEN NOT contains(s, '/') THEN 128 "
+    # A macro's argument is copied into its body at every use: each value the ip6 macros need more than once
+    # (the form of an address, its number, a range's prefix) is bound once through a one-element
+    # list_transform, or one ipv6 function would expand to thousands of nodes (300 ms to plan).
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_pfx_f(s, f6) AS CASE WHEN f6 IS NULL THEN NULL "
+    "WHEN NOT contains(s, '/') THEN 128 "
     "WHEN NOT regexp_full_match(s, '[^/]+/[0-9]{1,3}') THEN NULL "
     "WHEN f6 = 'mapped' THEN " + _error("a prefix on an address written ::ffff:a.b.c.d") + " "
     "WHEN f6 IN ('v4', 'compat') THEN CASE WHEN CAST(split_part(s, '/', 2) AS INTEGER) <= 32 "
     "THEN 96 + CAST(split_part(s, '/', 2) AS INTEGER) ELSE NULL END "
-    "WHEN CAST(split_part(s, '/', 2) AS INTEGER) <= 128 THEN CAST(split_part(s, '/', 2) AS INTEGER) ELSE NULL END)[1]",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_num(s) AS CASE WHEN kqls_ip6_pfx(s) IS NULL THEN NULL "
-    "ELSE kqls_ip6_value(split_part(s, '/', 1), kqls_ip6_form(split_part(s, '/', 1))) END",
+    "WHEN CAST(split_part(s, '/', 2) AS INTEGER) <= 128 THEN CAST(split_part(s, '/', 2) AS INTEGER) ELSE NULL END",
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_pfx(s) AS list_transform([kqls_ip6_form(split_part(s, '/', 1))], "
+    "lambda f6: kqls_ip6_pfx_f(s, f6))[1]",
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_num(s) AS list_transform([kqls_ip6_form(split_part(s, '/', 1))], "
+    "lambda f6n: CASE WHEN kqls_ip6_pfx_f(s, f6n) IS NULL THEN NULL "
+    "ELSE kqls_ip6_value(split_part(s, '/', 1), f6n) END)[1]",
     "CREATE OR REPLACE TEMP MACRO kqls_mask6(v, p) AS CASE WHEN p = 0 THEN CAST(0 AS UHUGEINT) "
     "ELSE list_transform([CAST(1 AS UHUGEINT) << CAST(128 - p AS UHUGEINT)], lambda unit: (v // unit) * unit)[1] END",
     "CREATE OR REPLACE TEMP MACRO kqls_ip6_str(v) AS array_to_string(list_transform(range(7, -1, -1), "
     "lambda i: lpad(lower(hex((v >> CAST(16 * i AS UHUGEINT)) % 65536)), 4, '0')), ':')",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_cmp(a, b, m) AS CASE WHEN m IS NULL OR kqls_ip6_num(a) IS NULL "
-    "OR kqls_ip6_num(b) IS NULL THEN NULL WHEN m < 0 OR m > 128 THEN "
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_cmp(a, b, m) AS CASE WHEN m IS NULL THEN NULL ELSE list_transform("
+    "[struct_pack(an := kqls_ip6_num(a), bn := kqls_ip6_num(b), ap := kqls_ip6_pfx(a), bp := kqls_ip6_pfx(b))], "
+    "lambda r6: CASE WHEN r6['an'] IS NULL OR r6['bn'] IS NULL THEN NULL WHEN m < 0 OR m > 128 THEN "
     + _error("an IPv6 prefix mask outside 0..128")
-    + " ELSE list_transform([least(kqls_ip6_pfx(a), kqls_ip6_pfx(b), m)], lambda p6: list_transform("
-    "[[kqls_mask6(kqls_ip6_num(a), p6), kqls_mask6(kqls_ip6_num(b), p6)]], lambda xy: CASE WHEN xy[1] < xy[2] "
-    "THEN -1 WHEN xy[1] > xy[2] THEN 1 ELSE 0 END)[1])[1] END",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_in(ip, c) AS CASE WHEN contains(ip, '/') THEN "
+    + " ELSE list_transform([least(r6['ap'], r6['bp'], m)], lambda p6: list_transform("
+    "[[kqls_mask6(r6['an'], p6), kqls_mask6(r6['bn'], p6)]], lambda xy: CASE WHEN xy[1] < xy[2] "
+    "THEN -1 WHEN xy[1] > xy[2] THEN 1 ELSE 0 END)[1])[1] END)[1] END",
+    # ip (whose number is ipn) in the range c: c's form found once, its prefix and number from it
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_in_n(ip, ipn, c) AS CASE WHEN contains(ip, '/') THEN "
     + _error("an IPv6 address with a prefix where a plain address is expected")
-    + " WHEN kqls_ip6_num(c) IS NULL THEN "
+    + " ELSE list_transform([kqls_ip6_form(split_part(c, '/', 1))], lambda fc: "
+    "list_transform([kqls_ip6_pfx_f(c, fc)], lambda cp: CASE WHEN cp IS NULL THEN "
     + _error("an IPv6 range that does not parse")
-    + " ELSE kqls_mask6(kqls_ip6_num(ip), kqls_ip6_pfx(c)) = kqls_mask6(kqls_ip6_num(c), kqls_ip6_pfx(c)) END",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_any(ip, ranges) AS CASE WHEN kqls_ip6_num(ip) IS NULL THEN NULL "
-    "ELSE coalesce(list_bool_or(list_transform(ranges, lambda c: kqls_ip6_in(ip, c))), false) END",
+    + " ELSE kqls_mask6(ipn, cp) = kqls_mask6(kqls_ip6_value(split_part(c, '/', 1), fc), cp) END)[1])[1] END",
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_in(ip, c) AS kqls_ip6_in_n(ip, kqls_ip6_num(ip), c)",
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_any(ip, ranges) AS list_transform([kqls_ip6_num(ip)], lambda ipn: "
+    "CASE WHEN ipn IS NULL THEN NULL "
+    "ELSE coalesce(list_bool_or(list_transform(ranges, lambda c: kqls_ip6_in_n(ip, ipn, c))), false) END)[1]",
     # ---- has_ipv4 / has_ipv4_prefix: the address must appear delimited by non-alphanumerics
     "CREATE OR REPLACE TEMP MACRO kqls_has_ip4(t, ip) AS CASE "
     f"WHEN ip IS NULL OR NOT regexp_full_match(ip, '{_LOOSE_OCTET}(\\.{_LOOSE_OCTET}){{3}}') THEN false "
