@@ -3,6 +3,7 @@
 - Microsoft Graph (beta) `/beta/security/rules/detectionRules` (Defender XDR custom detection rules).
 - Azure Resource Manager `Microsoft.SecurityInsights/alertRules` under a Log Analytics workspace.
 - Log Analytics `savedSearches` of a workspace (Sentinel hunting queries): tests/fakeapi_saved_searches.py.
+- Log Analytics workspace `tables` (read only, `dac schemas pull`): tests/fakeapi_tables.py.
 
 `FakeApi` is a real HTTP/1.1 server (standard library `ThreadingHTTPServer`, keep-alive, one thread per
 connection) on 127.0.0.1 with an ephemeral port. Bodies are validated with the JSON Schemas in
@@ -62,6 +63,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from fakeapi_saved_searches import SAVED_SEARCH_PATH, SavedSearchesMixin
+from fakeapi_tables import TABLE_PATH, TablesMixin
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "api"
 
@@ -212,7 +214,7 @@ def _iso_minutes(duration: str | None) -> int | None:
     return days * 1440 + hours * 60 + minutes + seconds // 60
 
 
-class FakeApi(SavedSearchesMixin):
+class FakeApi(SavedSearchesMixin, TablesMixin):
     """Graph detectionRules + ARM alertRules on one local server; see the module docstring."""
 
     def __init__(
@@ -329,6 +331,7 @@ class FakeApi(SavedSearchesMixin):
             self.defender_rules.clear()
             self._sentinel.clear()
             self._reset_saved_searches()
+            self._reset_tables()
             self.calls.clear()
             self.errors.clear()
         self.clear_faults()
@@ -729,6 +732,9 @@ class FakeApi(SavedSearchesMixin):
         match = SAVED_SEARCH_PATH.match(path)
         if match:
             return _Response(*self._saved_search_route(method, match, path, query, body, headers))
+        match = TABLE_PATH.match(path)
+        if match:
+            return _Response(*self._table_route(method, match, path, query))
         if _is_graph(path):
             return _graph_error(404, "NotFound", f"Resource not found for the segment in '{path}'.")
         return _arm_error(404, "NotFound", f"No route for '{path}'.")

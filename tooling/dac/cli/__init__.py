@@ -2,10 +2,10 @@
 
 One module per command family: check.py (validate, check, render), emulator.py (test, kql run),
 kql.py (kql check, columns, render), deploy.py (plan, deploy, drift, pull, adopt, targets),
-backtest.py (backtest), docs.py (coverage, docs), review.py (report), scaffold.py (new, init),
-importing.py (import); what they share is in support.py. A command's module is imported when the
-command is looked up (lazy.py), and it imports the library inside the command, so `dac --version`
-and `dac --help` load little more than click (bench/startup.py measures it).
+backtest.py (backtest), schemas.py (schemas pull), docs.py (coverage, docs), review.py (report),
+scaffold.py (new, init), importing.py (import); what they share is in support.py. A command's
+module is imported when the command is looked up (lazy.py), and it imports the library inside the
+command, so `dac --version` and `dac --help` load little more than click (bench/startup.py measures it).
 
 Exit codes: 0 clean, 1 findings (or failed tests), 2 usage or input errors.
 """
@@ -33,6 +33,7 @@ COMMANDS = {
     "adopt": "dac.cli.deploy:adopt_command",
     "targets": "dac.cli.deploy:targets_command",
     "backtest": "dac.cli.backtest:backtest_command",
+    "schemas": "dac.cli.schemas:schemas_group",
     "coverage": "dac.cli.docs:coverage_command",
     "docs": "dac.cli.docs:docs_command",
     "report": "dac.cli.review:report_group",

@@ -68,8 +68,23 @@ def shipped_tables(dialect: str) -> dict[str, dict[str, str]]:
 
 
 def load_custom_tables(folder: Path) -> dict[str, dict[str, dict[str, str]]]:
-    """Custom tables: *.json files {"name", "columns": [{"name", "type"}], "dialect"?} (no dialect = both)."""
-    result: dict[str, dict[str, dict[str, str]]] = {dialect: {} for dialect in DIALECTS}
+    """Custom tables: *.json files {"name", "columns": [{"name", "type"}], "dialect"?} (no dialect = both).
+    A file with `"kind": "function"` declares a tabular function (a workspace function, a parser) that
+    returns those columns: it is a table here too, since a function without parameters is called by
+    its bare name."""
+    return _load_custom(folder)[0]
+
+
+def load_custom_functions(folder: Path) -> dict[str, dict[str, RowSchema]]:
+    """The custom files of `"kind": "function"`, per dialect, as the columns each function returns."""
+    return _load_custom(folder)[1]
+
+
+def _load_custom(
+    folder: Path,
+) -> tuple[dict[str, dict[str, dict[str, str]]], dict[str, dict[str, RowSchema]]]:
+    tables: dict[str, dict[str, dict[str, str]]] = {dialect: {} for dialect in DIALECTS}
+    functions: dict[str, dict[str, RowSchema]] = {dialect: {} for dialect in DIALECTS}
     root = project_root_of(folder)
     for file in sorted(folder.rglob("*.json")):
         try:
@@ -86,18 +101,23 @@ def load_custom_tables(folder: Path) -> dict[str, dict[str, dict[str, str]]]:
             ) from None
         dialects = [data["dialect"]] if data.get("dialect") in DIALECTS else list(DIALECTS)
         for dialect in dialects:
-            result[dialect][name] = columns
-    return result
+            tables[dialect][name] = columns
+            if data.get("kind") == "function":
+                functions[dialect][name] = RowSchema(dict(columns))
+    return tables, functions
 
 
 def environment(dialect: str, custom_folder: Path | None = None) -> Environment:
     tables = dict(shipped_tables(dialect))
+    functions = dict(PLATFORM_FUNCTIONS[dialect])
     if custom_folder is not None and custom_folder.is_dir():
-        tables.update(load_custom_tables(custom_folder)[dialect])
+        custom_tables, custom_functions = _load_custom(custom_folder)
+        tables.update(custom_tables[dialect])
+        functions.update(custom_functions[dialect])
     other = "sentinel" if dialect == "defender" else "defender"
     return Environment(
         dialect=dialect,
         tables=tables,
-        function_tables=dict(PLATFORM_FUNCTIONS[dialect]),
+        function_tables=functions,
         other_dialect_tables=frozenset(shipped_tables(other)) - frozenset(tables),
     )
