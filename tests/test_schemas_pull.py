@@ -49,6 +49,18 @@ query:
 variants:
   defender: {{enabled: false}}
 """
+TESTS = """\
+    tests:
+      - name: one row
+        now: 2026-11-01T12:00:00Z
+        tables:
+          {table}:
+            - {{TimeGenerated: 2026-11-01T11:00:00Z, {row}}}
+        expect:
+          count: 1
+          rows: [{{TimeGenerated: 2026-11-01T11:00:00Z}}]
+    """
+APP_ROW = "UserName_s: bob, Action_s: delete, Ok_b: true, Bytes_d: 1.5, Props_d: {path: /x}"
 DEFENDER_DETECTION = SENTINEL_DETECTION.replace("dialect: sentinel", "dialect: defender").replace(
     "defender: {{enabled: false}}", "sentinel: {{enabled: false}}"
 )
@@ -153,11 +165,11 @@ def pull(*args: str) -> Any:
     return CliRunner().invoke(main, ["schemas", "pull", *args], catch_exceptions=False)
 
 
-def detection(folder: Path, name: str, text: str, template: str = SENTINEL_DETECTION) -> None:
+def detection(folder: Path, name: str, text: str, template: str = SENTINEL_DETECTION, tests: str = "") -> None:
     body = textwrap.indent(text.strip() + "\n", "    ")
     suffix = f"{abs(hash(name)) % 10**12:012d}"
-    (folder / "detections" / f"{name}.yml").write_text(template.format(suffix=suffix, name=name, query=body.rstrip()),
-                                                       encoding="utf-8")  # fmt: skip
+    content = template.format(suffix=suffix, name=name, query=body.rstrip()) + textwrap.dedent(tests)
+    (folder / "detections" / f"{name}.yml").write_text(content, encoding="utf-8")
 
 
 def validate(folder: Path) -> Any:
@@ -174,9 +186,10 @@ def read(path: Path) -> dict[str, Any]:
 def test_sentinel_tables_and_functions_are_written_and_validate(project: Path, arm: FakeApi, query: FakeTenantQuery):
     seed_sentinel(arm, query)
     detection(project, "custom-log", 'MyApp_CL\n| where Action_s == "delete" and Ok_b\n| project TimeGenerated, '
-              "UserName_s, Bytes_d, Props_d.path")  # fmt: skip
+              "UserName_s, Bytes_d, Props_d.path", tests=TESTS.format(table="MyApp_CL", row=APP_ROW))  # fmt: skip
     detection(project, "parser-bare", 'MyAppParser\n| where User == "x" and Allowed\n| summarize sum(Bytes) by User')
-    detection(project, "parser-call", "MyAppParser()\n| where Bytes > 10\n| project TimeGenerated, User")
+    detection(project, "parser-call", "MyAppParser()\n| where Bytes > 10\n| project TimeGenerated, User",
+              tests=TESTS.format(table="MyAppParser", row="User: bob, Bytes: 20"))  # fmt: skip
     detection(project, "function-defaults", "RecentApp(2d)\n| project User")
     assert validate(project).exit_code == 1  # before the pull: unknown table and functions
 
@@ -226,6 +239,8 @@ def test_sentinel_tables_and_functions_are_written_and_validate(project: Path, a
 
     outcome = validate(project)
     assert outcome.exit_code == 0, outcome.output
+    tested = CliRunner().invoke(main, ["test", str(project / "detections")], catch_exceptions=False)
+    assert tested.exit_code == 0 and "2 tests: 2 passed" in tested.output, tested.output
     env = environment("sentinel", tables)
     assert env.tables["MyApp_CL"]["Ok_b"] == "bool" and "MyAppParser" in env.function_tables
     assert "MyApp_CL" not in environment("defender", tables).tables  # written for Sentinel only
@@ -433,6 +448,19 @@ def test_service_errors_are_one_message_and_never_show_the_token(project: Path, 
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert TOKEN not in done.stdout + done.stderr
+
+
+def test_throttling_and_dropped_connections_are_survived(project: Path, arm: FakeApi, query: FakeTenantQuery):
+    seed_sentinel(arm, query)
+    arm.fail_next(1, "429", method="GET", path=r"/tables$", retry_after=0)
+    arm.fail_next(1, "drop", method="GET", path=r"/savedSearches$")
+    query.fail_next(1, "429", service="loganalytics")
+    query.fail_next(1, "drop", service="loganalytics")
+    result = pull("--target", "law")
+    assert result.exit_code == 0, result.output
+    assert "Summary: 4 written" in result.output
+    assert arm.count("GET", r"/tables$") == 2 and arm.count("GET", r"/savedSearches$") == 2
+    assert len(query.queries_of("loganalytics")) == 5  # 3 functions, 2 of their queries sent twice
 
 
 def test_help_names_the_command():
