@@ -121,6 +121,8 @@ def seed_sentinel(arm: FakeApi, query: FakeTenantQuery) -> None:
                                    "functionParameters": "T:(*), user:string"})  # fmt: skip
     arm.put_saved_search("scalar1", {"category": "Functions", "displayName": "scalar", "query": "1",
                                      "functionAlias": "ScalarFn"})  # fmt: skip
+    arm.put_saved_search("evil1", {"category": "Functions", "displayName": "injection", "query": "1",
+                                   "functionAlias": "x | take 1; print"})  # fmt: skip
     arm.put_saved_search("hunt1", {"category": "Hunting Queries", "displayName": "a hunting query",
                                    "query": "SigninLogs | take 1"})  # fmt: skip
     query.answer("MyAppParser | getschema", GETSCHEMA, PARSER_ROWS, service="loganalytics")
@@ -235,7 +237,8 @@ def test_sentinel_tables_and_functions_are_written_and_validate(project: Path, a
     assert "skipped   function NeedsArgs: its parameters need arguments (T:(*), user:string)" in out
     assert "skipped   function ScalarFn: getschema failed" in out and "getschema expects a tabular input" in out
     assert "skipped   table MyApp_SRCH: a SearchResults table" in out
-    assert "Summary: 4 written, 1 same as shipped, 3 not pulled" in out
+    assert "skipped   function x | take 1; print: the alias is not a plain identifier" in out
+    assert "Summary: 4 written, 1 same as shipped, 4 not pulled" in out
 
     outcome = validate(project)
     assert outcome.exit_code == 0, outcome.output

@@ -40,6 +40,7 @@ SKIPPED_TABLE_TYPES = frozenset({"searchresults", "restoredlogs"})
 GETSCHEMA_TIMESPAN = timedelta(days=1)  # getschema reads no rows; the services want a span all the same
 FUNCTION_WORKERS = 4  # Log Analytics runs at most 5 queries of one caller at once
 # getschema's DataType (.NET) when a service leaves ColumnType out
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTNET_TYPES = {"sbyte": "bool", "sqldecimal": "decimal", "int64": "long", "int32": "int", "double": "real"}
 
 
@@ -207,6 +208,8 @@ def function_schemas(
     function, a broken body: HTTP 400) skips that function, any other failure stops the pull."""
 
     def one(function: WorkspaceFunction) -> PulledSchema | NotPulled:
+        if not _IDENTIFIER.match(function.alias):  # it goes into query text: a plain name only
+            return NotPulled(function.alias, "function", "the alias is not a plain identifier")
         call = invocation(function)
         if call is None:
             return NotPulled(function.alias, "function", f"its parameters need arguments ({function.parameters})")
@@ -296,9 +299,6 @@ def defender_inventory_from(answer: dict[str, Any]) -> Inventory:
         else:
             inventory.not_pulled.append(NotPulled(function["name"], "function", "the service listed no output columns"))
     return inventory
-
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def getschema_union(tables: list[str]) -> str:
