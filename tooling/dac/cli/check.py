@@ -63,6 +63,17 @@ def _summary_line(report: ValidationReport) -> str:
     return f"{s['files']} {noun} checked: {s['valid']} valid, {s['errors']} errors, {s['warnings']} warnings"
 
 
+def _disabled_lines(report: ValidationReport, verb: str) -> list[str]:
+    """One line per platform a loaded detection turns off (`variants.<dialect>.enabled: false`), with its
+    `reason`: `path: sentinel <verb>: reason`."""
+    lines = []
+    for result in report.results:
+        if result.detection is not None:
+            for dialect, reason in result.detection.disabled_dialects().items():
+                lines.append(f"{result.display}: {dialect} {verb}: {reason or '(no reason given)'}")
+    return lines
+
+
 FORMAT_OPTION = click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
     help="text for people, json for tools, github for workflow annotations, sarif for code scanning.",
@@ -94,6 +105,8 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
     report = validate(paths_or_default(paths, project), project, base_ref)
     _print_report(report, output_format)
     if output_format == "text":
+        for line in _disabled_lines(report, "disabled"):
+            click.echo(line, err=True)
         click.echo(_summary_line(report), err=True)
     sys.exit(_exit_code(report, fail_on))
 
@@ -225,5 +238,7 @@ def render_command(paths: tuple[Path, ...], out_dir: Path, output_format: str) -
             continue
         written += len(write(out_dir, outputs(result.detection, report.variants[result.path])))
     if output_format == "text":
+        for line in _disabled_lines(report, "not rendered"):
+            click.echo(line, err=True)
         click.echo(f"rendered {written} files into {display_path(out_dir)}; {_summary_line(report)}", err=True)
     sys.exit(_exit_code(report, "error"))

@@ -80,10 +80,21 @@ class Action:
 
 
 @dataclass
+class DisabledDetection:
+    """A detection the target selects whose variant for the target's platform is `enabled: false`."""
+
+    id: str
+    name: str
+    file: str
+    reason: str  # the variant's `reason:`, "" when none is given
+
+
+@dataclass
 class Plan:
     target: Target
     actions: list[Action]
     unmanaged: int = 0
+    disabled: list[DisabledDetection] = field(default_factory=list)  # not deployed here, and why
 
     def of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -98,10 +109,22 @@ class Plan:
 
 # ------------------------------------------------------------------------------------ desired rules
 def selected(detection: Detection, target: Target, project: Project) -> bool:
+    return target.platform in detection.enabled_dialects() and _selected_apart_from_platform(detection, target, project)
+
+
+def disabled_here(detections: list[Detection], target: Target, project: Project) -> list[DisabledDetection]:
+    """The detections the target would take but that turn its platform off, with their reasons."""
+    found = [
+        DisabledDetection(d.id, d.name, display_path(d.file), d.disabled_dialects()[target.platform])
+        for d in detections
+        if target.platform in d.disabled_dialects() and _selected_apart_from_platform(d, target, project)
+    ]
+    return sorted(found, key=lambda d: (d.name.lower(), d.id))
+
+
+def _selected_apart_from_platform(detection: Detection, target: Target, project: Project) -> bool:
     data = detection.data
     if detection.kind not in target.kinds or data.get("status") not in target.statuses:
-        return False
-    if target.platform not in detection.enabled_dialects():
         return False
     if target.tags and not set(target.tags) & set(data.get("tags") or []):
         return False
@@ -259,5 +282,8 @@ def make_plan(desired: list[DesiredRule], live_rules: list[LiveRule], target: Ta
 
 
 def plan_target(project: Project, target: Target, client: RuleClient) -> Plan:
-    desired = desired_rules(project, target)  # before any API call: invalid content stops here
-    return make_plan(desired, client.list_rules(), target)
+    report = validate([project.detections_dir], project)
+    desired = desired_rules(project, target, report)  # before any API call: invalid content stops here
+    plan = make_plan(desired, client.list_rules(), target)
+    plan.disabled = disabled_here(report.detections, target, project)
+    return plan

@@ -65,6 +65,10 @@ class Detection:
     def enabled_dialects(self) -> list[str]:
         return [d for d in DIALECTS if self.variant(d).get("enabled", True)]
 
+    def disabled_dialects(self) -> dict[str, str]:
+        """The dialects turned off with `enabled: false`, each with its `reason` ("" when none is given)."""
+        return {d: self.variant(d).get("reason", "") for d in DIALECTS if not self.variant(d).get("enabled", True)}
+
     def query_fingerprint(self) -> dict[str, Any]:
         return query_fingerprint(self.data)
 
@@ -81,9 +85,15 @@ def query_fingerprint(data: dict[str, Any]) -> dict[str, Any]:
     variants = data.get("variants") if isinstance(data.get("variants"), dict) else {}
     return {
         "query": {"dialect": query.get("dialect"), "text": query.get("text")},
-        "variants": {dialect: variant for dialect, variant in variants.items() if variant},
+        "variants": {dialect: kept for dialect, variant in variants.items() if (kept := _without_reason(variant))},
         "parameters": data.get("parameters") or {},
     }
+
+
+def _without_reason(variant: Any) -> Any:
+    """A variant as the version check sees it: `reason` only explains a disabled variant, so new words
+    for it change no rule."""
+    return {k: v for k, v in variant.items() if k != "reason"} if isinstance(variant, dict) else variant
 
 
 def alert_fingerprint(data: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ def text(plan: Plan, prune: bool = False, show_unchanged: bool = False) -> str:
         if action.reason and action.kind in ("adopt", "conflict", "delete", "drifted"):
             lines.append(f"    {action.reason}")
         lines += _change_lines(action.changes, "    ")
+    for skipped in plan.disabled:
+        lines.append(f"  not for {plan.target.platform}: {skipped.name} ({skipped.id})")
+        lines.append(f"    from {skipped.file}")
+        lines.append(f"    {skipped.reason or '(no reason given)'}")
     lines.append(summary_line(plan, prune))
     return "\n".join(lines) + "\n"
 
@@ -63,6 +67,7 @@ def as_json(plan: Plan) -> str:
     document = {
         "target": plan.target.name, "platform": plan.target.platform, "counts": plan.counts(),
         "actions": [_action_json(a) for a in plan.actions],
+        "disabled": [{"id": d.id, "name": d.name, "file": d.file, "reason": d.reason or None} for d in plan.disabled],
     }  # fmt: skip
     return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
 
@@ -91,4 +96,7 @@ def markdown(plan: Plan, prune: bool = False) -> str:
         if action.changes:
             lines += ["", "| field | live | detection |", "|---|---|---|"]
             lines += [f"| `{c.path}` | {_cell(c.before)} | {_cell(c.after)} |" for c in action.changes]
+    for skipped in plan.disabled:
+        lines += ["", f"**not for {plan.target.platform}**: {skipped.name} (`{skipped.id}`)",
+                  f"_{skipped.reason or '(no reason given)'}_"]  # fmt: skip
     return "\n".join(lines) + "\n"
