@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -133,9 +134,14 @@ def schema_reference(directory: Path) -> str:
 
     Relative inside the project (it survives a clone), absolute for a folder outside it.
     """
-    project = find_project()
+    return _schema_reference(directory.resolve(), Path.cwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_reference(folder: Path, cwd: Path) -> str:
+    # once per folder: a repository's files share a few folders, and finding the project copies it
+    project = find_project(cwd)
     schema = project.schema_path.resolve()
-    folder = directory.resolve()
     if folder.is_relative_to(project.root):
         return Path(os.path.relpath(schema, folder)).as_posix()
     return schema.as_posix()

@@ -119,5 +119,10 @@ def environment(dialect: str, custom_folder: Path | None = None) -> Environment:
         dialect=dialect,
         tables=tables,
         function_tables=functions,
-        other_dialect_tables=frozenset(shipped_tables(other)) - frozenset(tables),
+        other_dialect_tables=_shipped_names(other).difference(tables),
     )
+
+
+@cache
+def _shipped_names(dialect: str) -> frozenset[str]:
+    return frozenset(shipped_tables(dialect))
