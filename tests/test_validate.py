@@ -17,13 +17,13 @@ def test_repository_detections_are_valid():
     assert result.returncode == 0, result.stdout
     document = json.loads(result.stdout)
     assert document["diagnostics"] == []
-    assert document["summary"] == {"files": 7, "valid": 7, "errors": 0, "warnings": 0}
+    assert document["summary"] == {"files": 10, "valid": 10, "errors": 0, "warnings": 0}
 
 
 def test_check_prints_a_summary_over_the_detections_folder():
     result = run_dac("check")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "dac check passed: 7 files checked: 7 valid, 0 errors, 0 warnings" in result.stdout
+    assert "dac check passed: 10 files checked: 10 valid, 0 errors, 0 warnings" in result.stdout
     assert "Detecting Port Scanning On Internet Facing Devices" in result.stdout
 
 
