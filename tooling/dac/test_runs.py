@@ -25,6 +25,7 @@ from typing import Any
 
 from .confine import OutsideProject, inside_project
 from .emulator.engine import QueryLimits, address_space_limit
+from .engines import EngineSettings, engine_factory
 from .model.detection import Detection, load_detection
 from .testing import PASSED, TestResult, planned, run_detection_tests
 from .variants import Variant
@@ -313,8 +314,10 @@ def run_unit(
     variants: Sequence[Variant] | None = None,
     limits: QueryLimits | None = None,
     on_result: Callable[[TestResult], None] | None = None,
+    engine: EngineSettings | None = None,
 ) -> list[TestResult]:
-    """run_detection_tests on the runs of one unit, in the detection's order."""
+    """run_detection_tests on the runs of one unit, in the detection's order, on `engine` (default: the
+    emulator)."""
     keep = None if runs is None else set(runs)
 
     def forward(result: TestResult) -> None:
@@ -322,8 +325,9 @@ def run_unit(
             on_result(result)
 
     results = run_detection_tests(
-        _view(detection, runs), tables_folder, dialect=dialect, variants=variants, limits=limits, on_result=forward
-    )
+        _view(detection, runs), tables_folder, dialect=dialect, variants=variants, limits=limits, on_result=forward,
+        engine_factory=engine_factory(engine),
+    )  # fmt: skip
     return results if keep is None else [r for r in results if (r.index, r.dialect) in keep]
 
 
@@ -351,6 +355,7 @@ class _Job:
     tables_folder: str | None
     dialect: str | None
     limits: QueryLimits | None
+    engine: EngineSettings | None = None
 
 
 _worker_limit: Any = None  # the address-space cap a worker keeps for its life
@@ -372,7 +377,7 @@ def _run_job(job: _Job) -> list[TestResult]:
     if loaded.detection is None:  # changed since it was validated
         raise RuntimeError(f"{job.display} no longer loads")
     tables = Path(job.tables_folder) if job.tables_folder is not None else None
-    return run_unit(loaded.detection, job.runs, tables, dialect=job.dialect, limits=job.limits)
+    return run_unit(loaded.detection, job.runs, tables, dialect=job.dialect, limits=job.limits, engine=job.engine)
 
 
 def _context() -> Any:
@@ -398,9 +403,11 @@ def run_plan(
     min_runs_per_worker: int = MIN_RUNS_PER_WORKER,
     on_start: Callable[[str], None] | None = None,
     on_result: Callable[[TestResult], None] | None = None,
+    engine: EngineSettings | None = None,
 ) -> list[TestResult]:
-    """Every unit's results, in unit order. `jobs` > 1: on that many worker processes (fewer when
-    there are fewer than `min_runs_per_worker` runs per worker, serially when that leaves one).
+    """Every unit's results, in unit order, run on `engine` (default: the emulator). `jobs` > 1: on that
+    many worker processes (fewer when there are fewer than `min_runs_per_worker` runs per worker, serially
+    when that leaves one).
     `on_start` (serial only) gets a detection's name before its runs; `on_result` every result, in
     the order they finish. Each process caps its address space (address_space_limit)."""
     limits = limits or QueryLimits()
@@ -415,13 +422,14 @@ def run_plan(
                 if on_start is not None:
                     on_start(detection.name)
                 known = variants.get(unit.file)
-                options = {"dialect": dialect, "variants": known, "limits": limits, "on_result": on_result}
+                options = {"dialect": dialect, "variants": known, "limits": limits, "on_result": on_result,
+                           "engine": engine}  # fmt: skip
                 done.append(run_unit(detection, unit.runs, tables_folder, **options))
         return done
 
     if workers <= 1:
         return [result for results in serial(plan.units) for result in results]
-    return [result for results in _parallel(plan, workers, serial, tables_folder, dialect, limits, on_result)
+    return [result for results in _parallel(plan, workers, serial, tables_folder, dialect, limits, on_result, engine)
             for result in results]  # fmt: skip
 
 
@@ -433,12 +441,13 @@ def _parallel(
     dialect: str | None,
     limits: QueryLimits,
     on_result: Callable[[TestResult], None] | None,
+    engine: EngineSettings | None = None,
 ) -> list[list[TestResult]]:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     jobs = [
-        _Job(str(u.file), u.display, u.runs, str(tables_folder) if tables_folder else None, dialect, limits)
+        _Job(str(u.file), u.display, u.runs, str(tables_folder) if tables_folder else None, dialect, limits, engine)
         for u in plan.units
     ]
     done: list[list[TestResult] | None] = [None] * len(jobs)

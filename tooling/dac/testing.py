@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project, project_root_of
 from .diagnostics import Diagnostic, Position, error
@@ -36,6 +36,7 @@ from .emulator.fixtures import (
     platform_data_for_test,
     tables_for_test,
 )
+from .engines.base import Engine, EngineError
 from .kql import parse
 from .kql.binder import Environment
 from .model.detection import Detection
@@ -53,11 +54,7 @@ MAX_SHOWN_COLUMNS = 8
 MAX_CELL = 60
 
 
-class Engine(Protocol):
-    def load_table(self, name: str, rows: list[dict[str, Any]]) -> None: ...
-    def run(self, query_text: str) -> Any: ...  # QueryResult: .columns [(name, type)], .rows [[value]]
-
-
+# The interface every engine offers (dac.engines): the emulator by default, or a Kusto engine.
 EngineFactory = Callable[..., Engine]  # (environment, *, now, externaldata, limits: QueryLimits) -> Engine
 
 
@@ -298,6 +295,14 @@ def _run_one(
             if exc.code in LIMIT_CODES:  # a limit ends this test only: positioned at the test, named
                 raise _TestError(_limit_diagnostic(detection, index, test, variant.dialect, exc)) from None
             finished = True  # a refusal leaves the connection as good as new
+            where = _query_position(detection, variant, exc.offset, tables_folder)
+            raise _TestError(error(display, where, exc.code, exc.message)) from None
+        except EngineError as exc:  # another engine's refusal: in the query when it says where, else at the test
+            finished = True
+            if exc.offset is None:
+                where = detection.position(("tests", index))
+                message = f"test '{test['name']}' [{variant.dialect}]: {exc.message}"
+                raise _TestError(error(display, where, exc.code, message)) from None
             where = _query_position(detection, variant, exc.offset, tables_folder)
             raise _TestError(error(display, where, exc.code, exc.message)) from None
     finally:

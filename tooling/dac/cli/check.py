@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import click
 
 from ..reports import FORMATS
-from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default, test_run_options
+from .support import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    PATHS_ARGUMENT,
+    chosen_engine,
+    engine_options,
+    paths_or_default,
+    test_run_options,
+)
 from .support import console as _console
 from .support import guarded as _guarded
 
@@ -117,10 +125,12 @@ def validate_command(paths: tuple[Path, ...], base_ref: str | None, output_forma
 @FORMAT_OPTION
 @FAIL_ON_OPTION
 @test_run_options
+@engine_options
 @_guarded
 def check_command(
     paths: tuple[Path, ...], base_ref: str | None, output_format: str, fail_on: str, keyword: str | None,
-    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None,
+    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None, engine: str | None,
+    cluster: str | None, database: str | None,
 ) -> None:  # fmt: skip
     """The main job: validate, render and test every detection, then print a summary.
 
@@ -129,7 +139,8 @@ def check_command(
     past one is reported as that test's error and the others go on. Files a detection names must
     lie inside the project. json, sarif and github output include the failed tests as findings.
     Secrets (tokens, client secrets) are masked in all output. -k, --last-failed, --failed-first,
-    --durations and --jobs choose and run the tests as for dac test.
+    --durations and --jobs choose and run the tests as for dac test; --engine kusto (with --cluster
+    and --database, or engines.kusto in dac.yml) runs them on a Kusto engine (docs/engines.md).
     """
     from ..model.project import find_project
     from ..reports import github as github_report
@@ -140,13 +151,14 @@ def check_command(
     from .emulator import print_test_results, query_limits, run_tests
 
     project = find_project()
+    settings = chosen_engine(project, engine, cluster, database)
     report = validate(paths_or_default(paths, project), project, base_ref)
     if output_format not in ("sarif", "json"):  # one document with the tests' findings too: printed below
         _print_report(report, output_format)
     failed_files = report.files_with_errors()
     runnable = [r for r in report.results if r.detection is not None and r.display not in failed_files]
     options = {"keyword": keyword, "last_failed": last_failed, "failed_first": failed_first, "jobs": jobs}
-    results = run_tests(project, runnable, report.variants, limits=query_limits(project), **options)
+    results = run_tests(project, runnable, report.variants, limits=query_limits(project), engine=settings, **options)
     tests = summarize(results)
     code = _exit_code(report, fail_on)
     if tests["passed"] != tests["tests"]:

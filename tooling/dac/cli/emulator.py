@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ..model import DIALECTS
-from .support import EXIT_FINDINGS, EXIT_OK, PATHS_ARGUMENT, paths_or_default, test_run_options
+from .support import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    PATHS_ARGUMENT,
+    chosen_engine,
+    engine_options,
+    paths_or_default,
+    test_run_options,
+)
 from .support import console as _console
 from .support import fail as _fail
 from .support import guarded as _guarded
@@ -68,12 +76,14 @@ def _timeout_seconds(ctx: click.Context, param: click.Parameter, value: str | No
     help="text for people, json for tools.",
 )  # fmt: skip
 @test_run_options
+@engine_options
 @_guarded
 def test_command(
     paths: tuple[Path, ...], dialect: str | None, junit_file: Path | None, output_format: str, keyword: str | None,
-    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None,
+    last_failed: bool, failed_first: bool, durations: int | None, jobs: int | None, engine: str | None,
+    cluster: str | None, database: str | None,
 ) -> None:  # fmt: skip
-    """Run the tests of detections on the local KQL emulator.
+    """Run the tests of detections on the local KQL emulator (or --engine kusto).
 
     PATHS are files or folders (default: the project's detections folder). Each test runs once
     per enabled dialect (narrowed by the test's `dialects` and by --dialect). Detections are
@@ -83,6 +93,10 @@ def test_command(
     Like pytest: -k selects tests by name, --last-failed and --failed-first use the failures
     recorded in .dac/cache/lastfailed.json by the last run, --durations lists the slowest runs, and
     --jobs spreads detections over processes (results print in the same order whatever N).
+
+    --engine kusto runs the same tests on Azure Data Explorer or the Kusto emulator container
+    (--cluster URL --database DB, or engines.kusto in dac.yml): the test data goes with each query
+    as datatable lets, now() is pinned by the query_now request property (docs/engines.md).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -95,6 +109,7 @@ def test_command(
     from ..validation import validate
 
     project = find_project()
+    settings = chosen_engine(project, engine, cluster, database)
     limits = query_limits(project)
     report = validate(paths_or_default(paths, project), project)
     broken = report.files_with_errors()
@@ -127,7 +142,7 @@ def test_command(
 
     options = {"keyword": keyword, "last_failed": last_failed, "failed_first": failed_first, "jobs": jobs}
     results = run_tests(project, runnable, report.variants, dialect=dialect, limits=limits, wrap=with_progress,
-                        **options)  # fmt: skip
+                        engine=settings, **options)  # fmt: skip
 
     summary = summarize(results, invalid=len(invalid))
     invalid_diagnostics = [d for _, diagnostics in invalid.values() for d in diagnostics]
@@ -155,6 +170,7 @@ def run_tests(
     failed_first: bool = False,
     jobs: int | None = None,
     wrap: Callable[[int, Callable[..., list[TestResult]]], list[TestResult]] | None = None,
+    engine: Any = None,
 ) -> list[TestResult]:
     """The tests of valid detections, selected and ordered by -k, --last-failed and --failed-first, run
     on --jobs processes; the last-failed record is updated. `wrap(total, run)`: runs `run` (a progress bar)."""
@@ -178,7 +194,7 @@ def run_tests(
         click.echo(f"dac: {note}", err=True)
     run = partial(
         run_plan, plan, {d.file: d for d in detections}, project.tables_dir, dialect=dialect, variants=variants,
-        limits=limits, jobs=jobs or default_jobs(),
+        limits=limits, jobs=jobs or default_jobs(), engine=engine,
         min_runs_per_worker=MIN_RUNS_PER_WORKER if jobs else AUTO_MIN_RUNS_PER_WORKER,
     )  # fmt: skip
     results = wrap(plan.total, run) if wrap is not None else run()
@@ -252,16 +268,19 @@ def print_test_results(
     "--timeout", callback=_timeout_seconds, metavar="DURATION",
     help="Time limit of the query: seconds (30) or 90s, 2m, 1h (default: limits.query_timeout in dac.yml, 60s).",
 )  # fmt: skip
+@engine_options
 @_guarded
 def kql_run_command(
     file: Path | None, dialect: str, data_file: Path | None, now_text: str | None, output_format: str,
-    timeout: float | None,
+    timeout: float | None, engine: str | None, cluster: str | None, database: str | None,
 ) -> None:  # fmt: skip
-    """Run a query on the local emulator and print its result.
+    """Run a query on the local emulator (or --engine kusto) and print its result.
 
     FILE holds the query ('-' or none: standard input). It can be self-contained (datatable,
     print, range) or read tables given with --data, typed like test fixtures; a table no schema
     knows gets its column types from its values. Exit code 1 when the query has an error.
+    With --engine kusto the query and its --data (as datatable lets) run on a Kusto engine, --now
+    as the query_now request property (docs/engines.md).
     """
     from rich.console import Console
     from rich.table import Table
@@ -272,6 +291,7 @@ def kql_run_command(
     from ..emulator import Emulator, EmulatorError
     from ..emulator.engine import address_space_limit
     from ..emulator.fixtures import FixtureError, build_tables, parse_datetime
+    from ..engines import EngineError, engine_factory
     from ..kql import LineIndex, parse
     from ..model.project import find_project
     from ..model.tables import environment
@@ -304,6 +324,7 @@ def kql_run_command(
         except ValueError as exc:
             _fail(f"--now: {exc}")
     project = find_project()
+    settings = chosen_engine(project, engine, cluster, database)
     limits = query_limits(project, timeout, timeout_hint="set limits.query_timeout in dac.yml or --timeout")
     env = environment(dialect, project.tables_dir)
     env.tables = dict(env.tables)  # ad-hoc tables from --data are added to this copy
@@ -319,16 +340,21 @@ def kql_run_command(
         except FixtureError as exc:
             _fail(exc.diagnostic.format())
 
+    factory = engine_factory(settings)
     with address_space_limit(limits.memory_limit):
-        engine = Emulator(env, now=now, limits=limits)
+        runner = Emulator(env, now=now, limits=limits) if factory is None else factory(
+            env, now=now, externaldata={}, limits=limits
+        )  # fmt: skip
         try:
             for name, rows in tables.items():
-                engine.load_table(name, rows)
-            result = engine.run(text)
+                runner.load_table(name, rows)
+            result = runner.run(text)
         except EmulatorError as exc:
             report(exc.code, exc.message, exc.offset)
+        except EngineError as exc:
+            report(exc.code, exc.message, exc.offset or 0)
         finally:
-            engine.close()
+            runner.close()
 
     if output_format == "json":
         click.echo(_result_json(result))

@@ -123,3 +123,38 @@ def test_run_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+# ------------------------------------------------------------------------------ engines
+
+
+def engine_options(command: F) -> F:
+    """--engine, --cluster and --database: where the queries of `dac test`, `dac check` and `dac kql run` run."""
+    options = [
+        click.option(
+            "--engine", type=click.Choice(["emulator", "kusto"]), default=None,
+            help="Run the queries on the embedded emulator (default) or on a Kusto engine: Azure Data Explorer "
+            "or the Kusto emulator container (needs pip install 'dac[kusto]'; docs/engines.md).",
+        ),
+        click.option(
+            "--cluster", metavar="URL",
+            help="The Kusto engine's cluster, e.g. http://localhost:8080 (default: engines.kusto.cluster in dac.yml).",
+        ),
+        click.option(
+            "--database", metavar="DB",
+            help="The Kusto engine's database, e.g. NetDefaultDB (default: engines.kusto.database in dac.yml).",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def chosen_engine(project: Project, engine: str | None, cluster: str | None, database: str | None) -> Any:
+    """The EngineSettings these options and dac.yml choose; a usage error (exit 2) when they do not add up."""
+    from ..engines import EngineUnavailable, engine_settings
+
+    try:
+        return engine_settings(project, engine, cluster, database)
+    except EngineUnavailable as exc:
+        fail(str(exc))

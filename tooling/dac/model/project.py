@@ -83,6 +83,22 @@ class Target:
 
 
 @dataclass(frozen=True)
+class KustoConfig:
+    """dac.yml `engines.kusto`: the Kusto engine `--engine kusto` runs queries on (engines/, docs/engines.md)."""
+
+    cluster: str
+    database: str
+    auth: str  # "azure" (azure-identity, as the deployer) | "none" (a local Kusto emulator container)
+    tenant_id: str | None = None
+    client_id: str | None = None
+
+
+def default_auth(cluster: str) -> str:
+    """No authentication for an http:// cluster (the Kusto emulator container), azure-identity otherwise."""
+    return "none" if cluster.lower().startswith("http://") else "azure"
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     config_file: Path | None
@@ -91,6 +107,7 @@ class Project:
     targets: tuple[Target, ...] = ()
     query_timeout: float = DEFAULT_QUERY_TIMEOUT  # limits.query_timeout, in seconds
     memory_limit: int = DEFAULT_MEMORY_LIMIT  # limits.memory_limit, in bytes
+    kusto: KustoConfig | None = None  # engines.kusto
 
     def target(self, name: str) -> Target:
         """The target of that name; ProjectError (exit 2) naming the known ones otherwise."""
@@ -171,8 +188,23 @@ def _load(root: Path, config_file: Path) -> Project:
             key, message = problem
             raise ProjectError(error(str(config_file), loaded.position(("targets", index, *key)), "DAC120", message))
         targets.append(_target(entry))
+    kusto = _kusto(str(config_file), loaded, (data.get("engines") or {}).get("kusto"))
     return Project(root=root, config_file=config_file, detections_dir=detections, tables_dir=tables,
-                   targets=tuple(targets), **_limits(data.get("limits") or {}))  # fmt: skip
+                   targets=tuple(targets), kusto=kusto, **_limits(data.get("limits") or {}))  # fmt: skip
+
+
+def _kusto(where: str, loaded: LoadedYaml, entry: dict[str, Any] | None) -> KustoConfig | None:
+    """dac.yml `engines.kusto` (the schema has checked its keys and forms)."""
+    if entry is None:
+        return None
+    cluster = str(entry["cluster"]).rstrip("/")
+    auth = entry.get("auth") or default_auth(cluster)
+    if auth == "none" and not cluster.lower().startswith("http://"):
+        position = loaded.position(("engines", "kusto", "auth" if "auth" in entry else "cluster"))
+        message = (f"engines.kusto: auth none is for a local Kusto emulator container at an http:// URL; "
+                   f"{cluster!r} needs auth: azure")  # fmt: skip
+        raise ProjectError(error(where, position, "DAC120", message))
+    return KustoConfig(cluster, str(entry["database"]), auth, entry.get("tenant_id"), entry.get("client_id"))
 
 
 def _target_problem(entry: dict[str, Any]) -> tuple[tuple[Any, ...], str] | None:
@@ -201,6 +233,7 @@ _CONFIG_PATTERNS = {
     "graph": "must be an http:// or https:// URL",
     "arm": "must be an http:// or https:// URL",
     "loganalytics": "must be an http:// or https:// URL",
+    "cluster": "must be an http:// or https:// URL, e.g. https://mycluster.westeurope.kusto.windows.net",
 }
 
 
