@@ -12,26 +12,22 @@ EmulatorError("EMU001", "the emulator does not support ...") at the construct's 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
-import zipfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..kql import parse
 from ..kql.lexer import T, Token
-from ..kql.names import name_text, string_value
+from ..kql.names import name_text
 from ..kql.parser import MAX_NESTING, expansion_offset
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .expressions import ExpressionCompiler
+from .external import declared_columns, external_source, read_external, typed_rows, unmapped
 from .functions.columns import constant_string
 from .functions.rows import serialized, uses_row_functions
 from .graph_match import graph_operator
-from .literals import parse_datetime
 from .make_series import make_series
 from .mv_expand import mv_apply, mv_expand
 from .operators import (
@@ -439,56 +435,20 @@ class Compiler(ExpressionCompiler):
         return f"SELECT * FROM (VALUES {', '.join(rows)}) AS {self.alias()}({names})"
 
     def declared(self, schema: Node | None) -> Columns:
-        columns = []
-        for column in (schema["columns"] if schema is not None else []) or []:
-            from ..kql.types import normalize_type
-
-            kind = normalize_type(name_text(column.children[-1]))
-            columns.append((name_text(column["name"]), "string" if kind == "unknown" else kind))
-        return columns
+        return declared_columns(schema)
 
     def externaldata(self, node: Node) -> str:
-        columns = self.declared(node["schema"])
-        urls = [c for c in node.children if isinstance(c, Node) and c.kind == "Literal"]
-        properties = {}
-        for child in node.children:
-            if isinstance(child, Node) and child.kind == "Properties":
-                for item in child.children:
-                    if isinstance(item, Node) and item.kind == "Assignment":
-                        properties[name_text(item["name"]).lower()] = item["value"].text().strip().strip("'\"")
+        source = external_source(node)
         rows: list[list[Any]] = []
-        for url_node in urls:
-            url = "".join(string_value(t.text) for t in url_node.children if isinstance(t, Token))
+        for url, offset in source.urls:
             path = self.engine.externaldata.get(url)
             if path is None:
-                raise EmulatorError(
-                    "EMU007", f"externaldata URL '{url}' is not mapped to a local file in this test "
-                    "(add it under the test's externaldata:); the emulator never uses the network", offset_of(url_node)
-                )  # fmt: skip
-            rows.extend(self._read_external(path, columns, properties))
+                raise unmapped(url, offset)
+            rows.extend(read_external(path, source.properties))
         table = f"external_{self.counter}"
         self.counter += 1
-        typed = [{name: _typed(value, kind) for (name, kind), value in zip(columns, row, strict=False)} for row in rows]
-        self.engine.create_table(table, dict(columns), typed)
+        self.engine.create_table(table, dict(source.columns), typed_rows(source.columns, rows))
         return f"SELECT * FROM {quote_name(table)}"
-
-    def _read_external(self, path, columns: Columns, properties: dict[str, str]) -> list[list[str]]:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise EmulatorError("EMU007", f"cannot read externaldata file {path}: {exc.strerror}") from None
-        if path.suffix == ".zip":
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                raw = archive.read(archive.namelist()[0])
-        text = raw.decode("utf-8-sig")
-        fmt = properties.get("format", "csv").lower()
-        if fmt == "txt":
-            rows = [[line] for line in text.splitlines()]
-        else:
-            rows = list(csv.reader(io.StringIO(text), delimiter="\t" if fmt in ("tsv", "tsve") else ","))
-        if properties.get("ignorefirstrecord", "false").lower() == "true":
-            rows = rows[1:]
-        return rows
 
     def range(self, node: Node) -> str:
         name = name_text(node.children[1])
@@ -548,27 +508,6 @@ def function_parameters(declaration: Node) -> list[tuple[str, bool, Node | None]
                     default = following
             result.append((name_text(child), is_table, default))
     return result
-
-
-def _typed(value: str, kind: str) -> Any:
-    if kind == "string":
-        return value
-    if value == "":
-        return None
-    try:
-        if kind in ("long", "int"):
-            return int(value)
-        if kind == "real":
-            return float(value)
-        if kind == "bool":
-            return value.strip().lower() == "true"
-        if kind == "datetime":
-            return parse_datetime(value)
-        if kind == "dynamic":
-            return json.loads(value)
-    except ValueError:
-        return None
-    return value
 
 
 # ----------------------------------------------------------------- views and invoke
