@@ -189,7 +189,7 @@ class Compiler(ExpressionCompiler):
             sql = self.tabular(value)
             view = f"let_{self.counter}_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
             self.counter += 1
-            self.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_name(view)} AS {sql}")
+            self.engine.create_temporary("VIEW", view, f"AS {sql}")
             selected = self.tables[name] = f"SELECT * FROM {quote_name(view)}"
             if sql in self.known_columns:
                 self.known_columns[selected] = self.known_columns[sql]
@@ -328,7 +328,7 @@ class Compiler(ExpressionCompiler):
             inner = self.tabular(arguments[0])
             table = f"materialized_{self.counter}"
             self.counter += 1
-            self.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(table)} AS {inner}")
+            self.engine.create_temporary("TABLE", table, f"AS {inner}")
             return f"SELECT * FROM {quote_name(table)}"
         if kind == "MemberAccess" and node["target"].kind == "Call" and node["member"].kind == "Name":
             callee = node["target"]["callee"]

@@ -110,7 +110,7 @@ def bulk_table(compiler: Compiler, columns: Columns, rows: list[list[Any]]) -> s
     compiler.counter += 1
     definition = ", ".join(f"{quote_name(n)} {DUCK_TYPES.get(k, 'VARCHAR')}" for n, k in columns)
     connection = compiler.engine.connection
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(name)} ({definition})")
+    compiler.engine.create_temporary("TABLE", name, f"({definition})")
     selects, values = [], []
     for index, (_, kind) in enumerate(columns):
         cells = [row[index] for row in rows]

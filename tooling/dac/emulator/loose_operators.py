@@ -86,9 +86,7 @@ def partition(compiler: Compiler, node: Node, sql: str) -> str:
     for value in values:
         marker = f"__partition_value_{compiler.counter}"
         compiler.counter += 1
-        compiler.engine.connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE {quote_name(marker)} AS SELECT ? AS v", [value]
-        )
+        compiler.engine.create_temporary("TABLE", marker, "AS SELECT ? AS v", [value])
         value_sql = f"(SELECT v FROM {quote_name(marker)})"
         part = f"SELECT * FROM ({sql}) AS p WHERE {quote_name(column)} IS NOT DISTINCT FROM {value_sql}"
         parts.append(sub_pipeline(compiler, inner, part, node))

@@ -123,7 +123,7 @@ def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
     compiler.counter += 1
     carried = [k for k in keep if k not in {e.name for e in expansions} and k != index]
     typed = _expanded_rows(compiler, expansions, index, carried, sql)
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(placeholder)} AS {typed} LIMIT 0")
+    compiler.engine.create_temporary("TABLE", placeholder, f"AS {typed} LIMIT 0")
     stand_in = f"SELECT * FROM {quote_name(placeholder)}"
     inner = stand_in
     for operator in operators:

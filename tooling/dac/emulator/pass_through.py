@@ -45,7 +45,7 @@ def as_operator(compiler: Compiler, node: Node, sql: str) -> str:
     kind = "TABLE" if materialized else "VIEW"
     relation = f"as_{kind.lower()}_{compiler.counter}"  # one name per kind: CREATE OR REPLACE keeps the kind
     compiler.counter += 1
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP {kind} {quote_name(relation)} AS {sql}")
+    compiler.engine.create_temporary(kind, relation, f"AS {sql}")
     compiler.tables[name] = f"SELECT * FROM {quote_name(relation)}"
     return compiler.tables[name] if materialized else sql
 

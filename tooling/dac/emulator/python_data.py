@@ -34,7 +34,7 @@ def table_from_rows(compiler: Compiler, columns: Columns, rows: list[list[Any]])
     compiler.counter += 1
     connection = compiler.engine.connection
     definition = ", ".join(f"{quote_name(n)} {DUCK_TYPES.get(k, 'VARCHAR')}" for n, k in columns)
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(name)} ({definition})")
+    compiler.engine.create_temporary("TABLE", name, f"({definition})")
     if rows:
         marks = ", ".join("CAST(? AS JSON)" if k == "dynamic" else "?" for _, k in columns)
         values = [

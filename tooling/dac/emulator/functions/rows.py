@@ -52,7 +52,7 @@ def serialized(compiler: Compiler, node: Node, sql: str, handler: Callable[[Comp
     placeholder = f"row_source_{compiler.counter}"
     compiler.counter += 1
     numbered = f"SELECT *, row_number() OVER () AS __row FROM ({sql}) AS {compiler.alias()}"
-    compiler.engine.connection.execute(f"CREATE OR REPLACE TEMP VIEW {quote_name(placeholder)} AS {numbered}")
+    compiler.engine.create_temporary("VIEW", placeholder, f"AS {numbered}")
     stand_in = f"SELECT * FROM {quote_name(placeholder)}"
     saved = compiler.__dict__.get("row_context")
     context = compiler.__dict__["row_context"] = _RowContext()
