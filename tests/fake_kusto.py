@@ -35,16 +35,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 QUERY_PATH = "/v2/rest/query"
+METADATA_PATH = "/v1/rest/auth/metadata"  # where a client signing in reads the cluster's Entra settings
+METADATA = {
+    "AzureAD": {
+        "LoginEndpoint": "https://login.microsoftonline.com",
+        "LoginMfaRequired": False,
+        "KustoClientAppId": "db662dc1-0cfe-4e1c-a843-19a68e65be58",
+        "KustoClientRedirectUri": "https://microsoft/kustoclient",
+        "KustoServiceResourceId": "https://kusto.kusto.windows.net",
+        "FirstPartyAuthorityUrl": "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+    }
+}
 
 
 @dataclass
 class ReceivedQuery:
-    """One query as the server received it (headers, and so any token, are not kept)."""
+    """One query as the server received it (of the headers only Authorization, for tests of sign-in)."""
 
     database: str
     text: str
     options: dict[str, Any]
     parameters: dict[str, Any] = field(default_factory=dict)
+    authorization: str | None = None
 
 
 @dataclass
@@ -98,13 +110,14 @@ class FakeKusto:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def respond(self, body: dict[str, Any]) -> tuple[int, Any]:
+    def respond(self, body: dict[str, Any], authorization: str | None = None) -> tuple[int, Any]:
         """(HTTP status, JSON body) for one request body."""
         properties = body.get("properties") or {}
         if isinstance(properties, str):
             properties = json.loads(properties)
         options, parameters = properties.get("Options") or {}, properties.get("Parameters") or {}
-        received = ReceivedQuery(str(body.get("db", "")), str(body.get("csl", "")), dict(options), dict(parameters))
+        received = ReceivedQuery(str(body.get("db", "")), str(body.get("csl", "")), dict(options), dict(parameters),
+                                 authorization)  # fmt: skip
         with self._lock:
             self.queries.append(received)
             failure = self._failures.pop(0) if self._failures else None
@@ -240,6 +253,12 @@ def _handler(fake: FakeKusto) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return
 
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == METADATA_PATH:
+                self._send(200, METADATA)
+            else:
+                self._send(404, one_api_error("General_NotFound", f"no endpoint {self.path}"))
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
@@ -251,7 +270,7 @@ def _handler(fake: FakeKusto) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, one_api_error("General_BadRequest", "the request body is not JSON"))
                 return
-            status, answer = fake.respond(body)
+            status, answer = fake.respond(body, self.headers.get("Authorization"))
             self._send(status, answer)
 
         def _send(self, status: int, body: Any) -> None:

@@ -100,15 +100,15 @@ class ExpressionCompiler:
             if kind == "timespan":
                 if re.fullmatch(r"\d+(\.\d+)?[a-z]+", inner):
                     return self.timespan_literal(inner, node), "timespan"
-                match = re.fullmatch(r"(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", inner)
-                if match:
-                    days, hours, minutes, seconds = match.groups()
+                match = re.fullmatch(r"(-?)(?:(\d+)\.)?(\d+):(\d+):(\d+(?:\.\d+)?)", inner)
+                if match:  # [-][d.]hh:mm:ss[.fffffff], as .NET reads a TimeSpan (Microsoft's parser takes the sign)
+                    sign, days, hours, minutes, seconds = match.groups()
                     if "." in seconds and seconds.split(".")[1][6:].strip("0"):
                         raise self.unsupported(_SUB_MICROSECOND, node)
                     delta = dt.timedelta(
                         days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=float(seconds)
                     )
-                    return _interval(delta), "timespan"
+                    return _interval(-delta if sign else delta), "timespan"
             if kind in ("int", "long"):
                 return f"CAST({int(inner)} AS {DUCK_TYPES[kind]})", kind
             if kind in ("real", "decimal"):

@@ -4,7 +4,7 @@ What the Kusto engine sends instead of ingesting: every value exactly as its col
 (KQL's scalar data type pages): strings in double quotes with backslash escapes (a string is never
 null: null is ""), `long(1)`, `int(1)`, `real(1.5)` / `real(nan)` / `real(+inf)`, `bool(true)`,
 `datetime(2024-12-02T11:00:00.1234567Z)`, `timespan(1.02:03:04.5000000)` (a negative one as
-`-timespan(...)`), `guid(...)`, `decimal(...)`, `dynamic(<JSON>)`, and null as `long(null)`, ...
+`timespan(-00:00:01.5000000)`), `guid(...)`, `decimal(...)`, `dynamic(<JSON>)`, and null as `long(null)`, ...
 """
 
 from __future__ import annotations
@@ -85,8 +85,7 @@ def timespan_text(value: dt.timedelta) -> str:
 
 
 def _timespan(value: dt.timedelta) -> str:
-    text = f"timespan({timespan_text(value)})"
-    return "-" + text if value < dt.timedelta(0) else text
+    return f"timespan({'-' if value < dt.timedelta(0) else ''}{timespan_text(value)})"
 
 
 def _dynamic(value: Any) -> str:
