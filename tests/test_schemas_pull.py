@@ -316,6 +316,28 @@ def test_hand_written_files_are_kept_without_force_and_overwritten_with_it(
     assert "updated   tables/mine.json" in pull("--target", "law").output
 
 
+def test_a_hand_written_file_added_after_a_pull_replaces_the_generated_one(
+    project: Path, arm: FakeApi, query: FakeTenantQuery
+):
+    seed_sentinel(arm, query)
+    assert pull("--target", "law").exit_code == 0
+    generated = project / "tables" / "sentinel" / "MyApp_CL.json"
+    mine = project / "tables" / "custom" / "app.json"
+    mine.parent.mkdir()
+    mine.write_text('{"name": "MyApp_CL", "columns": [{"name": "Msg_s", "type": "string"}]}\n', encoding="utf-8")
+    result = pull("--target", "law")
+    assert (
+        "kept      tables/custom/app.json (table MyApp_CL): hand-written (--force overwrites it); the generated "
+        "MyApp_CL.json it replaces was removed" in result.output
+    )
+    assert not generated.exists() and environment("sentinel", project / "tables").tables["MyApp_CL"] == {
+        "Msg_s": "string"
+    }
+    forced = pull("--target", "law", "--force")
+    assert "updated   tables/custom/app.json" in forced.output and not generated.exists()
+    assert read(mine)["dialect"] == "sentinel"
+
+
 def test_tables_gone_from_the_tenant_are_stale_and_pruned_on_request(
     project: Path, arm: FakeApi, query: FakeTenantQuery
 ):

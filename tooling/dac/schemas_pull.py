@@ -227,7 +227,11 @@ def _place(
     own = next((e for e in declared if e.generated is not None), None)
     hand = next((e for e in declared if e.generated is None), None)
     if hand is not None and not force:
-        return Outcome(schema.name, schema.kind, KEPT, hand.path, "hand-written (--force overwrites it)")
+        reason = "hand-written (--force overwrites it)"
+        if own is not None:  # the user's file declares the name now: ours would declare it twice
+            own.path.unlink(missing_ok=True)
+            reason += f"; the generated {own.path.name} it replaces was removed"
+        return Outcome(schema.name, schema.kind, KEPT, hand.path, reason)
     if own is None and hand is None and schema.kind == "table" and not everything and _same_as_shipped(schema, dialect):
         return Outcome(
             schema.name, schema.kind, SHIPPED, reason="same columns as the schema dac ships (--all writes it)"
@@ -246,6 +250,8 @@ def _place(
     except OutsideProject as exc:
         return Outcome(schema.name, schema.kind, FAILED, reason=f"not written: {exc}")
     text = render(schema, dialect, target)
+    if hand is not None and own is not None:  # forced into the hand-written file: ours would declare it twice
+        own.path.unlink(missing_ok=True)
     if path.is_file():
         try:
             if path.read_text(encoding="utf-8") == text:
