@@ -142,6 +142,7 @@ class Compiler(ExpressionCompiler):
         # SQL -> its columns, where known without DuckDB (union computes its own) or described already
         self.known_columns: dict[str, Columns] = {}
         self.filters: dict[str, tuple[str, list[str]]] = {}  # SQL of a where -> its parts (operators.where)
+        self.let_views: dict[str, str] = {}  # SQL reading a tabular let's view -> the view's name
 
     def unsupported(self, what: str, node: Node | Token | None) -> EmulatorError:
         return EmulatorError("EMU001", f"the emulator does not support {what}", offset_of(node))
@@ -153,7 +154,10 @@ class Compiler(ExpressionCompiler):
     def columns(self, sql: str) -> Columns:
         known = self.known_columns.get(sql)
         if known is None:
-            known = self.known_columns[sql] = _describe(self.engine, sql)
+            view = self.let_views.get(sql)
+            # creating a let's view bound its query: its columns are in DuckDB's catalog, cheaper than DESCRIBE
+            known = self.engine.view_columns(view) if view is not None else _describe(self.engine, sql)
+            self.known_columns[sql] = known
         elif _CHECK_KNOWN_COLUMNS:
             _check_known(self.engine, sql, known)
         return list(known)
@@ -193,8 +197,8 @@ class Compiler(ExpressionCompiler):
             selected = self.tables[name] = f"SELECT * FROM {quote_name(view)}"
             if sql in self.known_columns:
                 self.known_columns[selected] = self.known_columns[sql]
-            else:  # creating the view bound its query: its columns are in DuckDB's catalog, cheaper than DESCRIBE
-                self.known_columns[selected] = self.engine.view_columns(view)
+            else:  # read from DuckDB's catalog if asked for (see columns)
+                self.let_views[selected] = view
         else:
             self.scalars[name] = self.expr(value, [])
 
