@@ -121,7 +121,7 @@ class _EmulatorPool:
         ):
             return self._engine
         self.discard()
-        self._engine = Emulator(environment, now=now, externaldata=externaldata, limits=limits)
+        self._engine = Emulator(environment, now=now, externaldata=externaldata, limits=limits, one_query=True)
         return self._engine
 
     def discard(self) -> None:

@@ -32,6 +32,7 @@ from .errors import (
     debug_detail,
     query_failure,
 )
+from .narrowing import Narrowing, narrowed_columns
 from .session import CASE_TWIN, Session
 from .sql import DUCK_TYPES, kql_type_of, quote_name
 from .ticks import DATETIME_NS, public_kind, ticks_columns
@@ -92,9 +93,15 @@ class Emulator(Session):
         now: dt.datetime | None = None,
         externaldata: dict[str, Path] | None = None,
         limits: QueryLimits | None = None,
+        one_query: bool = False,
     ):
         self.limits = limits or QueryLimits()
         super().__init__(environment, now=now, externaldata=externaldata, memory_limit=self.limits.memory_limit)
+        # One query per load (a test run): tables are created when the query is known, with only the columns
+        # it can see (narrowing.py). Otherwise (dac kql run, many queries on one load) as they are loaded.
+        self.one_query = one_query
+        self.pending: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
+        self.narrowing: Narrowing | None = None
 
     def reuse(
         self,
@@ -110,6 +117,8 @@ class Emulator(Session):
         if wanted.memory_limit != self.limits.memory_limit:
             return False
         self.reset(environment, now=now, externaldata=externaldata)
+        self.pending.clear()
+        self.narrowing = None
         self.limits = wanted
         return True
 
@@ -118,17 +127,69 @@ class Emulator(Session):
         columns = self.table_columns(name)
         if not columns and rows:
             columns = {column: _guess_type(value) for column, value in rows[0].items()}
+        if self.one_query:
+            self.pending[name] = (columns, rows)
+        else:
+            self._create(name, columns, rows)
+
+    def _create(self, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
         try:
             self.create_table(name, columns, rows)
         except (duckdb.OutOfMemoryException, MemoryError):
             raise self.limit_error(OUT_OF_MEMORY, f"loading the table {name} ({len(rows):,} rows)") from None
 
+    def _create_pending(self, query_text: str) -> None:
+        """Create the loaded tables, narrowed to the columns this query can see where that cannot change
+        its answer (narrowing.py); the platform tables it reads without fixture rows are narrowed too
+        (ensure_table). The rows stay until the next test, should the run need the whole tables after all."""
+        # A column a fixture gives: one with a value other than the table's default (a string's is "")
+        given = {
+            name: {
+                column
+                for row in rows
+                for column, value in row.items()
+                if value is not None and (value != "" or columns.get(column) != "string")
+            }
+            for name, (columns, rows) in self.pending.items()
+        }
+        self.narrowing = narrowed_columns(query_text, self.environment, given)
+        self.narrowed = self.narrowing.tables if self.narrowing is not None else {}
+        for name, (columns, rows) in self.pending.items():
+            self._create(name, self.narrowed.get(name, columns), rows)
+
+    def _widened(self, result: QueryResult) -> QueryResult | None:
+        """The result of a narrowed run with the columns it passed through and the tables lacked put back
+        (narrowing.py), each holding its default in every row; None when the result is not the one the
+        binder foresaw (the run is then made again on the whole tables)."""
+        narrowing = self.narrowing
+        assert narrowing is not None
+        if not narrowing.dropped:
+            return result
+        wanted = [(name, kind) for name, kind in narrowing.output if name not in narrowing.dropped]
+        if [name for name, _ in result.columns] != [name for name, _ in wanted]:
+            return None
+        position = {name: index for index, (name, _) in enumerate(result.columns)}
+        columns: list[tuple[str, str]] = []
+        sources: list[int | str | None] = []  # a result column's index, or the default of a dropped one
+        for name, kind in narrowing.output:
+            if name in narrowing.dropped:
+                public = public_kind(kql_type_of(DUCK_TYPES.get(kind, "VARCHAR")))
+                columns.append((name, public))
+                sources.append("" if public == "string" else None)
+            else:
+                columns.append(result.columns[position[name]])
+                sources.append(position[name])
+        rows = [[row[s] if type(s) is int else s for s in sources] for row in result.rows]
+        return QueryResult(columns, rows)
+
     # ----------------------------------------------------------------- queries
     def run(self, query_text: str) -> QueryResult:
         """The query's result, within self.limits (EMU008, EMU009, EMU010 otherwise)."""
+        if self.one_query:
+            self._create_pending(query_text)
         with self._time_limit() as expired:
             try:
-                return self._run(query_text)
+                return self._run(query_text) if self.narrowing is None else self._run_narrowed(query_text, expired)
             except (duckdb.Error, EmulatorError, MemoryError) as exc:
                 if expired.is_set():  # whatever broke after the deadline broke because of it
                     raise self.limit_error(TIMEOUT) from None
@@ -137,6 +198,26 @@ class Emulator(Session):
                 if isinstance(exc, duckdb.Error):  # from a step of the compiler that ran SQL
                     raise query_failure(exc) from None
                 raise
+
+    def _run_narrowed(self, query_text: str, expired: threading.Event) -> QueryResult:
+        """The run on narrowed tables, its result widened again; should it fail or not give the columns the
+        binder foresaw, the run is made again on the whole tables (so narrowing never changes an answer)."""
+        try:
+            widened = self._widened(self._run(query_text))
+        except (duckdb.InterruptException, duckdb.OutOfMemoryException, MemoryError):
+            raise
+        except (duckdb.Error, EmulatorError) as exc:
+            if expired.is_set() or (isinstance(exc, EmulatorError) and exc.code in LIMIT_CODES):
+                raise
+            widened = None
+        if widened is not None:
+            return widened
+        self.narrowing, self.narrowed = None, {}
+        for name in sorted(self.loaded - set(self.pending)):  # empty platform tables the query read
+            self.create_table(name, self.table_columns(name), [])
+        for name, (columns, rows) in self.pending.items():
+            self._create(name, columns, rows)
+        return self._run(query_text)
 
     def limit_error(self, code: str, what: str = "the query") -> EmulatorError:
         return limit_error(self.limits, code, what)

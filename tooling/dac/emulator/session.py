@@ -128,10 +128,14 @@ class Session:
         self.stale: dict[str, tuple[list[tuple[str, str]], bool]] = {}
         self.idle: dict[str, list[tuple[str, str]]] = {}
         self.temporary: dict[str, str] = {}  # temporary table or view made for a query -> TABLE or VIEW
+        # The columns of this run's tables, where fewer than the platform's are created (see engine.py).
+        self.narrowed: dict[str, dict[str, str]] = {}
 
     # ----------------------------------------------------------------- tables
     def table_columns(self, name: str) -> dict[str, str]:
-        return self.environment.tables.get(name, {})
+        """The columns a table of this run is created with: the platform's, or this run's narrowed set."""
+        narrowed = self.narrowed.get(name)
+        return narrowed if narrowed is not None else self.environment.tables.get(name, {})
 
     def has_rows(self, name: str) -> bool:
         return name in self.filled
@@ -173,6 +177,7 @@ class Session:
         self.loaded.clear()
         self.stored.clear()
         self.filled.clear()
+        self.narrowed = {}
 
     def create_temporary(self, kind: str, name: str, body: str, parameters: list[Any] | None = None) -> None:
         """CREATE OR REPLACE TEMP `kind` (TABLE or VIEW) `name` `body`: a relation of one query, which reset
