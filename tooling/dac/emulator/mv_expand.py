@@ -10,7 +10,7 @@ from ..kql.lexer import Token
 from ..kql.names import name_text, path_name
 from ..kql.syntax import Node
 from ..kql.types import normalize_type
-from .sql import DUCK_TYPES, quote_name
+from .sql import DUCK_TYPES, kql_type_of, quote_name
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -101,7 +101,16 @@ def mv_expand(compiler: Compiler, node: Node, sql: str) -> str:
     order = [n for n in names] + [e.name for e in expansions if e.name not in names]
     if index is not None and index not in order:
         order.append(index)
-    return f"SELECT {', '.join(quote_name(n) for n in order)} FROM ({rows}) AS {compiler.alias()}"
+    result = f"SELECT {', '.join(quote_name(n) for n in order)} FROM ({rows}) AS {compiler.alias()}"
+    if index is None or index not in names:
+        # the columns are known without asking DuckDB: the source's, the expanded ones of their element type
+        # (as DuckDB stores it: a guid is text), the item index a BIGINT from range()
+        kinds = dict(columns)
+        kinds.update((e.name, kql_type_of(DUCK_TYPES.get(e.kind, "VARCHAR"))) for e in expansions)
+        if index is not None:
+            kinds[index] = "long"
+        compiler.known_columns[result] = [(name, kinds[name]) for name in order]
+    return result
 
 
 def mv_apply(compiler: Compiler, node: Node, sql: str) -> str:
