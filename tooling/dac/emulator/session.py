@@ -122,11 +122,11 @@ class Session:
         self.filled: set[str] = set()  # the created tables that have rows
         # Tables of earlier tests, kept for later tests of the same name and columns (a CREATE of a wide
         # table costs more than a test's rows). `stale`: the last test's, by their columns, with whether they
-        # hold rows; before a query runs (drop_stale) they are emptied and become `idle`: empty tables that
-        # no query of this test sees (the compiler reads only the tables the test loaded or ensure_table
-        # made), taken again by create_table or ensure_table.
+        # hold rows; before a query runs (drop_stale) they become `idle`: tables that no query of this test
+        # sees (the compiler reads only the tables the test loaded or ensure_table made), taken again by
+        # create_table or ensure_table, which empties one that holds rows or replaces it.
         self.stale: dict[str, tuple[list[tuple[str, str]], bool]] = {}
-        self.idle: dict[str, list[tuple[str, str]]] = {}
+        self.idle: dict[str, tuple[list[tuple[str, str]], bool]] = {}
         self.temporary: dict[str, str] = {}  # temporary table or view made for a query -> TABLE or VIEW
         # The columns of this run's tables, where fewer than the platform's are created (see engine.py).
         self.narrowed: dict[str, dict[str, str]] = {}
@@ -198,20 +198,22 @@ class Session:
         columns = stored
         quoted = quote_name(name)
         signature = self._signature(columns)
-        kept, full = self.stale.pop(name, None) or (self.idle.pop(name, None), False)
-        if kept == signature:
+        kept, full = self.stale.pop(name, None) or self.idle.pop(name, None) or (None, False)
+        if rows and columns:
+            # One statement makes the table with its rows (a DROP, a CREATE and an INSERT cost twice as much).
+            # Its string columns have no default then: nothing inserts into it later (a later run that takes
+            # it empties it, or replaces it the same way).
+            self._create_filled(quoted, columns, rows)
+        elif kept == signature:
             if full:
                 self.connection.execute(f"DELETE FROM {quoted}")
         else:
-            self.connection.execute(f"DROP TABLE IF EXISTS {quoted}")
             # strings default to "" (KQL strings are never null): an insert names only the columns it fills
             definition = ", ".join(
                 f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}{_DEFAULTS.get(kind, '')}"
                 for column, kind in columns.items()
             )
-            self.connection.execute(f"CREATE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
-        if rows and columns:
-            self._insert(quoted, columns, rows)
+            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
         self.loaded.add(name)
         self.stored[name] = signature
         if rows:
@@ -220,27 +222,26 @@ class Session:
             self.filled.discard(name)
 
     def drop_stale(self) -> None:
-        """Empty the tables the last test had and this one did not load again, and keep them idle (see reset)."""
-        for name, (signature, full) in sorted(self.stale.items()):
-            if full:
-                self.connection.execute(f"DELETE FROM {quote_name(name)}")
-            self.idle[name] = signature
+        """The tables the last test had and this one did not load again become idle (see reset): emptied
+        only when a later run takes one again (create_table)."""
+        self.idle.update(self.stale)
         self.stale.clear()
 
-    def _insert(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
-        """All rows in one statement, a list parameter per column (executemany takes minutes for 100,000
-        rows); a column that holds only its default ("" or null) is left to the table's default."""
-        names: list[str] = []
+    def _create_filled(self, quoted: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+        """CREATE OR REPLACE the table as a SELECT of its rows: a list parameter per column (executemany
+        takes minutes for 100,000 rows); a column that holds only its default ("" or null) is that constant."""
         selects: list[str] = []
         lists: list[list[Any]] = []
         for column, kind in columns.items():
             raw = [row.get(column) for row in rows]
             duck = DUCK_TYPES.get(kind, "VARCHAR")
+            name = quote_name(column)
             if kind == "string" and raw.count(None) + raw.count("") == len(raw):
+                selects.append(f"CAST('' AS VARCHAR) AS {name}")
                 continue
             if kind != "string" and raw.count(None) == len(raw):
+                selects.append(f"CAST(NULL AS {duck}) AS {name}")
                 continue
-            names.append(quote_name(column))
             if kind == "string":
                 lists.append(["" if v is None else v if type(v) is str else str(v) for v in raw])
             elif kind in ("dynamic", "datetime"):
@@ -248,18 +249,20 @@ class Session:
             else:
                 lists.append(raw)
             element = f"unnest(${len(lists)}::{'VARCHAR' if duck == 'JSON' else duck}[])"
-            selects.append(f"CAST({element} AS JSON)" if duck == "JSON" else element)
-        if not names:  # rows of defaults only: one column named, the others take their defaults too
-            first, kind = next(iter(columns.items()))
-            names, selects = [quote_name(first)], ["''" if kind == "string" else "NULL"]
+            selects.append(f"{f'CAST({element} AS JSON)' if duck == 'JSON' else element} AS {name}")
         source = f"range({len(rows)})" if not lists else "(SELECT 1)"
         try:
             self.connection.execute(
-                f"INSERT INTO {quoted} ({', '.join(names)}) SELECT {', '.join(selects)} FROM {source}", lists
+                f"CREATE OR REPLACE TABLE {quoted} AS SELECT {', '.join(selects)} FROM {source}", lists
             )
         except (duckdb.InterruptException, duckdb.OutOfMemoryException):
             raise
         except duckdb.Error:  # a value the list conversion refuses: row by row, as before
+            definition = ", ".join(
+                f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}{_DEFAULTS.get(kind, '')}"
+                for column, kind in columns.items()
+            )
+            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({definition})")
             placeholders = ", ".join(_placeholder(kind) for kind in columns.values())
             values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
             self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
@@ -281,7 +284,7 @@ class Session:
         return [(row[0], kql_type_of(row[1])) for row in described]
 
 
-# Column defaults of created tables: a string column a fixture leaves out holds "" (see _insert).
+# Column defaults of created empty tables: a string column holds "" (KQL strings are never null).
 _DEFAULTS = {"string": " DEFAULT ''"}
 
 
