@@ -1,8 +1,8 @@
 """The DuckDB session a query is compiled against and runs on: one in-memory connection set up once
 (UTC, one thread, the memory limit, no file or network access) with KQL's basic functions as SQL
-macros and the geo data and UDFs (geo/), and the tables: fixture rows, and empty platform tables for
-those a query reads without fixture rows. The compiler asks it for a query's columns (`describe`);
-engine.py's Emulator is a Session that runs queries.
+macros (the geo data and UDFs of geo/ from a query's first call of a geo function on), and the
+tables: fixture rows, and empty platform tables for those a query reads without fixture rows. The
+compiler asks it for a query's columns (`describe`); engine.py's Emulator is a Session that runs queries.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import duckdb
 
 from ..kql.binder import Environment
 from .errors import query_failure
-from .geo.cells import register_geo_cells
-from .geo.ip import register_geo
-from .geo.shapes import register_geo_shapes
 from .sql import DUCK_TYPES, kql_type_of, quote_name
 
 # KQL functions that are plain SQL expressions; the compiler calls them by name.
@@ -114,9 +111,7 @@ class Session:
         self.connection.execute("SET lock_configuration = true")
         for macro in _MACROS:
             self.connection.execute(macro)
-        register_geo(self.connection)
-        register_geo_shapes(self.connection)
-        register_geo_cells(self.connection)
+        self.geo = False  # the geo functions are registered when a query first calls one (ensure_geo)
         self.loaded: set[str] = set()
         self.stored: dict[str, list[tuple[str, str]]] = {}  # created table -> its columns as stored
         self.filled: set[str] = set()  # the created tables that have rows
@@ -130,6 +125,20 @@ class Session:
         self.temporary: dict[str, str] = {}  # temporary table or view made for a query -> TABLE or VIEW
         # The columns of this run's tables, where fewer than the platform's are created (see engine.py).
         self.narrowed: dict[str, dict[str, str]] = {}
+
+    def ensure_geo(self) -> None:
+        """Register the geo functions (the IP ranges table, the shape and cell UDFs) on first use: most queries
+        call none, and registering them (with the Python UDFs' imports) costs as much as a few test runs."""
+        if self.geo:
+            return
+        from .geo.cells import register_geo_cells
+        from .geo.ip import register_geo
+        from .geo.shapes import register_geo_shapes
+
+        register_geo(self.connection)
+        register_geo_shapes(self.connection)
+        register_geo_cells(self.connection)
+        self.geo = True
 
     # ----------------------------------------------------------------- tables
     def table_columns(self, name: str) -> dict[str, str]:

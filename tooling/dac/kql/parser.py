@@ -49,10 +49,12 @@ def parse(text: str) -> ParseResult:
     return ParseResult(text, tree, list(diagnostics))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def _parsed(text: str) -> tuple[Node, tuple[SyntaxDiagnostic, ...]]:
     # One query is parsed by validation, rendering, the test runner and the emulator in turn: the tree
     # is shared (nothing changes a Node after parsing), each caller gets its own list of diagnostics.
+    # dac check validates every detection before it runs their tests: the cache holds a repository's
+    # queries (a tree takes some 40 KB), so that a test run does not parse its query again.
     tokens = tokenize(text)
     parser = Parser(tokens)
     tree = parser.parse_query()
