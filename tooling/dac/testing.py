@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project, project_root_of
+from .confine import OUTSIDE_PROJECT, OutsideProject, inside_project
 from .diagnostics import Diagnostic, Position, error
 from .emulator.engine import LIMIT_CODES, OUT_OF_MEMORY, TIMEOUT, QueryLimits, json_or_text, limit_error
 from .emulator.fixtures import (
@@ -247,7 +247,7 @@ def _run_one(
                 error(display, detection.position(("tests", index, "now")), BAD_NOW, f"now: {exc}")
             ) from None
 
-    root = project_root_of(detection.file)
+    root = detection.project_root()
     externaldata: dict[str, Path] = {}
     for url, relative in (test.get("externaldata") or {}).items():
         where = detection.position(("tests", index, "externaldata", url))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,13 @@ class Detection:
 
     file: Path
     source: LoadedYaml
+    # The project it belongs to, as loading found it (None: found on first ask, see project_root)
+    root: Path | None = field(default=None, compare=False, repr=False)
+
+    def project_root(self) -> Path:
+        if self.root is None:
+            self.root = project_root_of(self.file)
+        return self.root
 
     @property
     def data(self) -> dict[str, Any]:
@@ -116,8 +123,9 @@ def load_detection(file: Path, display: str | None = None) -> LoadResult:
     (DAC100, DAC150) and never read.
     """
     display = display or str(file)
+    root = project_root_of(file)
     try:
-        refuse_outside(project_root_of(file), file, "detection file")
+        refuse_outside(root, file, "detection file")
     except OutsideProject as exc:
         code = "DAC100" if exc.unreadable else OUTSIDE_PROJECT
         return LoadResult(file, display, None, [error(display, Position(), code, str(exc))])
@@ -131,7 +139,7 @@ def load_detection(file: Path, display: str | None = None) -> LoadResult:
     diagnostics = check_schema(source)
     if diagnostics:
         return LoadResult(file, display, None, diagnostics)
-    return LoadResult(file, display, Detection(file, source), [])
+    return LoadResult(file, display, Detection(file, source, root), [])
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -147,7 +155,8 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     unique: dict[str, Path] = {}
     for path in found:
         unique.setdefault(_identity(path), path)
-    return [_absolute(path) for path in unique.values()]
+    roots: dict[Path, Path] = {}  # the project of each folder, found once per folder of this search
+    return [_absolute(path, roots) for path in unique.values()]
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -182,7 +191,7 @@ def _identity(path: Path) -> str:
         return str(path.absolute())
 
 
-def _absolute(path: Path) -> Path:
+def _absolute(path: Path, roots: dict[Path, Path]) -> Path:
     """The resolved path when it stays in its project; else the path as named, which loading refuses."""
     lexical = Path(os.path.normpath(path.absolute()))
     try:
@@ -191,4 +200,10 @@ def _absolute(path: Path) -> Path:
         return lexical
     if not resolved.exists():  # a dangling link: report it under its own name
         return lexical
-    return resolved if resolved.is_relative_to(project_root_of(lexical)) else lexical
+    if lexical.is_symlink() or lexical.is_dir():  # its own project (project_root_of), not its folder's
+        root = project_root_of(lexical)
+    else:  # a plain file's project is its folder's: found for the first file of each folder
+        if lexical.parent not in roots:
+            roots[lexical.parent] = project_root_of(lexical)
+        root = roots[lexical.parent]
+    return resolved if resolved.is_relative_to(root) else lexical
