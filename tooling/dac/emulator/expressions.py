@@ -525,7 +525,7 @@ class ExpressionCompiler:
         if handler is None:
             raise self.unsupported(f"the function '{name}'", callee)
         if name.startswith("geo_"):
-            self.engine.ensure_geo()
+            self.engine.ensure_geo(name)
         sql, kind = handler(self, arguments, columns, node)
         calls = getattr(self.engine, "kql_calls", None)
         if calls is not None:  # inner calls first: the engine probes them to place a type mismatch

@@ -33,7 +33,7 @@ def evaluate(compiler: Compiler, node: Node, sql: str) -> str:
     call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
     name = name_text(call["callee"]) if call is not None else ""
     if name.startswith("geo_"):  # geo_polygon_lookup, geo_line_lookup: the shape UDFs
-        compiler.engine.ensure_geo()
+        compiler.engine.ensure_geo(name)
     if call is not None and name in PLUGINS:
         return PLUGINS[name](compiler, node, call, sql)
     if call is not None and name in LOOKUP_PLUGINS:

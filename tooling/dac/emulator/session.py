@@ -111,7 +111,7 @@ class Session:
         self.connection.execute("SET lock_configuration = true")
         for macro in _MACROS:
             self.connection.execute(macro)
-        self.geo = False  # the geo functions are registered when a query first calls one (ensure_geo)
+        self.geo: set[str] = set()  # the geo families registered: on a query's first call of one (ensure_geo)
         self.loaded: set[str] = set()
         self.stored: dict[str, list[tuple[str, str]]] = {}  # created table -> its columns as stored
         self.filled: set[str] = set()  # the created tables that have rows
@@ -126,19 +126,24 @@ class Session:
         # The columns of this run's tables, where fewer than the platform's are created (see engine.py).
         self.narrowed: dict[str, dict[str, str]] = {}
 
-    def ensure_geo(self) -> None:
-        """Register the geo functions (the IP ranges table, the shape and cell UDFs) on first use: most queries
-        call none, and registering them (with the Python UDFs' imports) costs as much as a few test runs."""
-        if self.geo:
+    def ensure_geo(self, function: str) -> None:
+        """Register what the geo function `function` needs on first use: geo_info_from_ip_address the IP
+        ranges table, the others the shape and cell UDFs. Most queries call none, and registering them
+        costs as much as a few test runs (a Python UDF loads numpy into DuckDB's Python module)."""
+        family = "ip" if function == "geo_info_from_ip_address" else "udfs"
+        if family in self.geo:
             return
-        from .geo.cells import register_geo_cells
-        from .geo.ip import register_geo
-        from .geo.shapes import register_geo_shapes
+        if family == "ip":
+            from .geo.ip import register_geo
 
-        register_geo(self.connection)
-        register_geo_shapes(self.connection)
-        register_geo_cells(self.connection)
-        self.geo = True
+            register_geo(self.connection)
+        else:
+            from .geo.cells import register_geo_cells
+            from .geo.shapes import register_geo_shapes
+
+            register_geo_shapes(self.connection)
+            register_geo_cells(self.connection)
+        self.geo.add(family)
 
     # ----------------------------------------------------------------- tables
     def table_columns(self, name: str) -> dict[str, str]:
