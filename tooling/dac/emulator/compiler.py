@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..kql import parse
+from ..kql.functions import lookup as catalog_lookup
 from ..kql.lexer import T, Token
 from ..kql.names import name_text
 from ..kql.parser import MAX_NESTING, expansion_offset
@@ -290,13 +291,44 @@ class Compiler(ExpressionCompiler):
 
     def function_body(self, name: str, call: Node, declaration: Node, columns: Columns, tabular: bool) -> Any:
         statements = declaration["statements"] or []
-        for statement in statements[:-1]:
-            if statement.kind == "LetStatement":
-                self.let(statement)
+        once = not tabular and _lambda_safe(statements)
+        bound: list[tuple[str, str]] = []  # (lambda parameter, SQL of the let value), outermost first
+        for position, statement in enumerate(statements[:-1]):
+            if statement.kind != "LetStatement":
+                continue
+            if once and self._bound_once(statement, statements[position + 1 :], bound):
+                continue
+            self.let(statement)
         if not statements:
             raise EmulatorError("EMU005", f"'{name}' has an empty body", offset_of(call))
         last = statements[-1]
-        return self.tabular(last) if tabular else self.expr(last, columns)
+        if tabular:
+            return self.tabular(last)
+        sql, kind = self.expr(last, columns)
+        for parameter, value in reversed(bound):
+            sql = f"list_transform([{value}], lambda {parameter}: {sql})[1]"
+        return sql, kind
+
+    def _bound_once(self, statement: Node, later: list[Node], bound: list[tuple[str, str]]) -> bool:
+        """A scalar let of a function body that the rest of the body reads more than once, bound to a lambda
+        parameter (evaluated once) instead of written out at each use: lets built on lets (`let a = ...;
+        let b = f(a, a); g(b, b)`) would otherwise grow the SQL, and DuckDB's planning, exponentially."""
+        value: Node = statement["value"]
+        if value.kind == "FunctionDeclaration" or self.is_tabular(value):
+            return False
+        name = name_text(statement["name"])
+        uses = sum(1 for node in later for token in node.tokens() if token.kind is T.IDENT and token.text == name)
+        if uses < 2:
+            return False
+        sql, kind = self.expr(value, [])
+        if len(sql) < _BIND_ONCE_LENGTH:
+            self.scalars[name] = (sql, kind)
+            return True
+        parameter = f"__let{self.counter}"
+        self.counter += 1
+        self.scalars[name] = (parameter, kind)
+        bound.append((parameter, sql))
+        return True
 
     # ----------------------------------------------------------------- tabular expressions
     def tabular(self, node: Node) -> str:
@@ -483,6 +515,25 @@ class Compiler(ExpressionCompiler):
         if node.kind in _SAME_COLUMNS and sql in self.known_columns:
             self.known_columns.setdefault(result, self.known_columns[sql])
         return result
+
+
+# A let value of a function body whose SQL is at least this long is bound once (see _bound_once).
+_BIND_ONCE_LENGTH = 80
+
+
+def _lambda_safe(statements: list[Node]) -> bool:
+    """Whether a function body may run inside a DuckDB lambda: one calling an aggregate or a function of
+    other rows cannot (DuckDB binds neither inside a lambda's body)."""
+    for statement in statements:
+        for token in statement.tokens():
+            if token.kind is T.IDENT and (token.text in _ROW_ORDER_FUNCTIONS or _is_aggregate(token.text)):
+                return False
+    return True
+
+
+def _is_aggregate(name: str) -> bool:
+    info = catalog_lookup(name)
+    return info is not None and info.kind in ("aggregate", "window")
 
 
 def _words(where: Node) -> set[str]:
