@@ -109,6 +109,14 @@ def test_shapes_that_pass_rows_through_or_look_at_the_columns_answer_as_on_the_w
     assert_same(query)
 
 
+def test_columns_whose_names_differ_only_in_case_stay_together():
+    # DeviceProcessEvents has LogonId and LogonID; a fixture gives the second only, the query names it
+    tables = {"DeviceProcessEvents": [{"Timestamp": HOUR_AGO, "LogonID": 7}]}
+    engine = assert_same("DeviceProcessEvents | project LogonID", tables)
+    assert engine.narrowing is not None
+    assert {"LogonId", "LogonID"} <= set(engine.narrowing.tables["DeviceProcessEvents"])
+
+
 def test_queries_that_look_at_the_column_set_are_not_narrowed():
     env = environment("defender")
     given = {"DeviceProcessEvents": {"Timestamp", "FileName"}}

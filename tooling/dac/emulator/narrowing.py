@@ -82,8 +82,10 @@ def narrowed_columns(query_text: str, environment: Environment, given: Mapping[s
         columns = environment.tables.get(table)
         if columns is None:
             continue
-        kept = names | set(given.get(table, ()))
-        narrowed[table] = {column: kind for column, kind in columns.items() if column in kept}
+        # A kept column keeps the columns whose names differ from its only in case (LogonId, LogonID): DuckDB
+        # resolves names without case, and which of them a name reads depends on all of them (session.py).
+        kept = {name.lower() for name in names | set(given.get(table, ()))}
+        narrowed[table] = {column: kind for column, kind in columns.items() if column.lower() in kept}
     if not narrowed:
         return None
     tables = {**environment.tables, **narrowed}
