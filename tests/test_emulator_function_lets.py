@@ -70,3 +70,14 @@ def test_a_function_with_bound_lets_works_in_a_filter_and_inside_an_aggregate():
         "| summarize r = sum(f(v)) by k | order by k asc"
     )
     assert emulate(query) == [["a", 140], ["b", 350]]
+
+
+def test_a_constant_let_read_twice_stays_a_constant_for_functions_that_need_one():
+    # format_datetime takes a constant format; here the format is a let built from constants, read twice
+    parts = ", ".join(['"yyyy-MM-dd"', '" "', '"HH:mm:ss"'] + ['""'] * 16)  # long enough to be bound if not constant
+    query = (
+        f"let f = (t: datetime) {{ let fmt = strcat({parts});"
+        'strcat(format_datetime(t, fmt), " | ", format_datetime(t + 1h, fmt)) };'
+        "print r = f(datetime(2024-01-02 03:04:05))"
+    )
+    assert emulate(query) == [["2024-01-02 03:04:05 | 2024-01-02 04:04:05"]]

@@ -321,7 +321,10 @@ class Compiler(ExpressionCompiler):
         if uses < 2:
             return False
         sql, kind = self.expr(value, [])
-        if len(sql) < _BIND_ONCE_LENGTH:
+        # short values, and constants short of a long chain (no column or bound value in them: a function
+        # that needs a constant argument, such as a format, must still see one) are written out as before
+        constant = '"' not in sql and "__let" not in sql
+        if len(sql) < (_BIND_ONCE_CONSTANT_LENGTH if constant else _BIND_ONCE_LENGTH):
             self.scalars[name] = (sql, kind)
             return True
         parameter = f"__let{self.counter}"
@@ -517,8 +520,10 @@ class Compiler(ExpressionCompiler):
         return result
 
 
-# A let value of a function body whose SQL is at least this long is bound once (see _bound_once).
+# A let value of a function body whose SQL is at least this long is bound once (see _bound_once); a
+# constant one only when it is as long as lets built on lets make it.
 _BIND_ONCE_LENGTH = 80
+_BIND_ONCE_CONSTANT_LENGTH = 4000
 
 
 def _lambda_safe(statements: list[Node]) -> bool:
