@@ -227,3 +227,14 @@ def test_columns_whose_names_differ_only_in_case():
     result = engine.run("DeviceEvents | extend timestamp = Timestamp + 1d | project Timestamp, timestamp")
     assert result.columns == [("Timestamp", "datetime"), ("timestamp", "datetime")]
     assert [tuple(row) for row in result.rows] == [(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 2))]
+
+
+def test_mv_expand_of_a_call_on_a_column_expands_into_that_column():
+    # kqlcheck --result: datatable(AffectedItems: string, Folder: string) [...] | mv-expand todynamic(AffectedItems)
+    # | extend z = 1 -> AffectedItems dynamic, Folder string, z long (no Column1; the column is replaced in place)
+    source = 'datatable(AffectedItems: string, Folder: string) ["[1,2]", "x"]'
+    expected = [("AffectedItems", "dynamic"), ("Folder", "string"), ("z", "long")]
+    assert emulated(f"{source} | mv-expand todynamic(AffectedItems) | extend z = 1") == expected
+    assert emulated(f"{source} | mv-expand parse_json(AffectedItems) | extend z = 1") == expected
+    rows = Emulator(environment("sentinel")).run(f"{source} | mv-expand todynamic(AffectedItems)").rows
+    assert [list(row) for row in rows] == [[1, "x"], [2, "x"]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..kql.lexer import Token
-from ..kql.names import name_text, path_name
+from ..kql.names import expanded_name, name_text
 from ..kql.syntax import Node
 from ..kql.types import normalize_type
 from .sql import DUCK_TYPES, kql_type_of, quote_name
@@ -49,9 +49,9 @@ def _expansions(compiler: Compiler, node: Node, columns: Columns) -> tuple[list[
                 raise compiler.unsupported(f"mv-expand to typeof({kind})", typed)
         if expression.kind == "Assignment":
             name, value, replaces = name_text(expression["name"]), expression["value"], None
-        else:
-            name, value = path_name(expression) or f"Column{number + 1}", expression
-            replaces = name if expression.kind == "Name" and name in names else None
+        else:  # Kusto's name: a column keeps its name, parse_json(Col) and todynamic(Col) expand into Col
+            name, value = expanded_name(expression) or f"Column{number + 1}", expression
+            replaces = name if name in names else None
         sql, value_kind = compiler.expr(value, columns)
         if value_kind != "dynamic":
             sql = f"to_json({sql})"

@@ -11,7 +11,16 @@ from . import functions as catalog
 from .binder_expressions import side_reference
 from .binder_graph import GRAPH_OPERATORS, graph_schema
 from .lexer import T, Token
-from .names import AGGREGATE_PREFIX, aggregate_name, name_text, path_name, string_literal, string_value, subject_name
+from .names import (
+    AGGREGATE_PREFIX,
+    aggregate_name,
+    expanded_name,
+    name_text,
+    path_name,
+    string_literal,
+    string_value,
+    subject_name,
+)
 from .symbols import Scope, Symbol
 from .syntax import Node, operands
 from .types import BOOL, DYNAMIC, LONG, REAL, STRING, UNKNOWN, RowSchema, normalize_type
@@ -430,7 +439,7 @@ class OperatorBinder:
                 if item_type not in (DYNAMIC, UNKNOWN):
                     self.report("KQL213", f"mv-expand needs a dynamic array or bag; '{item.text().strip()}' is "
                                 f"{item_type} (wrap it in parse_json())", item)  # fmt: skip
-                name = subject_name(item) or _expanded_call_name(item) or "Column1"
+                name = expanded_name(item) or "Column1"
                 result.columns[name] = to_type
         return result
 
@@ -867,12 +876,3 @@ _OPERATORS: dict[str, Callable[[OperatorBinder, Node, RowSchema, Scope], RowSche
     "Search": OperatorBinder.op_search,
     "Sample": OperatorBinder.op_sample,
 }
-
-
-def _expanded_call_name(node: Node) -> str:
-    """mv-expand parse_json(Col) expands into a column named Col."""
-    if node.kind == "Call":
-        arguments = node["arguments"]["items"] or []
-        if len(arguments) == 1:
-            return path_name(arguments[0])
-    return ""

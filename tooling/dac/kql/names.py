@@ -86,3 +86,14 @@ def subject_name(node: Node) -> str:
         if len(arguments) == 1:
             return path_name(arguments[0])
     return ""
+
+
+def expanded_name(node: Node) -> str:
+    """The column mv-expand expands an unnamed expression into, or "" (then Column1, ...): a column or path
+    keeps its name, and so does a call of one argument (parse_json(Col), todynamic(Col) -> Col, which
+    replaces Col in place; Microsoft's binder, kqlcheck --result)."""
+    name = subject_name(node)
+    if name or node.kind != "Call":
+        return name
+    arguments = node["arguments"]["items"] or []
+    return path_name(arguments[0]) if len(arguments) == 1 else ""
