@@ -20,6 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def detection_head(name: str = "Sample detection", uid: str = "5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11") -> str:
+    """The metadata lines of a detection file up to `query:`, for tests that write one."""
+    return (
+        f"id: {uid}\nname: {name}\ndescription: A sample.\nkind: hunting\nstatus: test\nauthors: [dac tests]\n"
+        "created: 2024-01-01\nmodified: 2024-01-02\nversion: 1.0.0\n"
+    )
+
+
 def run_dac(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The installed CLI, as a user runs it (a separate process: tracebacks would show)."""
     return subprocess.run(

@@ -13,23 +13,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_dac
+from conftest import detection_head, run_dac
 from dac.cli.check import check_command
 from dac.cli.emulator import test_command as dac_test_command
 from dac.test_runs import SelectionError, keyword_matcher
 
 EXAMPLE = "PowerShell started with an encoded command"  # the detection dac init writes: 2 passing tests
 
-BETA = """\
-id: 6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b
-name: Beta network check
-description: A sample.
-kind: hunting
-status: test
-authors: [dac tests]
-created: 2024-01-01
-modified: 2024-01-02
-version: 1.0.0
+BETA = (
+    detection_head("Beta network check", "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b")
+    + """\
 query:
   dialect: defender
   text: |
@@ -50,17 +43,11 @@ tests:
     expect:
       count: 3
 """
+)
 
-GAMMA = """\
-id: 0a9b8c7d-6e5f-4a3b-9c1d-2e3f4a5b6c7d
-name: Gamma logons
-description: A sample.
-kind: hunting
-status: test
-authors: [dac tests]
-created: 2024-01-01
-modified: 2024-01-02
-version: 1.0.0
+GAMMA = (
+    detection_head("Gamma logons", "0a9b8c7d-6e5f-4a3b-9c1d-2e3f4a5b6c7d")
+    + """\
 query:
   dialect: defender
   text: |
@@ -87,6 +74,7 @@ tests:
     expect:
       rows: [{AccountName: carol}]
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import emulate
+from conftest import detection_head, emulate
 from dac.emulator import Emulator, EmulatorError
 from dac.model.detection import Detection, load_detection
 from dac.model.schema import check_schema
@@ -93,17 +93,7 @@ def test_file_profile_without_a_fixture_needs_test_data():
 
 
 # --------------------------------------------------------------------------- test data: the runner
-HEAD = """\
-id: 5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11
-name: Sample detection
-description: A sample.
-kind: hunting
-status: test
-authors: [dac tests]
-created: 2024-01-01
-modified: 2024-01-02
-version: 1.0.0
-"""
+HEAD = detection_head()
 
 
 def _detection(tmp_path: Path, dialect: str, query: str, tests: str) -> Detection:

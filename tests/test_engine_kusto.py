@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, make_project
+from conftest import ROOT, detection_head, make_project
 from dac.cli import main
 from dac.emulator import Emulator
 from dac.emulator.fixtures import parse_datetime
@@ -151,16 +151,9 @@ def test_round_trip_agrees_with_the_emulator_on_every_seed_test(kusto: FakeKusto
 
 # --------------------------------------------------------------------------------------- canned answers
 
-DETECTION = """\
-id: 6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b
-name: SSH out
-description: A sample.
-kind: hunting
-status: test
-authors: [dac tests]
-created: 2024-01-01
-modified: 2024-01-02
-version: 1.0.0
+DETECTION = (
+    detection_head("SSH out", "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b")
+    + """\
 query:
   dialect: defender
   text: |
@@ -178,6 +171,7 @@ tests:
       rows:
         - {DeviceName: "ws\\"1", RemotePort: 22, Timestamp: 2024-12-02T11:30:00Z, AdditionalFields: {a: [1, null]}}
 """
+)
 COLUMNS = [("DeviceName", "string"), ("RemotePort", "int"), ("Timestamp", "datetime"), ("AdditionalFields", "string")]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_project
+from conftest import detection_head, make_project
 from dac.cli.emulator import kql_run_command
 from dac.cli.emulator import test_command as dac_test_command
 from dac.emulator import EmulatorError, QueryResult
@@ -33,17 +33,7 @@ from dac.testing import (
     summarize,
 )
 
-HEAD = """\
-id: 5d0b6a39-8f0e-4a2b-9a51-1c0e6f6e2b11
-name: Sample detection
-description: A sample.
-kind: hunting
-status: test
-authors: [dac tests]
-created: 2024-01-01
-modified: 2024-01-02
-version: 1.0.0
-"""
+HEAD = detection_head()
 QUERY = """\
 query:
   dialect: defender
