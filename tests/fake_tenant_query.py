@@ -44,9 +44,11 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
+
+from fake_http import KeepAliveHandler
 
 HUNTING_PATH = re.compile(r"^/(beta|v1\.0)/security/runHuntingQuery$")
 LOGS_RESOURCE_PATH = re.compile(r"^/v1(?P<resource>/subscriptions/.+)/query$", re.IGNORECASE)
@@ -198,7 +200,7 @@ class FakeTenantQuery:
 
     def start(self) -> FakeTenantQuery:
         if self._server is None:
-            handler = type("BoundHandler", (_Handler,), {"fake": self})
+            handler = type("BoundHandler", (_Handler,), {"fake": self, "state": self})
             self._server = _Server(("127.0.0.1", 0), handler)
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                             daemon=True)  # fmt: skip
@@ -330,38 +332,12 @@ class _Server(ThreadingHTTPServer):
         pass  # resets from clients that gave up are normal here
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real services
+class _Handler(KeepAliveHandler):
     fake: FakeTenantQuery
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.fake.lock:
-            self.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        with self.fake.lock:
-            self.fake._connections.discard(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
 
     def _dispatch(self) -> None:
         fake = self.fake
-        parts = urlsplit(self.path)
-        path = parts.path
-        query = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        path, query, raw = self.read_request()
         call = Call(self.command, path, None)
         found = fake.route(self.command, path)
         if found is None:
@@ -381,9 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         if call.fault == "drop":
             with fake.lock:
                 fake.calls.append(call)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self.drop_connection()
             return None
         if call.fault == "429":
             reply = _error_for(route.service, 429, "TooManyRequests", "Rate limit is exceeded. Try again later.")

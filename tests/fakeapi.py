@@ -54,14 +54,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from fake_http import KeepAliveHandler
 from fakeapi_saved_searches import SAVED_SEARCH_PATH, SavedSearchesMixin
 from fakeapi_tables import TABLE_PATH, TablesMixin
 
@@ -267,7 +268,7 @@ class FakeApi(SavedSearchesMixin, TablesMixin):
     def start(self) -> FakeApi:
         if self._server is not None:
             return self
-        handler = type("BoundHandler", (_Handler,), {"api": self})
+        handler = type("BoundHandler", (_Handler,), {"api": self, "state": self})
         server = _Server(("127.0.0.1", 0), handler)
         server.api = self
         self._server = server
@@ -796,53 +797,16 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real services
+class _Handler(KeepAliveHandler):
     api: FakeApi
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms per answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.api.lock:
-            self.api._connections.add(self.connection)
-            self.api.connections_opened += 1
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            with self.api.lock:
-                self.api._connections.discard(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the default writes every request line to stderr
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
+    def opened(self) -> None:
+        self.api.connections_opened += 1
 
     def _dispatch(self) -> None:
         api = self.api
         method = self.command
-        parts = urlsplit(self.path)
-        path = parts.path
-        query = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        path, query, raw = self.read_request()
         graph = _is_graph(path)
         call = Call(method, path, query, None)
         try:
@@ -911,9 +875,7 @@ class _Handler(BaseHTTPRequestHandler):
         if call is not None:
             call.status = None
             self.api._log(call)
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        self.drop_connection()
 
     def _send(self, response: _Response, graph: bool) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
