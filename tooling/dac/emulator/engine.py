@@ -157,6 +157,10 @@ class Emulator(Session):
         except Exception:  # narrowing only saves time: whatever fails in it, the whole tables answer
             self.narrowing = None
         self.narrowed = self.narrowing.tables if self.narrowing is not None else {}
+        self._create_loaded()
+
+    def _create_loaded(self) -> None:
+        """Create the tables of the loaded rows, with this run's columns (self.narrowed, or the whole ones)."""
         for name, (columns, rows) in self.pending.items():
             self._create(name, self.narrowed.get(name, columns), rows)
 
@@ -218,8 +222,7 @@ class Emulator(Session):
         self.narrowing, self.narrowed = None, {}
         for name in sorted(self.loaded - set(self.pending)):  # empty platform tables the query read
             self.create_table(name, self.table_columns(name), [])
-        for name, (columns, rows) in self.pending.items():
-            self._create(name, columns, rows)
+        self._create_loaded()
         return self._run(query_text)
 
     def limit_error(self, code: str, what: str = "the query") -> EmulatorError:

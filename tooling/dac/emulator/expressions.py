@@ -524,8 +524,6 @@ class ExpressionCompiler:
         handler = FUNCTIONS.get(name)
         if handler is None:
             raise self.unsupported(f"the function '{name}'", callee)
-        if name.startswith("geo_"):
-            self.engine.ensure_geo(name)
         sql, kind = handler(self, arguments, columns, node)
         calls = getattr(self.engine, "kql_calls", None)
         if calls is not None:  # inner calls first: the engine probes them to place a type mismatch

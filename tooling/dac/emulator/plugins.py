@@ -32,8 +32,6 @@ def evaluate(compiler: Compiler, node: Node, sql: str) -> str:
     """evaluate name(...): the plugin's rows, from the rows of `sql` (ipv4_lookup is written out here)."""
     call = next((c for c in node.children if isinstance(c, Node) and c.kind == "Call"), None)
     name = name_text(call["callee"]) if call is not None else ""
-    if name.startswith("geo_"):  # geo_polygon_lookup, geo_line_lookup: the shape UDFs
-        compiler.engine.ensure_geo(name)
     if call is not None and name in PLUGINS:
         return PLUGINS[name](compiler, node, call, sql)
     if call is not None and name in LOOKUP_PLUGINS:

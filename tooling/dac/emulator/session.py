@@ -126,22 +126,23 @@ class Session:
         # The columns of this run's tables, where fewer than the platform's are created (see engine.py).
         self.narrowed: dict[str, dict[str, str]] = {}
 
-    def ensure_geo(self, function: str) -> None:
-        """Register what the geo function `function` needs on first use: geo_info_from_ip_address the IP
-        ranges table, the others the shape and cell UDFs. Most queries call none, and registering them
-        costs as much as a few test runs (a Python UDF loads numpy into DuckDB's Python module)."""
-        family = "ip" if function == "geo_info_from_ip_address" else "udfs"
+    def ensure_geo(self, family: str) -> None:
+        """Register a family of geo functions on a query's first call of one of them: "ip" (the IP ranges
+        table of geo_info_from_ip_address), "shapes" or "cells" (Python UDFs). Most queries call none, and
+        registering them costs as much as a few test runs (a Python UDF loads numpy into DuckDB's module)."""
         if family in self.geo:
             return
         if family == "ip":
             from .geo.ip import register_geo
 
             register_geo(self.connection)
-        else:
-            from .geo.cells import register_geo_cells
+        elif family == "shapes":
             from .geo.shapes import register_geo_shapes
 
             register_geo_shapes(self.connection)
+        else:
+            from .geo.cells import register_geo_cells
+
             register_geo_cells(self.connection)
         self.geo.add(family)
 
@@ -222,12 +223,7 @@ class Session:
             if full:
                 self.connection.execute(f"DELETE FROM {quoted}")
         else:
-            # strings default to "" (KQL strings are never null): an insert names only the columns it fills
-            definition = ", ".join(
-                f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}{_DEFAULTS.get(kind, '')}"
-                for column, kind in columns.items()
-            )
-            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({definition or 'dummy VARCHAR'})")
+            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({_definition(columns) or 'dummy VARCHAR'})")
         self.loaded.add(name)
         self.stored[name] = signature
         if rows:
@@ -272,11 +268,7 @@ class Session:
         except (duckdb.InterruptException, duckdb.OutOfMemoryException):
             raise
         except duckdb.Error:  # a value the list conversion refuses: row by row, as before
-            definition = ", ".join(
-                f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}{_DEFAULTS.get(kind, '')}"
-                for column, kind in columns.items()
-            )
-            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({definition})")
+            self.connection.execute(f"CREATE OR REPLACE TABLE {quoted} ({_definition(columns)})")
             placeholders = ", ".join(_placeholder(kind) for kind in columns.values())
             values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
             self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
@@ -300,6 +292,15 @@ class Session:
 
 # Column defaults of created empty tables: a string column holds "" (KQL strings are never null).
 _DEFAULTS = {"string": " DEFAULT ''"}
+
+
+def _definition(columns: dict[str, str]) -> str:
+    """The column list of a CREATE TABLE: each column's DuckDB type, strings defaulting to "" (an insert
+    names only the columns it fills)."""
+    return ", ".join(
+        f"{quote_name(column)} {DUCK_TYPES.get(kind, 'VARCHAR')}{_DEFAULTS.get(kind, '')}"
+        for column, kind in columns.items()
+    )
 
 
 def case_twin_names(names: Iterable[str]) -> list[str]:

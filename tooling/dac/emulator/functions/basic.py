@@ -155,6 +155,7 @@ def _extractjson(compiler: Compiler, arguments: list[Node], columns: Columns, no
 
 
 def _geo(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+    compiler.engine.ensure_geo("ip")
     ip, kind = compiler.expr(arguments[0], columns)
     return f"CAST(kql_geo_info({compiler.as_string(ip, kind)}) AS JSON)", "dynamic"
 

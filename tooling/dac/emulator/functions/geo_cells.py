@@ -27,7 +27,9 @@ _INTEGERS = ("int", "long")
 
 def _arguments(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node,
                expected: list[tuple[str, ...]], required: int) -> list[str]:  # fmt: skip
-    """The arguments' SQL, cast for the UDF; `expected` lists the accepted KQL types of each."""
+    """The arguments' SQL, cast for the UDF; `expected` lists the accepted KQL types of each (every cell
+    function passes here: the cell UDFs are registered on the first)."""
+    compiler.engine.ensure_geo("cells")
     name = name_text(node["callee"])
     if not required <= len(arguments) <= len(expected):
         raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", offset_of(node))

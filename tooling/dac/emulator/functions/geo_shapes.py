@@ -53,6 +53,7 @@ def _shape_function(udf: str, signature: str, result: str, optional: tuple[tuple
     """signature: the required arguments' kinds; optional: (kind, SQL when omitted) of trailing arguments."""
 
     def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+        compiler.engine.ensure_geo("shapes")
         function = name_text(node["callee"])
         if not len(signature) <= len(arguments) <= len(signature) + len(optional):
             raise EmulatorError("EMU006", f"wrong number of arguments for '{function}'", _offset(node))
@@ -127,6 +128,7 @@ def _option(node: Node | None) -> bool:
 
 def geo_lookup(compiler: Compiler, node: Node, call: Node, sql: str) -> str:
     """geo_polygon_lookup / geo_line_lookup: a join on containment or distance within a radius."""
+    compiler.engine.ensure_geo("shapes")
     name = name_text(call["callee"])
     arguments = call["arguments"]["items"] or []
     positional = [a for a in arguments if a.kind != "Assignment"]
