@@ -102,9 +102,10 @@ def dac_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "dac"]
 
 
-def candidates(corpus: Path) -> list[tuple[str, str, str, str]]:
-    """(id, dialect, query, table) of corpus queries that bind clean and read one platform table."""
-    found = []
+def candidates(corpus: Path, limit: int | None = None) -> list[tuple[str, str, str, str]]:
+    """(id, dialect, query, table) of corpus queries that bind clean and read one platform table (the first
+    `limit` of them; tests/test_emulator_narrowing.py takes some)."""
+    found: list[tuple[str, str, str, str]] = []
     for line in corpus.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         dialect = row.get("dialect")
@@ -116,6 +117,8 @@ def candidates(corpus: Path) -> list[tuple[str, str, str, str]]:
         tables = sorted(bound.tables & set(environment(dialect).tables))
         if len(tables) == 1:
             found.append((row["id"], dialect, row["query"], tables[0]))
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 

@@ -8,21 +8,20 @@ queries (skipped when ../shared is absent).
 from __future__ import annotations
 
 import datetime as dt
-import json
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-from dac.diagnostics import Severity
 from dac.emulator import Emulator, EmulatorError
 from dac.emulator import engine as engine_module
 from dac.emulator.narrowing import Narrowing, narrowed_columns
-from dac.kqlcheck import analyse
 from dac.model.tables import environment
 
 NOW = dt.datetime(2024, 6, 1, 12)
 HOUR_AGO = dt.datetime(2024, 6, 1, 11)
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "queries-dev.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "queries-dev.jsonl"
 
 PROCESSES = [
     {"Timestamp": HOUR_AGO, "DeviceId": "d1", "DeviceName": "pc-1", "FileName": "cmd.exe", "ProcessId": 10},
@@ -191,21 +190,12 @@ def test_each_run_of_a_reused_emulator_narrows_for_its_own_query():
 
 
 def _corpus_cases(limit: int) -> list[tuple[str, str, str]]:
-    cases = []
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        dialect = row.get("dialect")
-        if dialect not in ("defender", "sentinel"):
-            continue
-        diagnostics, bound = analyse(row["query"], dialect)
-        if bound is None or any(d.severity == Severity.ERROR for d in diagnostics):
-            continue
-        tables = sorted(bound.tables & set(environment(dialect).tables))
-        if len(tables) == 1:
-            cases.append((dialect, row["query"], tables[0]))
-        if len(cases) >= limit:
-            break
-    return cases
+    """(dialect, query, table) of the first corpus queries bench/suite.py would time."""
+    spec = importlib.util.spec_from_file_location("suite_bench", ROOT / "bench" / "suite.py")
+    assert spec is not None and spec.loader is not None
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    return [(dialect, query, table) for _, dialect, query, table in suite.candidates(CORPUS, limit)]
 
 
 @pytest.mark.skipif(not CORPUS.is_file(), reason="../shared/corpus is not available")
