@@ -26,7 +26,15 @@ from .functions import FUNCTIONS
 from .functions.udfs import Refused, Udf, ensure_udfs
 from .literals import parse_datetime, parse_timespan, timespan_ticks
 from .session import CASE_TWIN
-from .sql import DUCK_TYPES, contains_pattern, json_str, quote_name, sql_string, string_literal_value
+from .sql import (
+    DUCK_TYPES,
+    call_arguments,
+    contains_pattern,
+    json_str,
+    quote_name,
+    sql_string,
+    string_literal_value,
+)
 from .ticks import DATETIME_NS
 
 if TYPE_CHECKING:
@@ -39,6 +47,37 @@ def _interval(delta: dt.timedelta) -> str:
 
 def _timestamp(value: dt.datetime) -> str:
     return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+# An integer literal as the compiler writes it: 3, CAST(3 AS BIGINT), and negated, (-CAST(1 AS BIGINT)).
+_INTEGER = r"-?[0-9]+|CAST\(-?[0-9]+ AS (?:BIGINT|INTEGER)\)"
+_CONSTANT_INDEX = re.compile(rf"({_INTEGER})|\(-({_INTEGER})\)")
+
+
+def _constant_index(sql: str) -> int | None:
+    match = _CONSTANT_INDEX.fullmatch(sql)
+    if match is None:
+        return None
+    digits = re.search(r"-?[0-9]+", match[1] or match[2])
+    assert digits is not None
+    return int(digits[0]) if match[1] else -int(digits[0])
+
+
+def _member_step(name: str) -> str:
+    """The JSON path step to a member: ."name", with a double quote in the name escaped."""
+    return '."' + name.replace('"', '\\"') + '"'
+
+
+def json_read(base: str, step: str) -> str:
+    """The dynamic value at `step` (a JSON path step: ."name", [2], [#-1]) of `base`. A read of a read with a
+    constant path is one read with both steps (x.a.b[0] is json_extract(x, '$."a"."b"[0]')): the same value,
+    and one call for DuckDB to plan rather than one per step."""
+    arguments = call_arguments(base, "json_extract")
+    if arguments is not None and len(arguments) == 2:
+        path = string_literal_value(arguments[1])
+        if path is not None and path.startswith("$"):
+            return f"json_extract({arguments[0]}, {sql_string(path + step)})"
+    return f"json_extract({base}, {sql_string('$' + step)})"
 
 
 class ExpressionCompiler:
@@ -228,14 +267,19 @@ class ExpressionCompiler:
         base, kind = self.expr(node["target"], columns)
         if kind != "dynamic":
             base = f"kql_parse_json({base})" if kind == "string" else base
-        member = name_text(node["member"]).replace('"', '\\"')
-        return f"json_extract({base}, '$.\"{member}\"')", "dynamic"
+        return json_read(base, _member_step(name_text(node["member"]))), "dynamic"
 
     def e_element(self, node: Node, columns: Columns) -> tuple[str, str]:
         base, kind = self.expr(node["target"], columns)
         if kind == "string":
             base = f"kql_parse_json({base})"
         index, index_kind = self.expr(node["index"], columns)
+        key = string_literal_value(index)
+        if index_kind == "string" and key is not None:
+            return json_read(base, _member_step(key)), "dynamic"
+        number = _constant_index(index)
+        if index_kind in ("long", "int") and number is not None:
+            return json_read(base, f"[#{number}]" if number < 0 else f"[{number}]"), "dynamic"
         if index_kind == "string":
             return f"json_extract({base}, '$.\"' || {index} || '\"')", "dynamic"
         return (f"json_extract({base}, CASE WHEN {index} < 0 THEN '$[#' || {index} || ']' "
@@ -639,14 +683,34 @@ def _has_any_of(text: str, needles: list[str]) -> str:
             groups.setdefault((_term_char(needle[0]), _term_char(needle[-1])), []).append(needle)
         parts = []
         for (bounded_start, bounded_end), group in groups.items():
-            listed = ", ".join(sql_string(needle) for needle in group)
-            terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
             before = _TERM_START if bounded_start else ""
             after = _TERM_END if bounded_end else ""
+            if all(_plain_ascii(needle) for needle in group):  # escaped here, as regexp_escape(lower()) would
+                terms = sql_string("|".join(_escaped(needle.lower()) for needle in group))
+            else:
+                listed = ", ".join(sql_string(needle) for needle in group)
+                terms = f"array_to_string(list_transform([{listed}], lambda _kql_n: regexp_escape(lower(_kql_n))), '|')"
             parts.append(f"'{before}(?:' || {terms} || '){after}'")
         pattern = " || '|' || ".join(parts)
         tests.append(f"regexp_matches(lower(coalesce({text}, '')), '(?:' || {pattern} || ')')")
     return "(" + " OR ".join(tests) + ")"
+
+
+def _plain_ascii(text: str) -> bool:
+    """Printable ASCII: text whose lower() and regexp_escape() Python gives as DuckDB does."""
+    return all(" " <= character <= "~" for character in text)
+
+
+def _escaped(text: str) -> str:
+    """regexp_escape() (RE2's QuoteMeta) of printable ASCII: a backslash before all but letters, digits and _."""
+    return "".join(c if c.isalnum() or c == "_" else "\\" + c for c in text)
+
+
+def _term_pattern(needle: str, case_sensitive: bool) -> str:
+    """kql_has's (kql_has_cs's) regular expression for a non-empty printable-ASCII needle, built here: DuckDB
+    folds the macro's pattern from constants too, but planning that costs twice the test itself."""
+    text = _escaped(needle if case_sensitive else needle.lower())
+    return (_TERM_START if _term_char(needle[0]) else "") + text + (_TERM_END if _term_char(needle[-1]) else "")
 
 
 # kql_term_start / kql_term_end (session.py): the term boundaries, and what needs them.
@@ -666,6 +730,9 @@ def _has(text: str, needle: str, case_sensitive: bool) -> str:
     literal = string_literal_value(needle)
     if not literal:
         return test
+    if _plain_ascii(literal):
+        hay = f"coalesce({text}, '')" if case_sensitive else f"lower(coalesce({text}, ''))"
+        test = f"regexp_matches({hay}, {sql_string(_term_pattern(literal, case_sensitive))})"
     return f"({text} {'LIKE' if case_sensitive else 'ILIKE'} {contains_pattern(literal)} ESCAPE '\\' AND {test})"
 
 

