@@ -54,7 +54,7 @@ def test_a_chain_of_member_and_element_reads_is_one_read_with_the_documented_val
     )
     assert emulate(query) == [["x", 30, "5", True, "", "w", '{"c":"x"}']]
     sql = _sql("print d = dynamic({}) | project v = tostring(d.a.b[1].c)")
-    assert "json_extract_string(\"d\", '$.\"a\".\"b\"[1].\"c\"')" in sql
+    assert 'json_extract_string("d", \'$."a"."b"[1]."c"\')' in sql
     assert sql.count("json_extract") == 1
 
 
