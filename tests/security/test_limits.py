@@ -2,8 +2,9 @@
 a positioned error naming the test (EMU008 time, EMU009 memory, EMU010 rows), and the other tests run.
 
 End to end through `dac check`, `dac test` and `dac kql run`, and on the Emulator API: the watchdog
-interrupts DuckDB while it computes, while a Python function (UDF) runs and while rows are fetched,
-it never outlives the run, and the connection stays usable."""
+interrupts DuckDB while it computes, while a Python function (UDF) runs and while rows are fetched, it
+never interrupts a later run (one thread per emulator, for all its runs, that ends with the emulator), and
+the connection stays usable."""
 
 from __future__ import annotations
 
@@ -260,8 +261,7 @@ def _times_out(engine: Emulator, query: str, limit: float) -> float:
     assert caught.value.message == (
         f"the query ran longer than the time limit of {limit:g} s (set limits.query_timeout in dac.yml)"
     )
-    assert _watchdogs() == 0
-    assert engine.run("print x = 1").rows == [(1,)]  # the connection is usable afterwards
+    assert engine.run("print x = 1").rows == [(1,)]  # the connection is usable afterwards: no late interrupt
     return elapsed
 
 
@@ -277,22 +277,51 @@ def _times_out(engine: Emulator, query: str, limit: float) -> float:
     ids=["while-duckdb-computes", "in-python-functions", "while-fetching-rows"],
 )
 def test_the_time_limit_interrupts_a_query(query: str):
+    before = _watchdogs()
     engine = _engine(timeout=0.5)
     try:
         assert _times_out(engine, query, 0.5) < 5
     finally:
         engine.close()
+    assert _watchdogs() == before  # the emulator's watchdog thread ends with it
 
 
 def test_a_run_within_its_limit_is_never_interrupted_later():
+    before = _watchdogs()
     engine = _engine(timeout=0.3)
     try:
         assert engine.run("print x = 1").rows == [(1,)]
-        time.sleep(0.5)  # past the first run's deadline: its watchdog has ended, nothing interrupts
+        time.sleep(0.5)  # past the first run's deadline: the run has ended, nothing interrupts
         assert engine.run("range x from 1 to 200000 step 1 | summarize count()").rows == [(200000,)]
-        assert _watchdogs() == 0
+        for _ in range(20):
+            assert engine.run("print x = 1").rows == [(1,)]
+        assert _watchdogs() == before + 1  # one thread watches all the runs of an emulator
     finally:
         engine.close()
+    assert _watchdogs() == before
+
+
+def test_a_run_after_one_that_timed_out_gets_its_whole_time():
+    engine = _engine(timeout=0.5)
+    try:
+        _times_out(engine, RANGE_JOIN, 0.5)
+        started = time.monotonic()
+        assert engine.run("range x from 1 to 3000000 step 1 | summarize count()").rows == [(3000000,)]
+        assert time.monotonic() - started < 0.5  # a fresh deadline, and no interrupt left from the last run
+    finally:
+        engine.close()
+
+
+def test_an_emulator_never_closed_does_not_keep_its_watchdog():
+    before = _watchdogs()
+    engine = _engine(timeout=5)
+    engine.run("print x = 1")
+    assert _watchdogs() == before + 1
+    del engine
+    deadline = time.monotonic() + 5
+    while _watchdogs() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _watchdogs() == before
 
 
 def test_the_memory_limit_ends_a_query_with_a_clear_error():

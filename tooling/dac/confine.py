@@ -8,6 +8,7 @@ refused before anything is read unless it stays inside the project root and outs
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -46,6 +47,13 @@ def project_root_of(path: Path) -> Path:
     return start
 
 
+@functools.lru_cache(maxsize=64)
+def resolved_root(root: Path) -> Path:
+    """The project root with its symlinks followed, once per process: every file a detection names is
+    checked against it (the files themselves are resolved at each check)."""
+    return root.resolve()
+
+
 def inside_project(root: Path, base: Path, name: str, what: str = "file") -> Path:
     """`name`, as written in a file whose folder is `base`, resolved inside `root`.
 
@@ -62,7 +70,7 @@ def inside_project(root: Path, base: Path, name: str, what: str = "file") -> Pat
         raise OutsideProject(f"{what} '{name}' is an absolute path; give a path relative to this file")
     if name.startswith("~"):
         raise OutsideProject(f"{what} '{name}' starts with '~'; give a path relative to this file")
-    project = root.resolve()
+    project = resolved_root(root)
     candidate = base / name
     try:
         resolved = candidate.resolve(strict=False)
@@ -79,7 +87,7 @@ def inside_project(root: Path, base: Path, name: str, what: str = "file") -> Pat
 def refuse_outside(root: Path, path: Path, what: str = "file") -> Path:
     """An already-joined `path` (e.g. a file found by walking a folder) checked the same way."""
     lexical = Path(os.path.normpath(path.absolute()))
-    for project in (Path(os.path.normpath(root.absolute())), root.resolve()):
+    for project in (Path(os.path.normpath(root.absolute())), resolved_root(root)):
         if lexical.is_relative_to(project):
             return inside_project(project, project, lexical.relative_to(project).as_posix(), what)
     raise OutsideProject(f"{what} '{path.as_posix()}' is outside the project; files must stay inside the project")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -159,11 +159,17 @@ def test_label(detection_name: str, test_name: str) -> str:
 def run_key(root: Path, file: Path, test_name: str, dialect: str) -> str:
     """'path::test name::dialect', the path relative to the project root (posix)."""
     path = file.as_posix()
-    for project, named in ((root.absolute(), file.absolute()), (_resolved(root), _resolved(file))):
+    # the names as given first; the resolved ones (a symlink on the way) only when those do not answer
+    for project, named in _project_and_file(root, file):
         if Path(os.path.normpath(named)).is_relative_to(os.path.normpath(project)):
             path = Path(os.path.normpath(named)).relative_to(os.path.normpath(project)).as_posix()
             break
     return f"{path}::{test_name}::{dialect}"
+
+
+def _project_and_file(root: Path, file: Path) -> Iterator[tuple[Path, Path]]:
+    yield root.absolute(), file.absolute()
+    yield _resolved(root), _resolved(file)
 
 
 def _resolved(path: Path) -> Path:

@@ -14,7 +14,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from .narrowing import Narrowing, narrowed_columns
 from .session import CASE_TWIN, Session
 from .sql import DUCK_TYPES, kql_type_of, quote_name
 from .ticks import DATETIME_NS, public_kind, ticks_columns
+from .watchdog import Watchdog
 
 # The public names, the limit codes and EmulatorError among them (dac.testing imports those from here).
 __all__ = [
@@ -102,6 +103,7 @@ class Emulator(Session):
         self.one_query = one_query
         self.pending: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         self.narrowing: Narrowing | None = None
+        self._watchdog: Watchdog | None = None
 
     def reuse(
         self,
@@ -245,29 +247,17 @@ class Emulator(Session):
                     return EmulatorError("EMU002", debug_detail(message, error.engine_text), offset)
         return error
 
-    @contextmanager
-    def _time_limit(self) -> Iterator[threading.Event]:
-        """A watchdog thread interrupts the connection once the time limit has passed, and again every
-        50 ms until the run ends (a step that swallowed an interrupt, or began after it, stops too).
-        The thread is always ended before this returns, so no interrupt reaches a later query."""
-        expired, finished = threading.Event(), threading.Event()
+    def _time_limit(self) -> AbstractContextManager[threading.Event]:
+        """The run's time limit (watchdog.py): the event is set once it has passed."""
+        if self._watchdog is None:
+            self._watchdog = Watchdog(self.connection.interrupt)
+        return self._watchdog.limit(self.limits.timeout)
 
-        def watch() -> None:
-            if finished.wait(self.limits.timeout):
-                return
-            expired.set()
-            while True:
-                self.connection.interrupt()
-                if finished.wait(0.05):
-                    return
-
-        watchdog = threading.Thread(target=watch, name="dac-query-time-limit", daemon=True)
-        watchdog.start()
-        try:
-            yield expired
-        finally:
-            finished.set()
-            watchdog.join()
+    def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
+        super().close()
 
     def _run(self, query_text: str) -> QueryResult:
         # Imported on the first run, not with the package: what only needs fixtures.py or the limits

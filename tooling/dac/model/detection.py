@@ -152,11 +152,12 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         found.extend(_walk(path) if path.is_dir() else [path])
-    unique: dict[str, Path] = {}
+    unique: dict[str, tuple[Path, Path | None]] = {}
     for path in found:
-        unique.setdefault(_identity(path), path)
+        resolved = _resolve(path)
+        unique.setdefault(str(resolved or path.absolute()), (path, resolved))
     roots: dict[Path, Path] = {}  # the project of each folder, found once per folder of this search
-    return [_absolute(path, roots) for path in unique.values()]
+    return [_absolute(path, resolved, roots) for path, resolved in unique.values()]
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -183,20 +184,23 @@ def _walk(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def _resolve(path: Path) -> Path | None:
+    """The path with its symlinks followed; None for a symlink loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
 def _identity(path: Path) -> str:
     """The resolved path where it resolves (so two names of one file count once), else the path itself."""
-    try:
-        return str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop
-        return str(path.absolute())
+    return str(_resolve(path) or path.absolute())
 
 
-def _absolute(path: Path, roots: dict[Path, Path]) -> Path:
+def _absolute(path: Path, resolved: Path | None, roots: dict[Path, Path]) -> Path:
     """The resolved path when it stays in its project; else the path as named, which loading refuses."""
     lexical = Path(os.path.normpath(path.absolute()))
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError):
+    if resolved is None:
         return lexical
     if not resolved.exists():  # a dangling link: report it under its own name
         return lexical

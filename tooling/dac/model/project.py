@@ -151,7 +151,12 @@ def schema_reference(directory: Path) -> str:
 
     Relative inside the project (it survives a clone), absolute for a folder outside it.
     """
-    return _schema_reference(directory.resolve(), Path.cwd())
+    return _schema_reference(_resolved_folder(directory), Path.cwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved_folder(directory: Path) -> Path:
+    return directory.resolve()  # once per folder: the files of a repository share a few
 
 
 @functools.lru_cache(maxsize=256)
