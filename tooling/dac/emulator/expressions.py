@@ -437,29 +437,31 @@ class ExpressionCompiler:
             return _in_integers(op, left, left_kind, [c for c in compiled if c is not None]), "bool"
         values = []
         listed: list[str] = []  # each item's SQL while all are scalars of the left operand's type
+        textual = False  # a dynamic item's values are compared as text, with the left operand as text
         for item, scalar in zip(items, compiled, strict=True):
             if scalar is None:
                 sub = self.tabular(item)
-                first = self.columns(sub)[0][0]
+                first, first_kind = self.columns(sub)[0]
+                alias = self.alias()
+                if first_kind == "dynamic":  # each row's value, its arrays flattened
+                    textual = True
+                    values.append(_flattened(f"{alias}.{quote_name(first)}", insensitive, f"({sub}) AS {alias}"))
+                    continue
                 column = f"lower(kql_str({quote_name(first)}))" if insensitive else quote_name(first)
-                values.append(f"SELECT {column} FROM ({sub}) AS {self.alias()}")
+                values.append(f"SELECT {column} FROM ({sub}) AS {alias}")
                 continue
             sql, kind = scalar
             if not insensitive and _string_and_number(left_kind, kind):
                 raise self.unsupported(_mixed_comparison(op, left_kind, kind), item)
             if kind == "dynamic":
-                array = f"from_json({sql}, '[\"VARCHAR\"]')"
-                values.append(
-                    f"SELECT unnest({array if not insensitive else f'list_transform({array}, lambda x: lower(x))'})"
-                )
+                textual = True
+                values.append(_flattened(sql, insensitive))
             else:
                 value = f"lower({self.as_string(sql, kind)})" if insensitive else sql
                 values.append(f"SELECT {value}")
                 if insensitive or kind == left_kind:
                     listed.append(value)
-        target = (
-            f"lower({left_text})" if insensitive else (left_text if any("from_json" in v for v in values) else left)
-        )
+        target = f"lower({left_text})" if insensitive else (left_text if textual else left)
         # A plain value list means the same as the union of one-row selects (nulls included) and DuckDB
         # plans it far faster: an IOC list of 10,000 values takes a fraction of a second, not many.
         choices = ", ".join(listed) if len(listed) == len(items) else " UNION ALL ".join(values)
@@ -663,6 +665,18 @@ def _is_literal(node: Node) -> bool:
     return node["literal"] in ("string", "number", "timespan") or (
         node["literal"] == "typed_literal" and "null" not in node.text()
     )
+
+
+def _flattened(dynamic: str, insensitive: bool, source: str = "") -> str:
+    """The values of a dynamic `in` operand as text, its arrays flattened to any depth (in-operator.md:
+    "Nested arrays are flattened into a single list of values", x in (dynamic([1,[2,3]])) is x in (1,2,3)); a
+    value that is not an array is itself one value. `source`: the rows the dynamic comes from (the first
+    column of a tabular operand, such as a let of `summarize make_set(...)`)."""
+    text = "json_extract_string(_kql_leaf.value, '$')"
+    rows = f"{source}, " if source else ""
+    leaves = "_kql_leaf.type <> 'ARRAY' AND regexp_full_match(_kql_leaf.fullkey, '\\$(\\[[0-9]+\\])*')"
+    value = f"lower({text})" if insensitive else text
+    return f"SELECT {value} FROM {rows}json_tree(CAST({dynamic} AS JSON)) AS _kql_leaf WHERE {leaves}"
 
 
 def _has_any_of(text: str, needles: list[str]) -> str:

@@ -5,11 +5,13 @@ began after it, stops too).
 One thread for all the runs of an emulator, not one per run: a test suite makes hundreds of runs, and
 starting and joining a thread costs about as much as a small test's query. The thread interrupts only
 while holding the lock that ending a run takes, so no interrupt reaches a later run; it ends when the
-emulator is closed or collected.
+emulator is closed or collected, and at the latest when Python exits (a thread still waiting while
+the interpreter shuts down can abort the process).
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import weakref
@@ -37,6 +39,7 @@ class Watchdog:
                 self._thread = threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True,
                                                 name="dac-query-time-limit")  # fmt: skip
                 self._thread.start()
+                _RUNNING.add(self)
             self._deadline, self._expired = time.monotonic() + seconds, expired
             self._condition.notify()
         try:
@@ -70,6 +73,15 @@ class Watchdog:
             self._interrupt()
             self._condition.wait(RETRY_SECONDS)
             return True
+
+
+_RUNNING: weakref.WeakSet[Watchdog] = weakref.WeakSet()  # the watchdogs whose thread was started
+
+
+@atexit.register
+def _close_all() -> None:
+    for watchdog in list(_RUNNING):
+        watchdog.close()
 
 
 def _watch(owner: weakref.ref[Watchdog]) -> None:
