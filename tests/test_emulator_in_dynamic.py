@@ -29,3 +29,9 @@ def test_a_dynamic_column_operand_is_read_row_by_row():
 
 def test_a_tabular_operand_of_strings_is_unchanged():
     assert emulate(f"let L = datatable(x: string) ['a', 'c']; {ROWS} | where d in (L)") == [["a"], ["c"]]
+
+
+def test_a_constant_list_of_strings_is_a_value_list():
+    query = "let L = dynamic(['A', 'x']); datatable(d: string) ['a', 'B', 'c'] | where d in~ (L)"
+    assert emulate(query) == [["a"]]
+    assert emulate("datatable(d: string) ['a', 'B', 'c'] | where d !in (dynamic(['a', 'x']))") == [["B"], ["c"]]

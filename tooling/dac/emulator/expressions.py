@@ -438,6 +438,7 @@ class ExpressionCompiler:
         values = []
         listed: list[str] = []  # each item's SQL while all are scalars of the left operand's type
         textual = False  # a dynamic item's values are compared as text, with the left operand as text
+        listed_items = 0  # the items whose values are all in `listed`
         for item, scalar in zip(items, compiled, strict=True):
             if scalar is None:
                 sub = self.tabular(item)
@@ -455,16 +456,24 @@ class ExpressionCompiler:
                 raise self.unsupported(_mixed_comparison(op, left_kind, kind), item)
             if kind == "dynamic":
                 textual = True
-                values.append(_flattened(sql, insensitive))
+                strings = self.constant_terms(item, columns)  # a constant array of strings: the IOC list
+                if strings is None:
+                    values.append(_flattened(sql, insensitive))
+                    continue
+                texts = [f"lower({sql_string(text)})" if insensitive else sql_string(text) for text in strings]
+                values += [f"SELECT {text}" for text in texts]
+                listed_items += 1
+                listed += texts
             else:
                 value = f"lower({self.as_string(sql, kind)})" if insensitive else sql
                 values.append(f"SELECT {value}")
                 if insensitive or kind == left_kind:
+                    listed_items += 1
                     listed.append(value)
         target = f"lower({left_text})" if insensitive else (left_text if textual else left)
         # A plain value list means the same as the union of one-row selects (nulls included) and DuckDB
         # plans it far faster: an IOC list of 10,000 values takes a fraction of a second, not many.
-        choices = ", ".join(listed) if len(listed) == len(items) else " UNION ALL ".join(values)
+        choices = ", ".join(listed) if listed_items == len(items) else " UNION ALL ".join(values)
         sql = f"({target} IN ({choices}))"
         return (f"(NOT coalesce({sql}, false))" if negate else sql), "bool"
 
