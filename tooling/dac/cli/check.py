@@ -168,7 +168,7 @@ def check_command(
         if report.diagnostics:
             console.print()
         print_test_results(results, tests, [], durations=durations)
-        console.print(_detection_table(report, results))
+        console.print(_detection_table(report, results, console.width))
         verdict = "[bold green]passed[/]" if code == EXIT_OK else "[bold red]failed[/]"
         console.print(f"dac check {verdict}: {_summary_line(report)}; {summary_line(tests)}")
     elif output_format == "github":
@@ -182,30 +182,32 @@ def check_command(
     sys.exit(code)
 
 
-def _detection_table(report: ValidationReport, test_results: list | None = None) -> Table:
+def _detection_table(report: ValidationReport, test_results: list | None = None, width: int | None = None) -> Table:
+    """The summary table. With the console's `width`, the columns get their widths here, as rich would give
+    them (the short columns their longest cell, the detection column its longest line or else the rest):
+    rich then need not measure each cell, which for a repository of 1,000 detections costs more than a
+    tenth of its tests."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
     from ..diagnostics import Severity
 
-    table = Table(title="Detections", title_justify="left")
-    table.add_column("detection", ratio=1, overflow="fold")
-    for column in ("kind", "status", "ATT&CK", "tests", "result"):
-        table.add_column(column, no_wrap=True)
     per_file: dict[str, list[Severity]] = {}
     for diagnostic in report.diagnostics:
         per_file.setdefault(diagnostic.path, []).append(diagnostic.severity)
     tests_per_file: dict[str, list[str]] = {}
     for test in test_results or []:
         tests_per_file.setdefault(test.file, []).append(test.status)
+    rows: list[list[Text]] = []
     for result in report.results:
         severities = per_file.get(result.display, [])
         if Severity.ERROR in severities:
-            outcome = f"[red]{severities.count(Severity.ERROR)} error(s)[/]"
+            outcome = Text(f"{severities.count(Severity.ERROR)} error(s)", style="red")
         elif severities:
-            outcome = f"[yellow]{len(severities)} warning(s)[/]"
+            outcome = Text(f"{len(severities)} warning(s)", style="yellow")
         else:
-            outcome = "[green]ok[/]"
+            outcome = Text("ok", style="green")
         detection = result.detection
         label = Text(detection.name if detection else "(not loaded)")
         label.append(f"\n{result.display}", style="dim")
@@ -213,12 +215,26 @@ def _detection_table(report: ValidationReport, test_results: list | None = None)
         passed = statuses.count("passed")
         tests = f"{passed}/{len(statuses)}" if statuses else "-"
         if statuses and passed != len(statuses) and Severity.ERROR not in severities:
-            outcome = f"[red]{len(statuses) - passed} test(s) failed[/]"
+            outcome = Text(f"{len(statuses) - passed} test(s) failed", style="red")
         if detection is None:
-            table.add_row(label, "-", "-", "-", "-", outcome)
+            rows.append([label, Text("-"), Text("-"), Text("-"), Text("-"), outcome])
             continue
         techniques = "\n".join(detection.mitre.get("techniques") or []) or "-"
-        table.add_row(label, detection.kind, detection.data["status"], techniques, tests, outcome)
+        rows.append(
+            [label, Text(detection.kind), Text(detection.data["status"]), Text(techniques), Text(tests), outcome]
+        )
+    headers = ("detection", "kind", "status", "ATT&CK", "tests", "result")
+    widths = [max([cell_len(header), *(max(cell_len(line) for line in row[index].plain.split("\n")) for row in rows)])
+              for index, header in enumerate(headers)]  # fmt: skip
+    # rich's layout of this table: padding 1 + 1 and a border before each column, one after the last
+    rest = min(widths[0], (width or 0) - sum(widths[1:]) - 3 * len(headers) - 1)
+    fixed = width is not None and rest >= len(headers[0])
+    table = Table(title="Detections", title_justify="left")
+    table.add_column(headers[0], ratio=1, overflow="fold", width=rest if fixed else None)
+    for header, column_width in zip(headers[1:], widths[1:], strict=True):
+        table.add_column(header, no_wrap=True, width=column_width if fixed else None)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
