@@ -23,8 +23,8 @@ from .kql.render import render
 from .kql.syntax import Node
 from .kql.types import RowSchema
 from .model.detection import Detection
+from .model.parameters import ParameterError, declares_parameters
 from .model.tables import environment
-from .model.templating import ParameterError, declares_parameters, render_parameters
 from .model.yamlsource import JsonPath
 
 
@@ -63,7 +63,7 @@ def build_variants(
         raw = override or query["text"]
         variant = Variant(dialect, raw, path)
         try:
-            variant.source_text = render_parameters(raw, values)
+            variant.source_text = raw if values is None else _rendered(raw, values)
         except ParameterError as exc:
             variant.parameter_error = exc
             variants.append(variant)
@@ -103,6 +103,12 @@ def let_names_of(tree: Node) -> set[str]:
     """Names a query defines with top-level let statements (the test runner keeps them from fixture tables)."""
     statements = tree["statements"] or []
     return {name_text(s["name"]) for s in statements if s.kind == "LetStatement" and s["name"] is not None}
+
+
+def _rendered(text: str, values: dict[str, Any]) -> str:
+    from .model.templating import render_parameters  # Jinja2 is loaded only for a detection with parameters
+
+    return render_parameters(text, values)
 
 
 def template_values(detection: Detection, overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:

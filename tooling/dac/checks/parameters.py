@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Position, display_path, error
 from ..model.detection import Detection
+from ..model.parameters import declares_parameters
 from ..model.project import Project, Target
-from ..model.templating import declares_parameters
 from ..model.yamlsource import YamlLoadError, load_yaml_file
 
 CODE = "DAC131"

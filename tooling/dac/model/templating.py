@@ -49,6 +49,7 @@ from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 
 from ..kql.lexer import tokenize
+from .parameters import ParameterError
 
 MAX_OUTPUT = 1_000_000  # characters of rendered query
 MAX_VALUE = 1_000_000  # characters (strings) or items (lists, mappings) of any value the template makes
@@ -59,15 +60,6 @@ MAX_OPERATORS = 100  # operators and filters in one `{{ ... }}` or `{% ... %}`
 TIME_LIMIT = 2.0  # seconds for one rendering
 
 _FILENAME = "<dac query>"
-
-
-class ParameterError(Exception):
-    """A query template that cannot be rendered; `line` and `column` are 1-based, in the query text."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1):
-        super().__init__(message)
-        self.line = line
-        self.column = column
 
 
 class _Stop(Exception):
@@ -84,11 +76,6 @@ class Literal(str):
 
 
 # ------------------------------------------------------------------------------------------- values
-def declares_parameters(data: Mapping[str, Any]) -> bool:
-    """Whether a detection's query is a template: it has a `parameters` mapping (possibly empty)."""
-    return isinstance(data.get("parameters"), dict)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ...kql.names import name_text
 from ...kql.syntax import Node
 from ..errors import EmulatorError, offset_of
-from ..geo.cells import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
+from ..geo.cell_defaults import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
 from .registry import Handler, register
 
 if TYPE_CHECKING:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import h3
 
+from .cell_defaults import GEOHASH_DEFAULT_ACCURACY, H3_DEFAULT_RESOLUTION, S2_DEFAULT_LEVEL
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -48,7 +50,6 @@ def _polygon(ring: list[tuple[float, float]]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- geohash
 _GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
 _GEOHASH_VALUES = {c: i for i, c in enumerate(_GEOHASH_ALPHABET)}
-GEOHASH_DEFAULT_ACCURACY = 5
 _GEOHASH_MAX = 18
 
 
@@ -133,7 +134,6 @@ def geohash_neighbors(geohash: str) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------------- S2
-S2_DEFAULT_LEVEL = 11
 S2_MAX_LEVEL = 30
 _MAX_SIZE = 1 << S2_MAX_LEVEL  # leaf cells along a face edge
 _SWAP, _INVERT = 1, 2
@@ -334,7 +334,6 @@ def s2cell_neighbors(token: str) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------------- H3
-H3_DEFAULT_RESOLUTION = 6
 H3_MAX_RESOLUTION = 15
 _H3_TOKEN = re.compile(r"[0-9a-f]{1,16}")
 H3_MAX_RING_DISTANCE = 142
