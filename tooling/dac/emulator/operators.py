@@ -245,7 +245,8 @@ _SURE_CALLS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("parse_json", "todynamic", "pack", "pack_array", "bag_pack", "pack_all", "split",
                      "extract_all", "parse_xml", "parse_url", "parse_path", "array_concat", "set_union",
                      "set_intersect", "set_difference", "array_slice", "bag_merge", "zip", "array_sort_asc",
-                     "array_sort_desc", "bag_keys", "parse_command_line", "bag_remove_keys"), _DYNAMIC),
+                     "array_sort_desc", "bag_keys", "parse_command_line", "bag_remove_keys", "pack_dictionary",
+                     "geo_info_from_ip_address"), _DYNAMIC),
     **dict.fromkeys(("array_length", "strlen", "countof", "tolong", "datetime_diff", "indexof"), ("long",)),
     **dict.fromkeys(("now", "ago", "todatetime", "datetime_add", "startofday", "startofweek", "startofmonth",
                      "startofyear", "bin", "floor", "make_datetime", "unixtime_seconds_todatetime",
@@ -253,6 +254,9 @@ _SURE_CALLS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("isempty", "isnotempty", "isnull", "isnotnull", "not", "ipv4_is_private",
                      "ipv4_is_in_range", "ipv6_is_in_range", "array_index_of"), ("bool",)),
     **dict.fromkeys(("toreal", "todouble", "round"), ("real",)),
+    **dict.fromkeys(("tobool", "toboolean"), ("bool",)),
+    **dict.fromkeys(("extractjson", "extract_json"), ("string",)),
+    **dict.fromkeys(("datetime_local_to_utc", "datetime_utc_to_local"), ("datetime",)),
 }  # fmt: skip
 _BRANCHES = frozenset({"iff", "iif", "case", "coalesce"})  # their type is their branches' (string, bool)
 
