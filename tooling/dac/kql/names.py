@@ -14,6 +14,12 @@ def name_text(node: Node | None) -> str:
     """The name a Name node spells (`x`, `['x y']`)."""
     if node is None:
         return ""
+    children = node.children
+    if len(children) == 1 and isinstance(children[0], Token):  # the common case: one identifier or string
+        token = children[0]
+        if token.missing:
+            return ""
+        return string_value(token.text) if token.kind is T.STRING else token.text
     tokens = [t for t in node.tokens() if not t.missing]
     for token in tokens:
         if token.kind is T.STRING:
