@@ -34,16 +34,17 @@ class RecordField(str):
 
     record: str
     field: str
+    source: str  # the SQL of the value the field holds (its type is the field's)
 
-    def __new__(cls, record: str, index: int) -> RecordField:
+    def __new__(cls, record: str, index: int, source: str) -> RecordField:
         field = f"['v{index}']"
         value = super().__new__(cls, record + field)
-        value.record, value.field = record, field
+        value.record, value.field, value.source = record, field, source
         return value
 
 
-def record_fields(record_sql: str, count: int) -> list[RecordField]:
-    return [RecordField(record_sql, index) for index in range(count)]
+def record_fields(record_sql: str, sources: list[str]) -> list[RecordField]:
+    return [RecordField(record_sql, index, source) for index, source in enumerate(sources)]
 
 
 def aggregate(
@@ -82,7 +83,7 @@ def aggregate(
             # is kept (one thread, session.py), as arg_max of each column kept it. A summarize of this
             # aggregate alone is a window instead (operators.summarize, arg_row_sql).
             record = "struct_pack(" + ", ".join(f"v{i} := {sql}" for i, (_, sql) in enumerate(row.wanted)) + ")"
-            fields = record_fields(f"{row.which}({record}, {row.order})", len(row.wanted))
+            fields = record_fields(f"{row.which}({record}, {row.order})", [sql for _, sql in row.wanted])
             result += [(n, field) for (n, _), field in zip(row.wanted, fields, strict=True)]
         return result
     if function in ("take_anyif", "anyif"):
@@ -305,7 +306,7 @@ def take_any_record(compiler: Compiler, function: str, arguments: list[Node], co
     if name is not None:
         wanted[0] = (name, wanted[0][1])
     record = "struct_pack(" + ", ".join(f"v{i} := {sql}" for i, (_, sql) in enumerate(wanted)) + ")"
-    fields = record_fields(f"first({record})", len(wanted))
+    fields = record_fields(f"first({record})", [sql for _, sql in wanted])
     return [(label, field) for (label, _), field in zip(wanted, fields, strict=True)]
 
 

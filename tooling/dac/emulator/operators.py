@@ -429,8 +429,11 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     taken = set(group_names)
     for item in aggregates:
         outputs = aggregate(compiler, item, columns, counter, group_names)
-        sure = _sure_aggregate_kind(item, columns) if len(outputs) == 1 else "unknown"
-        for name, value in outputs:
+        if len(outputs) == 1:
+            sures = [_sure_aggregate_kind(item, columns)]
+        else:  # arg_max/arg_min(T, ...) and take_any(...): each column read off the input keeps its type
+            sures = [_sure_output_kind(value, columns) for _, value in outputs]
+        for (name, value), sure in zip(outputs, sures, strict=True):
             # a name already taken gets the smallest free numeric suffix (max_X, max_X1), as in the binder
             name = unique_name(name, taken) if name in taken else name
             taken.add(name)
@@ -518,6 +521,19 @@ def _sure_aggregate_kind(item: Node, columns: Columns) -> str:
 
 
 _LISTS = frozenset({"make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"})
+_EXTREME_OF_COLUMN = re.compile(r'(?:max|min)\(("(?:[^"]|"")*")\)')
+
+
+def _sure_output_kind(value: str, columns: Columns) -> str:
+    """The type of one column of a many-column aggregate where it is an input column read as it is: a record
+    field holding the column (arg_max's and take_any's returned columns), or max()/min() of the column
+    (arg_max's ExprToMaximize); else "unknown". Not for dynamic columns, whose max() DuckDB may retype."""
+    source = value.source if isinstance(value, RecordField) else None
+    if source is None:
+        match = _EXTREME_OF_COLUMN.fullmatch(value)
+        source = match[1] if match else None
+    kind = next((kind for column, kind in columns if quote_name(column) == source), None)
+    return kind if kind is not None and kind != "dynamic" else "unknown"
 
 
 def _index_of_by(node: Node) -> int:
