@@ -141,14 +141,14 @@ def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str,
         selects.append(value if value == quote_name(name) else f"{value} AS {quote_name(name)}")
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(selects)}{source}"
     kinds = [kind for _, kind in output.values()]
-    if all(kind in _STORED_KINDS for kind in kinds):
+    if all(kind in STORED_KINDS for kind in kinds):
         compiler.known_columns[sql] = list(zip(stored, kinds, strict=True))
     return sql
 
 
 # The types whose DuckDB column DESCRIBE gives back as the same KQL type (guid is text, decimal a double;
 # "unknown" is a type the compiler is not sure of)
-_STORED_KINDS = frozenset({"string", "long", "int", "real", "bool", "datetime", "timespan", "dynamic"})
+STORED_KINDS = frozenset({"string", "long", "int", "real", "bool", "datetime", "timespan", "dynamic"})
 
 
 def list_items(node: Node) -> list[Node]:
@@ -472,7 +472,7 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
 
 def _remember(compiler: Compiler, sql: str, names: list[str], kinds: list[str]) -> None:
     """The columns of `sql` where every type is sure and no two names differ only in case (DuckDB's twins)."""
-    if all(kind in _STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
+    if all(kind in STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
         compiler.known_columns[sql] = list(zip(names, kinds, strict=True))
 
 

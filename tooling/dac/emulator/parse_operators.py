@@ -12,6 +12,7 @@ from ..kql.lexer import T, Token
 from ..kql.names import name_text, string_value
 from ..kql.syntax import Node
 from ..kql.types import normalize_type
+from .operators import STORED_KINDS
 from .python_data import scalar_value
 from .sql import DUCK_TYPES, quote_name, sql_string
 
@@ -92,7 +93,13 @@ def parse(compiler: Compiler, node: Node, sql: str) -> str:
                 cast = datetime_from_text(value)
             selects.append(f"CASE WHEN {matched} THEN {cast} END AS {quote_name(name)}")
     where = f" WHERE regexp_matches({source}, {pattern_sql})" if node.first_token().text == "parse-where" else ""
-    return f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{where}"
+    result = f"SELECT {', '.join(selects)} FROM ({sql}) AS {compiler.alias()}{where}"
+    captured = {c for c, _ in captures}
+    known = [(name, kind) for name, kind in columns if name not in captured] + captures
+    # each capture is text or TRY_CAST to its type; names that differ only in case are left to DESCRIBE
+    if all(kind in STORED_KINDS for _, kind in known) and len({n.lower() for n, _ in known}) == len(known):
+        compiler.known_columns[result] = known
+    return result
 
 
 # What a typed parse column matches (simple and regex kinds alike); dates are not attempted.
