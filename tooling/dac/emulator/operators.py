@@ -249,13 +249,13 @@ _SURE_CALLS: dict[str, tuple[str, ...]] = {
                      "geo_info_from_ip_address"), _DYNAMIC),
     **dict.fromkeys(("array_length", "strlen", "countof", "tolong", "datetime_diff", "indexof"), ("long",)),
     **dict.fromkeys(("now", "ago", "todatetime", "datetime_add", "startofday", "startofweek", "startofmonth",
-                     "startofyear", "bin", "floor", "make_datetime", "unixtime_seconds_todatetime",
+                     "startofyear", "make_datetime", "unixtime_seconds_todatetime",
                      "unixtime_milliseconds_todatetime"), ("datetime",)),
+    **dict.fromkeys(("bin", "floor"), ("datetime", "long", "real", "timespan")),
     **dict.fromkeys(("isempty", "isnotempty", "isnull", "isnotnull", "not", "ipv4_is_private",
                      "ipv4_is_in_range", "ipv6_is_in_range", "array_index_of"), ("bool",)),
     **dict.fromkeys(("toreal", "todouble", "round"), ("real",)),
     **dict.fromkeys(("tobool", "toboolean"), ("bool",)),
-    **dict.fromkeys(("extractjson", "extract_json"), ("string",)),
     **dict.fromkeys(("datetime_local_to_utc", "datetime_utc_to_local"), ("datetime",)),
 }  # fmt: skip
 _BRANCHES = frozenset({"iff", "iif", "case", "coalesce"})  # their type is their branches' (string, bool)
@@ -275,7 +275,8 @@ _PREDICATES = frozenset(
 _TEXT_FUNCTIONS = frozenset(
     {"tostring", "strcat", "strcat_delim", "tolower", "toupper", "trim", "trim_start", "trim_end",
      "replace_string", "replace_regex", "substring", "extract", "format_datetime", "format_timespan",
-     "url_decode", "url_encode", "base64_decode_tostring", "base64_encode_tostring", "reverse", "strrep"}
+     "url_decode", "url_encode", "base64_decode_tostring", "base64_encode_tostring", "reverse", "strrep",
+     "extractjson", "extract_json"}
 )  # fmt: skip
 
 
