@@ -22,7 +22,7 @@ from .functions.columns import existing_column_name
 from .functions.series import series_call
 from .python_data import scalar_value
 from .session import CASE_TWIN, case_twin_names
-from .sql import nonnull, quote_name
+from .sql import call_arguments, nonnull, quote_name
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -522,17 +522,17 @@ def _sure_aggregate_kind(item: Node, columns: Columns) -> str:
 
 
 _LISTS = frozenset({"make_set", "makeset", "make_list", "makelist", "make_set_if", "make_list_if"})
-_EXTREME_OF_COLUMN = re.compile(r'(?:max|min)\(("(?:[^"]|"")*")\)')
 
 
 def _sure_output_kind(value: str, columns: Columns) -> str:
     """The type of one column of a many-column aggregate where it is an input column read as it is: a record
     field holding the column (arg_max's and take_any's returned columns), or max()/min() of the column
     (arg_max's ExprToMaximize); else "unknown". Not for dynamic columns, whose max() DuckDB may retype."""
-    source = value.source if isinstance(value, RecordField) else None
-    if source is None:
-        match = _EXTREME_OF_COLUMN.fullmatch(value)
-        source = match[1] if match else None
+    if isinstance(value, RecordField):
+        source = value.source
+    else:
+        read = call_arguments(value, "max") or call_arguments(value, "min")
+        source = read[0] if read and len(read) == 1 else None
     kind = next((kind for column, kind in columns if quote_name(column) == source), None)
     return kind if kind is not None and kind != "dynamic" else "unknown"
 

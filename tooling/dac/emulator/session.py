@@ -19,6 +19,9 @@ from ..kql.binder import Environment
 from .errors import query_failure
 from .sql import DUCK_TYPES, kql_type_of, quote_name
 
+# A dotted IPv4 address as kql_ipv4 reads it (RE2 and Python's re read it alike: strings.ipv4_range).
+IPV4_ADDRESS = r"(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}"
+
 # KQL functions that are plain SQL expressions; the compiler calls them by name.
 _MACROS = [
     "CREATE MACRO kql_str(x) AS coalesce(CAST(x AS VARCHAR), '')",
@@ -60,9 +63,9 @@ _MACROS = [
     "CREATE MACRO kql_parse_json(s) AS coalesce(TRY_CAST(s AS JSON), to_json(s))",
     # parse_json() of text: '' is null; an expression (not a column) is bound once through a one-element list
     "CREATE MACRO kql_parse_json_text(s) AS list_transform([s], lambda t: CASE WHEN t = '' THEN NULL "
-    "ELSE coalesce(TRY_CAST(t AS JSON), to_json(t)) END)[1]",
+    "ELSE kql_parse_json(t) END)[1]",
     "CREATE MACRO kql_ipv4(ip) AS CASE WHEN regexp_full_match(coalesce(ip, ''), "
-    "'(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}') THEN "
+    f"'{IPV4_ADDRESS}') THEN "
     "CAST(split_part(ip, '.', 1) AS BIGINT) * 16777216 + CAST(split_part(ip, '.', 2) AS BIGINT) * 65536 "
     "+ CAST(split_part(ip, '.', 3) AS BIGINT) * 256 + CAST(split_part(ip, '.', 4) AS BIGINT) ELSE NULL END",
     # CIDR 'a.b.c.d/n' (or a bare address) -> first and last address as numbers

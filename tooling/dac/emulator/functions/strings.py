@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ...kql.syntax import Node
 from ..errors import EmulatorError
+from ..session import IPV4_ADDRESS
 from .registry import FUNCTIONS, register, simple, with_kinds
 
 if TYPE_CHECKING:
@@ -935,7 +936,7 @@ def _ipv4_in_any_range(compiler: Compiler, arguments: list[Node], columns: Colum
     return f"kqls_ip4_any({ip}, {ranges})", "bool"
 
 
-_IPV4_ADDRESS = re.compile(r"(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}")
+_IPV4_ADDRESS = re.compile(IPV4_ADDRESS)
 
 
 def ipv4_range(text: str) -> tuple[int, int] | None:
