@@ -88,3 +88,45 @@ def test_ipv4_in_any_of_constant_ranges_compares_numbers_with_the_documented_ans
     assert emulate(query) == [[True, True], [True, False], [False, False], [False, True], [None, None]]
     sql = _sql(query)
     assert "kqls_ip4_any" not in sql and f"BETWEEN {(192 << 24) + (168 << 16) + (1 << 8)} AND" in sql
+
+
+def test_ipv6_in_constant_ranges_compares_numbers_with_the_documented_answers():
+    # ipv6-is-in-any-range-function.md's example: the /112 network holds the three c755 addresses and not
+    # the c756 one; ipv6-is-in-range-function.md's rows: an address is in its own /112 network and in
+    # itself, not in 0:0:0:0:0:ffff:c0a8:ac/60; null when a string does not convert
+    query = (
+        'let LocalNetworks = dynamic(["a5e:f127:8a9d:146d:e102:b5d3:c755:f6cd/112", "0:0:0:0:0:ffff:c0a8:ac/60"]);'
+        "datatable(IP: string) ['a5e:f127:8a9d:146d:e102:b5d3:c755:abcd', 'a5e:f127:8a9d:146d:e102:b5d3:c755:abce',"
+        "'a5e:f127:8a9d:146d:e102:b5d3:c756:abd1', 'not an address']"
+        "| project a = ipv6_is_in_any_range(IP, LocalNetworks),"
+        "b = ipv6_is_in_range(IP, 'a5e:f127:8a9d:146d:e102:b5d3:c755:0000/112'),"
+        "c = ipv6_is_in_range(IP, 'a5e:f127:8a9d:146d:e102:b5d3:c755:abcd'),"
+        "d = ipv6_is_in_range(IP, '0:0:0:0:0:ffff:c0a8:ac/60')"
+    )
+    assert emulate(query) == [
+        [True, True, True, False],
+        [True, True, False, False],
+        [False, False, False, False],
+        [None, None, None, None],
+    ]
+    sql = _sql(query)
+    assert "kqls_ip6_any" not in sql and "kqls_ip6_in_n" not in sql
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["fe80::/10", "::1", "1.2.3.4/24", "::ffff:1.2.3.4", "::10.1.2.3/24", "1:2:3:4:5:6:7:8/127", "::/0", "2001:db8::"],
+)
+def test_ipv6_range_reads_a_range_as_the_macros_do(text):
+    # the constant path and the macro path (a range in a column) must agree on every address
+    from dac.emulator.functions.strings import ipv6_range
+
+    first, last = ipv6_range(text)
+    addresses = ["fe80::1", "febf::", "fec0::", "::1", "::2", "1.2.3.4", "1.2.3.255", "1.2.4.0", "::ffff:1.2.3.9",
+                 "::10.1.2.200", "1:2:3:4:5:6:7:9", "1:2:3:4:5:6:7:a", "2001:db8::", "2001:db8::1"]  # fmt: skip
+    rows = ", ".join(f"'{address}'" for address in addresses)
+    constant = emulate(f"datatable(a: string) [{rows}] | project ipv6_is_in_range(a, '{text}')")
+    by_column = emulate(f"datatable(a: string, r: string) [{', '.join(f'{x}, {text!r}' for x in rows.split(', '))}]"
+                        "| project ipv6_is_in_range(a, r)")  # fmt: skip
+    assert constant == by_column
+    assert [True] in constant and 0 <= first <= last < 1 << 128

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .collector import tune_for_short_process
 from .confine import OutsideProject, inside_project
 from .emulator.engine import QueryLimits, address_space_limit
 from .engines import EngineSettings, engine_factory
@@ -369,6 +370,7 @@ _worker_limit: Any = None  # the address-space cap a worker keeps for its life
 
 def _init_worker(cwd: str, debug: str | None, memory_limit: int) -> None:
     global _worker_limit
+    tune_for_short_process()  # a worker lives as long as the command that started it
     os.chdir(cwd)  # a forkserver's children start where the server started
     if debug:
         os.environ["DAC_DEBUG"] = debug

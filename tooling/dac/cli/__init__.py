@@ -55,6 +55,9 @@ def main() -> None:
     custom detection rules, Sentinel analytics rules and Sentinel hunting queries. Exit codes: 0
     clean, 1 findings, 2 usage or input errors.
     """
+    from ..collector import tune_for_short_process
     from ..redaction import install
+
+    tune_for_short_process()
 
     install()  # before any command prints: secrets from the environment never reach the output

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...kql.syntax import Node
@@ -128,10 +129,12 @@ _MACROS = [
     # address ::ffff:a.b.c.d and its '/n' counts 96 + n bits (the reference's examples).
     "CREATE OR REPLACE TEMP MACRO kqls_ip6_side(p) AS CASE WHEN p = '' THEN CAST([] AS VARCHAR[]) "
     "ELSE string_split(p, ':') END",
+    # The three IPv4 forms are told apart by patterns alone (ipv6_range reads them the same way): a
+    # kql_ipv4() per form tried made every IPv6 function several milliseconds slower to plan.
     "CREATE OR REPLACE TEMP MACRO kqls_ip6_form(a) AS CASE WHEN a IS NULL THEN NULL "
-    "WHEN kql_ipv4(a) IS NOT NULL THEN 'v4' "
-    "WHEN lower(a) LIKE '::ffff:%' AND kql_ipv4(substring(a, 8)) IS NOT NULL THEN 'mapped' "
-    "WHEN starts_with(a, '::') AND kql_ipv4(substring(a, 3)) IS NOT NULL THEN 'compat' "
+    f"WHEN regexp_full_match(a, '{IPV4_ADDRESS}') THEN 'v4' "
+    f"WHEN regexp_full_match(a, '::[fF][fF][fF][fF]:{IPV4_ADDRESS}') THEN 'mapped' "
+    f"WHEN regexp_full_match(a, '::{IPV4_ADDRESS}') THEN 'compat' "
     "WHEN contains(a, ':') AND (contains(a, '.') OR contains(a, '%')) THEN "
     + _error("an IPv6 address with an embedded IPv4 address or a zone")
     + " "
@@ -144,10 +147,9 @@ _MACROS = [
     "kqls_ip6_side(split_part(a, '::', 1)), list_transform(range(8 - len(kqls_ip6_side(split_part(a, '::', 1))) "
     "- len(kqls_ip6_side(split_part(a, '::', 2)))), lambda z: '0'), kqls_ip6_side(split_part(a, '::', 2))) "
     "ELSE string_split(a, ':') END",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_value(a, f) AS CASE WHEN f = 'v4' THEN "
-    "CAST(281470681743360 + kql_ipv4(a) AS UHUGEINT) WHEN f = 'mapped' THEN "
-    "CAST(281470681743360 + kql_ipv4(substring(a, 8)) AS UHUGEINT) WHEN f = 'compat' THEN "
-    "CAST(281470681743360 + kql_ipv4(substring(a, 3)) AS UHUGEINT) "
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_value(a, f) AS CASE WHEN f IN ('v4', 'mapped', 'compat') THEN "
+    "CAST(281470681743360 + kql_ipv4(CASE f WHEN 'v4' THEN a WHEN 'mapped' THEN substring(a, 8) "
+    "ELSE substring(a, 3) END) AS UHUGEINT) "
     "WHEN f = 'v6' THEN list_reduce(kqls_ip6_groups(a), lambda acc, g: acc * 65536 + CAST('0x' || g AS UHUGEINT), "
     "CAST(0 AS UHUGEINT)) ELSE NULL END",
     # A macro's argument is copied into its body at every use: each value the ip6 macros need more than once
@@ -162,9 +164,9 @@ _MACROS = [
     "WHEN CAST(split_part(s, '/', 2) AS INTEGER) <= 128 THEN CAST(split_part(s, '/', 2) AS INTEGER) ELSE NULL END",
     "CREATE OR REPLACE TEMP MACRO kqls_ip6_pfx(s) AS list_transform([kqls_ip6_form(split_part(s, '/', 1))], "
     "lambda f6: kqls_ip6_pfx_f(s, f6))[1]",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip6_num(s) AS list_transform([kqls_ip6_form(split_part(s, '/', 1))], "
-    "lambda f6n: CASE WHEN kqls_ip6_pfx_f(s, f6n) IS NULL THEN NULL "
-    "ELSE kqls_ip6_value(split_part(s, '/', 1), f6n) END)[1]",
+    "CREATE OR REPLACE TEMP MACRO kqls_ip6_num(s) AS list_transform([split_part(s, '/', 1)], lambda a6: "
+    "list_transform([kqls_ip6_form(a6)], lambda f6n: CASE WHEN kqls_ip6_pfx_f(s, f6n) IS NULL THEN NULL "
+    "ELSE kqls_ip6_value(a6, f6n) END)[1])[1]",
     "CREATE OR REPLACE TEMP MACRO kqls_mask6(v, p) AS CASE WHEN p = 0 THEN CAST(0 AS UHUGEINT) "
     "ELSE list_transform([CAST(1 AS UHUGEINT) << CAST(128 - p AS UHUGEINT)], lambda unit: (v // unit) * unit)[1] END",
     "CREATE OR REPLACE TEMP MACRO kqls_ip6_str(v) AS array_to_string(list_transform(range(7, -1, -1), "
@@ -929,7 +931,7 @@ def _ipv4_in_any_range(compiler: Compiler, arguments: list[Node], columns: Colum
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "ipv4_is_in_any_range")
-    constant = _constant_ipv4_ranges(compiled[1:])
+    constant = _constant_ranges(compiled[1:], ipv4_range)
     if constant is not None:
         return _ipv4_in_constant_ranges(ip, constant), "bool"
     ranges = _ip_list(compiler, compiled[1:], arguments[1:], "ipv4_is_in_any_range")
@@ -958,10 +960,13 @@ def ipv4_range(text: str) -> tuple[int, int] | None:
     return first, first + size - 1
 
 
-def _constant_ipv4_ranges(compiled: list[tuple[str, str]]) -> list[tuple[int, int]] | None:
-    """The ranges of ipv4_is_in_any_range as numbers when they are constants that all parse: string literals,
-    or one dynamic array literal of strings (also through a let: the IOC list); None otherwise (the macro
-    then reads them row by row, and a range that does not parse is its error)."""
+def _constant_ranges(
+    compiled: list[tuple[str, str]], read: Callable[[str], tuple[int, int] | None]
+) -> list[tuple[int, int]] | None:
+    """The ranges of ipv4/ipv6_is_in_any_range as numbers (`read`: ipv4_range or ipv6_range) when they are
+    constants that all parse: string literals, or one dynamic array literal of strings (also through a let:
+    the IOC list); None otherwise (the macro then reads them row by row, and a range that does not parse
+    is its error)."""
     texts: list[str | None]
     if len(compiled) == 1 and compiled[0][1] == "dynamic":
         value = _const_json(compiled[0][0])
@@ -970,7 +975,7 @@ def _constant_ipv4_ranges(compiled: list[tuple[str, str]]) -> list[tuple[int, in
         texts = list(value)
     else:
         texts = [_const_string(sql) if kind == "string" else None for sql, kind in compiled]
-    ranges = [ipv4_range(text) if text is not None else None for text in texts]
+    ranges = [read(text) if text is not None else None for text in texts]
     if not ranges or any(r is None for r in ranges):
         return None
     return [r for r in ranges if r is not None]
@@ -1159,6 +1164,9 @@ def _ipv6_in_range(compiler: Compiler, arguments: list[Node], columns: Columns, 
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip, cidr = (_ip_text(compiler, s, k, n, "ipv6_is_in_range") for (s, k), n in zip(compiled, arguments, strict=True))
+    constant = _constant_ranges(compiled[1:], ipv6_range)
+    if constant is not None:
+        return _ipv6_in_constant_ranges(ip, constant), "bool"
     return f"kqls_ip6_any({ip}, [{cidr}])", "bool"
 
 
@@ -1169,4 +1177,96 @@ def _ipv6_in_any_range(compiler: Compiler, arguments: list[Node], columns: Colum
     _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "ipv6_is_in_any_range")
+    constant = _constant_ranges(compiled[1:], ipv6_range)
+    if constant is not None:
+        return _ipv6_in_constant_ranges(ip, constant), "bool"
     return f"kqls_ip6_any({ip}, {_ip_list(compiler, compiled[1:], arguments[1:], 'ipv6_is_in_any_range')})", "bool"
+
+
+_IPV6_GROUP = "[0-9A-Fa-f]{1,4}"
+_IPV6_FULL = re.compile(f"{_IPV6_GROUP}(:{_IPV6_GROUP}){{7}}")
+_IPV6_SHORT = re.compile(f"({_IPV6_GROUP}(:{_IPV6_GROUP}){{0,6}})?::({_IPV6_GROUP}(:{_IPV6_GROUP}){{0,6}})?")
+_IPV4_MAPPED = 281470681743360  # ::ffff:0.0.0.0
+
+
+def _ipv4_number(text: str) -> int | None:
+    """A dotted IPv4 address as a number, as kql_ipv4 reads it; None where it gives null."""
+    if not _IPV4_ADDRESS.fullmatch(text):
+        return None
+    number = 0
+    for octet in text.split("."):
+        number = number * 256 + int(octet)
+    return number
+
+
+def ipv6_range(text: str) -> tuple[int, int] | None:
+    """The first and last address (as 128-bit numbers) of an IPv6 range, read as the kqls_ip6_form,
+    kqls_ip6_pfx_f and kqls_ip6_value macros read it: an IPv4 address (also '::ffff:a.b.c.d' and
+    '::a.b.c.d') is the mapped ::ffff:a.b.c.d and its '/n' counts 96 + n bits. None where they give null
+    or an error (the macro path then keeps its answer and its error)."""
+    address = text.split("/", 1)[0]
+    ipv4 = _ipv4_number(address)
+    if ipv4 is not None:
+        form = "v4"
+    elif address[:7].lower() == "::ffff:" and (ipv4 := _ipv4_number(address[7:])) is not None:
+        form = "mapped"
+    elif address.startswith("::") and (ipv4 := _ipv4_number(address[2:])) is not None:
+        form = "compat"
+    elif ":" in address and ("." in address or "%" in address):
+        return None  # the macro's error
+    elif _is_ipv6_groups(address):
+        form = "v6"
+    else:
+        return None
+    prefix = 128
+    if "/" in text:
+        if not re.fullmatch(r"[^/]+/[0-9]{1,3}", text) or form == "mapped":  # mapped with a prefix: an error
+            return None
+        bits = int(text.split("/")[1])
+        if form in ("v4", "compat"):
+            if bits > 32:
+                return None
+            bits += 96
+        elif bits > 128:
+            return None
+        prefix = bits
+    if ipv4 is not None:
+        number = _IPV4_MAPPED + ipv4
+    else:
+        groups = address.split(":")
+        if "::" in address:
+            before, after = _ipv6_side(address, 0), _ipv6_side(address, 1)
+            groups = [*before, *["0"] * (8 - len(before) - len(after)), *after]
+        number = 0
+        for group in groups:
+            number = number * 65536 + int(group, 16)
+    size = 1 << (128 - prefix)
+    first = number // size * size
+    return first, first + size - 1
+
+
+def _is_ipv6_groups(address: str) -> bool:
+    """Eight groups of hex digits, or fewer around one '::' (kqls_ip6_form's 'v6')."""
+    if _IPV6_FULL.fullmatch(address):
+        return True
+    return bool(_IPV6_SHORT.fullmatch(address)) and len(_ipv6_side(address, 0)) + len(_ipv6_side(address, 1)) <= 7
+
+
+def _ipv6_side(address: str, index: int) -> list[str]:
+    """kqls_ip6_side(split_part(address, '::', index + 1)): the groups on one side of '::'."""
+    parts = address.split("::")
+    side = parts[index] if index < len(parts) else ""
+    return side.split(":") if side else []
+
+
+def _ipv6_in_constant_ranges(ip: str, ranges: list[tuple[int, int]]) -> str:
+    """kqls_ip6_any(ip, ranges) with the ranges already numbers: null for an address that does not parse,
+    the macro's error for one with a prefix, else one comparison per range (the macro parses each range
+    again for every row: ~90 ms to plan one ipv6_is_in_range)."""
+    tests = " OR ".join(
+        f"_kql_n6 BETWEEN CAST('{first}' AS UHUGEINT) AND CAST('{last}' AS UHUGEINT)" for first, last in ranges
+    )
+    prefixed = _error("an IPv6 address with a prefix where a plain address is expected")
+    return (f"list_transform([{ip}], lambda _kql_a6: list_transform([kqls_ip6_num(_kql_a6)], lambda _kql_n6: "
+            f"CASE WHEN _kql_n6 IS NULL THEN NULL WHEN contains(_kql_a6, '/') THEN {prefixed} "
+            f"ELSE {tests} END)[1])[1]")  # fmt: skip
