@@ -130,3 +130,40 @@ def test_ipv6_range_reads_a_range_as_the_macros_do(text):
                         "| project ipv6_is_in_range(a, r)")  # fmt: skip
     assert constant == by_column
     assert [True] in constant and 0 <= first <= last < 1 << 128
+
+
+def test_string_macros_are_created_when_a_query_first_names_them():
+    from dac.emulator.functions.strings import _MACRO_BY_NAME
+
+    emulator = Emulator(environment("defender"), now=dt.datetime(2024, 6, 1, 12))
+    try:
+
+        def created() -> set[str]:
+            rows = emulator.connection.execute(
+                "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name LIKE 'kqls%'"
+            ).fetchall()
+            return {name for (name,) in rows}
+
+        # a word that looks like a macro's name inside a string is only text (trim-function.md: the
+        # leading and trailing matches of the regular expression are removed)
+        assert emulator.run("print trim('x', 'xkqls_nothingx')").rows == [("kqls_nothing",)]
+        assert created() == set()
+        # parse-ipv6-function.md: the address in its canonical form, eight groups of four hex digits
+        assert emulator.run("print parse_ipv6('fe80::85d:e82c:9446:7994')").rows == [
+            ("fe80:0000:0000:0000:085d:e82c:9446:7994",)
+        ]
+        ip6 = created()
+        assert "kqls_ip6_num" in ip6 and not any(name.startswith("kqls_ip4") for name in ip6)
+        assert len(ip6) < len(_MACRO_BY_NAME) // 2
+    finally:
+        emulator.close()
+
+
+def test_each_string_macro_comes_with_the_macros_it_names():
+    from dac.emulator.functions.strings import _MACRO_BY_NAME, _MACRO_USES, _in_creation_order
+
+    for name in _MACRO_BY_NAME:
+        order = _in_creation_order([name])
+        assert order[-1] == name and len(order) == len(set(order))
+        for position, macro in enumerate(order):
+            assert set(_MACRO_USES[macro]) <= set(order[:position])

@@ -28,8 +28,10 @@ from .literals import parse_datetime, parse_timespan, timespan_ticks
 from .session import CASE_TWIN
 from .sql import (
     DUCK_TYPES,
+    NOT_CONSTANT,
     call_arguments,
     contains_pattern,
+    json_literal_value,
     json_str,
     quote_name,
     sql_string,
@@ -520,14 +522,16 @@ class ExpressionCompiler:
         sql, kind = self.expr(item, columns)
         if kind != "dynamic":
             return None
-        try:  # a value that reads a column does not bind without a FROM: not a constant
-            row = self.engine.connection.execute(f"SELECT CAST({sql} AS VARCHAR)").fetchone()
-        except duckdb.Error:
-            return None
-        try:
-            value = json.loads(row[0]) if row and row[0] is not None else None
-        except ValueError:
-            return None
+        value = json_literal_value(sql)  # a literal is read here: a query per IOC list costs a millisecond
+        if value is NOT_CONSTANT:
+            try:  # a value that reads a column does not bind without a FROM: not a constant
+                row = self.engine.connection.execute(f"SELECT CAST({sql} AS VARCHAR)").fetchone()
+            except duckdb.Error:
+                return None
+            try:
+                value = json.loads(row[0]) if row and row[0] is not None else None
+            except ValueError:
+                return None
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             return None
         return value

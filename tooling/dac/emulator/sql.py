@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from .ticks import DATETIME_NS
 
@@ -49,6 +51,23 @@ def string_literal_value(sql: str) -> str | None:
     if len(sql) >= 2 and sql[0] == sql[-1] == "'" and "'" not in sql[1:-1].replace("''", ""):
         return sql[1:-1].replace("''", "'")
     return None
+
+
+# What json_literal_value gives for SQL that is not a dynamic literal.
+NOT_CONSTANT: Any = object()
+_JSON_LITERAL = re.compile(r"CAST\('((?:[^']|'')*)' AS JSON\)")
+
+
+def json_literal_value(sql: str) -> Any:
+    """The value of a compiled dynamic literal (`CAST('<JSON text>' AS JSON)`, also through a let), read in
+    Python rather than by a query; NOT_CONSTANT for any other SQL or text that is not JSON."""
+    match = _JSON_LITERAL.fullmatch(sql.strip())
+    if not match:
+        return NOT_CONSTANT
+    try:
+        return json.loads(match.group(1).replace("''", "'"))
+    except ValueError:
+        return NOT_CONSTANT
 
 
 def nonnull(sql: str, kind: str, nullable: bool) -> str:

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 from ...kql.syntax import Node
 from ..errors import EmulatorError
 from ..session import IPV4_ADDRESS
-from .registry import FUNCTIONS, register, simple, with_kinds
+from ..sql import json_literal_value
+from .registry import FUNCTIONS, Handler, simple, with_kinds
+from .registry import register as register_function
 
 if TYPE_CHECKING:
     from ..interface import Compiler
@@ -41,17 +43,6 @@ def _const_string(sql: str) -> str | None:
     """The value of a compiled string literal (also through `let`), else None."""
     match = re.fullmatch(r"'((?:[^']|'')*)'", sql.strip())
     return match.group(1).replace("''", "'") if match else None
-
-
-def _const_json(sql: str) -> object:
-    """The value of a compiled dynamic literal, else a sentinel (`_NOT_CONSTANT`)."""
-    match = re.fullmatch(r"CAST\('((?:[^']|'')*)' AS JSON\)", sql.strip())
-    if not match:
-        return _NOT_CONSTANT
-    return json.loads(match.group(1).replace("''", "'"))
-
-
-_NOT_CONSTANT = object()
 
 
 def _offset(node: Node) -> int:
@@ -77,13 +68,50 @@ def _compiled(compiler: Compiler, arguments: list[Node], columns: Columns) -> li
     return [compiler.expr(a, columns) for a in arguments]
 
 
-def _ensure_macros(compiler: Compiler) -> None:
+def _ensure_macros(compiler: Compiler, sql: str) -> None:
+    """Create the macros `sql` names that this connection lacks, each after the ones its body names: only
+    what a query uses (creating all 58 costs 40 ms; a query uses a family of them)."""
     engine = compiler.engine
-    if getattr(engine, "_kql_string_macros", False):
-        return
-    for macro in _MACROS:
-        engine.connection.execute(macro)
-    engine._kql_string_macros = True  # type: ignore[attr-defined]
+    created: set[str] = engine.__dict__.setdefault("_kql_string_macros", set())
+    named = dict.fromkeys(_MACRO_NAME.findall(sql))  # a string literal may hold such a word too
+    pending = [name for name in named if name in _MACRO_BY_NAME and name not in created]
+    for name in _in_creation_order(pending):
+        if name not in created:
+            engine.connection.execute(_MACRO_BY_NAME[name])
+            created.add(name)
+
+
+def _in_creation_order(names: list[str]) -> list[str]:
+    """`names` and the macros their bodies name, each after those it names (no macro names itself)."""
+    order: list[str] = []
+    done: set[str] = set()
+    stack = [(name, False) for name in reversed(names)]
+    while stack:  # depth first, by a loop
+        name, expanded = stack.pop()
+        if name in done:
+            continue
+        if expanded:
+            done.add(name)
+            order.append(name)
+            continue
+        stack.append((name, True))
+        stack += [(used, False) for used in _MACRO_USES[name] if used not in done]
+    return order
+
+
+def register(*names: str) -> Callable[[Handler], Handler]:
+    """registry.register for this module's functions: the string macros their SQL names are created when a
+    query first uses them."""
+
+    def decorate(handler: Handler) -> Handler:
+        def with_macros(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
+            sql, kind = handler(compiler, arguments, columns, node)
+            _ensure_macros(compiler, sql)
+            return sql, kind
+
+        return register_function(*names)(with_macros)
+
+    return decorate
 
 
 # A canonical IPv4 octet (no leading zeros), and one that also allows leading zeros, whose
@@ -354,6 +382,12 @@ _MACROS = [
     + _error("regex_quote() of characters RE2 and .NET escape differently")
     + " ELSE regexp_replace(s, '([\\\\*+?|{\\[()^$.# ])', '\\\\\\1', 'g') END",
 ]
+_MACRO_NAME = re.compile(r"\bkqls_\w+")
+_MACRO_BY_NAME = {_MACRO_NAME.findall(macro)[0]: macro for macro in _MACROS}  # each names itself first
+_MACRO_USES = {
+    name: [used for used in dict.fromkeys(_MACRO_NAME.findall(macro.split(" AS ", 1)[1])) if used != name]
+    for name, macro in _MACRO_BY_NAME.items()
+}
 
 
 # ----------------------------------------------------------------- plain string functions
@@ -405,7 +439,6 @@ register("trim_end")(_trim_handler(False, True, "trim_end"))
 @register("indexof")
 def _indexof(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 5, "indexof")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     source = _text(compiler, *compiled[0], arguments[0], "indexof")
     lookup = _text(compiler, *compiled[1], arguments[1], "indexof")
@@ -566,7 +599,7 @@ def _extract_all(compiler: Compiler, arguments: list[Node], columns: Columns, no
                             _offset(arguments[0]))  # fmt: skip
     wanted = list(range(1, len(names) + 1))
     if len(arguments) == 3:
-        groups = _const_json(compiled[1][0])
+        groups = json_literal_value(compiled[1][0])
         if not isinstance(groups, list) or not groups:
             raise compiler.unsupported("extract_all() whose capture groups are not a literal array", arguments[1])
         wanted = []
@@ -616,7 +649,6 @@ def _replace(compiler: Compiler, arguments: list[Node], columns: Columns, node: 
 @register("regex_quote")
 def _regex_quote(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 1, 1, "regex_quote")
-    _ensure_macros(compiler)
     (value, kind) = compiler.expr(arguments[0], columns)
     return f"kqls_regex_quote({_text(compiler, value, kind, arguments[0], 'regex_quote')})", "string"
 
@@ -628,7 +660,7 @@ def _replace_strings(compiler: Compiler, arguments: list[Node], columns: Columns
     precedence: 'This'/'is' -> 'This was', 'is'/'This' -> 'Thwas was')."""
     _arity(node, arguments, 3, 3, "replace_strings")
     compiled = _compiled(compiler, arguments, columns)
-    lookups, rewrites = _const_json(compiled[1][0]), _const_json(compiled[2][0])
+    lookups, rewrites = json_literal_value(compiled[1][0]), json_literal_value(compiled[2][0])
     if not isinstance(lookups, list) or not isinstance(rewrites, list):
         raise compiler.unsupported("replace_strings() whose lookups and rewrites are not literal arrays", node)
     if len(rewrites) < len(lookups):
@@ -668,7 +700,6 @@ def _base64_encode(compiler: Compiler, arguments: list[Node], columns: Columns, 
 
 def _string_argument(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node, name: str) -> str:
     _arity(node, arguments, 1, 1, name)
-    _ensure_macros(compiler)
     value, kind = compiler.expr(arguments[0], columns)
     return _text(compiler, value, kind, arguments[0], name)
 
@@ -696,7 +727,6 @@ def _base64_toguid(compiler: Compiler, arguments: list[Node], columns: Columns, 
 @register("base64_encode_fromguid")
 def _base64_fromguid(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 1, 1, "base64_encode_fromguid")
-    _ensure_macros(compiler)
     value, kind = compiler.expr(arguments[0], columns)
     if kind != "guid":
         raise EmulatorError("EMU006", "base64_encode_fromguid() expects a guid", _offset(arguments[0]))
@@ -706,7 +736,6 @@ def _base64_fromguid(compiler: Compiler, arguments: list[Node], columns: Columns
 @register("base64_encode_fromarray")
 def _base64_fromarray(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 1, 1, "base64_encode_fromarray")
-    _ensure_macros(compiler)
     value, kind = compiler.expr(arguments[0], columns)
     if kind != "dynamic":
         raise compiler.unsupported(f"base64_encode_fromarray() of a {kind} value", arguments[0])
@@ -795,7 +824,6 @@ def _xxhash64(name: str):
         # xxHash64 with seed 0 of the UTF-8 bytes of a string, or of a datetime's ticks as 8 bytes
         # little-endian (both checked against the documented values); other kinds are not documented.
         _arity(node, arguments, 1, 2, name)
-        _ensure_macros(compiler)
         compiled = _compiled(compiler, arguments, columns)
         value, kind = compiled[0]
         if kind in ("string", "unknown"):
@@ -863,7 +891,6 @@ def _ip_mask(
 @register("ipv4_compare")
 def _ipv4_compare(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 3, "ipv4_compare")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv4_compare") for (s, k), n in zip(compiled[:2], arguments, strict=False))
     return f"kqls_ip4_cmp({a}, {b}, {_ip_mask(compiler, compiled, arguments, 'ipv4_compare')})", "long"
@@ -872,7 +899,6 @@ def _ipv4_compare(compiler: Compiler, arguments: list[Node], columns: Columns, n
 @register("ipv4_is_match")
 def _ipv4_is_match(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 3, "ipv4_is_match")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv4_is_match") for (s, k), n in zip(compiled[:2], arguments, strict=False))
     return f"(kqls_ip4_cmp({a}, {b}, {_ip_mask(compiler, compiled, arguments, 'ipv4_is_match')}) = 0)", "bool"
@@ -881,7 +907,6 @@ def _ipv4_is_match(compiler: Compiler, arguments: list[Node], columns: Columns, 
 @register("ipv4_netmask_suffix")
 def _ipv4_netmask_suffix(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 1, 1, "ipv4_netmask_suffix")
-    _ensure_macros(compiler)
     ip = _ip_text(compiler, *compiler.expr(arguments[0], columns), arguments[0], "ipv4_netmask_suffix")
     return f"(CASE WHEN kqls_ip4_num({ip}) IS NULL THEN NULL ELSE CAST(kqls_ip4_pfx({ip}) AS INTEGER) END)", "int"
 
@@ -891,7 +916,6 @@ def _format_ipv4(with_mask: bool):
 
     def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
         _arity(node, arguments, 1, 2, name)
-        _ensure_macros(compiler)
         compiled = _compiled(compiler, arguments, columns)
         value, kind = compiled[0]
         if kind in ("long", "int"):  # a number is the address in big-endian order
@@ -928,7 +952,6 @@ register("format_ipv4_mask")(_format_ipv4(True))
 def _ipv4_in_any_range(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     if len(arguments) < 2:
         raise EmulatorError("EMU006", "wrong number of arguments for 'ipv4_is_in_any_range'", _offset(node))
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "ipv4_is_in_any_range")
     constant = _constant_ranges(compiled[1:], ipv4_range)
@@ -969,7 +992,7 @@ def _constant_ranges(
     is its error)."""
     texts: list[str | None]
     if len(compiled) == 1 and compiled[0][1] == "dynamic":
-        value = _const_json(compiled[0][0])
+        value = json_literal_value(compiled[0][0])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return None
         texts = list(value)
@@ -995,7 +1018,6 @@ def _has_ipv4(macro: str, name: str, many: bool):
     def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
         if len(arguments) < 2 or (not many and len(arguments) != 2):
             raise EmulatorError("EMU006", f"wrong number of arguments for '{name}'", _offset(node))
-        _ensure_macros(compiler)
         compiled = _compiled(compiler, arguments, columns)
         text = _text(compiler, *compiled[0], arguments[0], name)
         if not many:
@@ -1017,7 +1039,6 @@ register("has_any_ipv4_prefix")(_has_ipv4("kqls_has_ip4_prefix", "has_any_ipv4_p
 def _parse_ipv4(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     # "The value may include net-mask using IP-prefix notation": '192.168.1.1/24' -> 3232235776.
     _arity(node, arguments, 1, 1, "parse_ipv4")
-    _ensure_macros(compiler)
     ip = _ip_text(compiler, *compiler.expr(arguments[0], columns), arguments[0], "parse_ipv4")
     return f"kqls_mask(kqls_ip4_num({ip}), kqls_ip4_pfx({ip}))", "long"
 
@@ -1025,7 +1046,6 @@ def _parse_ipv4(compiler: Compiler, arguments: list[Node], columns: Columns, nod
 @register("parse_ipv4_mask")
 def _parse_ipv4_mask(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 2, "parse_ipv4_mask")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "parse_ipv4_mask")
     prefix = _ip_mask(compiler, [*compiled, compiled[1]], [*arguments, arguments[1]], "parse_ipv4_mask")
@@ -1115,7 +1135,6 @@ def _to_utf8(compiler: Compiler, arguments: list[Node], columns: Columns, node: 
 @register("ipv6_compare")
 def _ipv6_compare(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 3, "ipv6_compare")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv6_compare") for (s, k), n in zip(compiled[:2], arguments, strict=False))
     mask = _ip_mask(compiler, compiled, arguments, "ipv6_compare", 6)
@@ -1125,7 +1144,6 @@ def _ipv6_compare(compiler: Compiler, arguments: list[Node], columns: Columns, n
 @register("ipv6_is_match")
 def _ipv6_is_match(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 3, "ipv6_is_match")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     a, b = (_ip_text(compiler, s, k, n, "ipv6_is_match") for (s, k), n in zip(compiled[:2], arguments, strict=False))
     return f"(kqls_ip6_cmp({a}, {b}, {_ip_mask(compiler, compiled, arguments, 'ipv6_is_match', 6)}) = 0)", "bool"
@@ -1137,7 +1155,6 @@ def _parse_ipv6(with_mask: bool):
     def handler(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
         # The canonical form: eight groups of four lowercase hex digits, masked by the prefix.
         _arity(node, arguments, 2 if with_mask else 1, 2 if with_mask else 1, name)
-        _ensure_macros(compiler)
         compiled = _compiled(compiler, arguments, columns)
         ip = _ip_text(compiler, *compiled[0], arguments[0], name)
         prefix = f"kqls_ip6_pfx({ip})"
@@ -1161,7 +1178,6 @@ register("parse_ipv6_mask")(_parse_ipv6(True))
 @register("ipv6_is_in_range")
 def _ipv6_in_range(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     _arity(node, arguments, 2, 2, "ipv6_is_in_range")
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip, cidr = (_ip_text(compiler, s, k, n, "ipv6_is_in_range") for (s, k), n in zip(compiled, arguments, strict=True))
     constant = _constant_ranges(compiled[1:], ipv6_range)
@@ -1174,7 +1190,6 @@ def _ipv6_in_range(compiler: Compiler, arguments: list[Node], columns: Columns, 
 def _ipv6_in_any_range(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
     if len(arguments) < 2:
         raise EmulatorError("EMU006", "wrong number of arguments for 'ipv6_is_in_any_range'", _offset(node))
-    _ensure_macros(compiler)
     compiled = _compiled(compiler, arguments, columns)
     ip = _ip_text(compiler, *compiled[0], arguments[0], "ipv6_is_in_any_range")
     constant = _constant_ranges(compiled[1:], ipv6_range)
