@@ -18,7 +18,10 @@ hand-written SQL (fetched to Python), and prints the ratio. The hand-written SQL
 write for DuckDB by hand, not the emulator's SQL: one alternation regex for has_any, a case-insensitive
 whole-term regex per term for has_all, QUALIFY row_number() for arg_max, DISTINCT ON for the
 innerunique left side, time_bucket for bin, list(DISTINCT) for make_set, unnest for mv-expand,
-regexp_extract for parse. The hand-written SQL of (c) does what the query does, its `search`
+regexp_extract for parse. make_set is timed twice: (l) with the sets fetched as JSON text, which is not
+the answer the emulator gives (it decodes each set into a Python list, ~60 ms of (l)'s time for 5,000
+sets), and (l') with the sets fetched as DuckDB lists, which DuckDB turns into the same Python lists.
+The hand-written SQL of (c) does what the query does, its `search`
 included; (c') also compares with a hand-optimised SQL that drops the search because the query's
 later equality filters imply it.
 
@@ -162,6 +165,9 @@ SHAPES = [
      "DeviceNetworkEvents\n| summarize make_set(RemotePort) by DeviceName",
      "SELECT DeviceName, to_json(list(DISTINCT RemotePort)) AS set_RemotePort FROM DeviceNetworkEvents "
      "GROUP BY DeviceName"),
+    ("(l') make_set by key, the sets fetched as Python lists",
+     "DeviceNetworkEvents\n| summarize make_set(RemotePort) by DeviceName",
+     "SELECT DeviceName, list(DISTINCT RemotePort) AS set_RemotePort FROM DeviceNetworkEvents GROUP BY DeviceName"),
     ("(m) mv-expand of a dynamic array",
      "DeviceNetworkEvents\n| extend Fields = parse_json(AdditionalFields)\n| mv-expand Fields\n"
      "| summarize n = count() by Field = tostring(Fields)",

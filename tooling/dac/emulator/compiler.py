@@ -70,7 +70,8 @@ def compile_query(engine: Session, text: str) -> tuple[str, Columns | None]:
         raise EmulatorError("EMU004", f"syntax error: {first.message}", first.start)
     compiler = Compiler(engine)
     sql = compiler.query(result.tree)
-    if _nesting(sql) > _DEEP_SQL:  # rare: only then ask DuckDB whether it takes the query, to say why not
+    if sql.count("(") > _DEEP_SQL and _nesting(sql) > _DEEP_SQL:  # rare: only then ask DuckDB whether it takes
+        # the query, to say why not (a query with fewer brackets than the limit cannot nest past it)
         _describe(engine, sql)
     known = compiler.known_columns.get(sql)
     if known is not None and _CHECK_KNOWN_COLUMNS:
