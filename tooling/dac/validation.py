@@ -63,11 +63,8 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
 
     checked = report.detections
     checked_files = set(files)  # discover() names each file once, resolved where it can be
-    repository_files = (
-        [f for f in discover([project.detections_dir]) if f not in checked_files]
-        if (project.detections_dir.is_dir())
-        else []
-    )
+    searched = project.detections_dir.is_dir() and not _searched_whole(paths, project)
+    repository_files = [f for f in discover([project.detections_dir]) if f not in checked_files] if searched else []
     report.diagnostics.extend(repository.check_unique_ids(checked, _ids_of(repository_files)))
     if _whole_folder(paths, project):  # a target parameter no detection declares is a typo (DAC131)
         for target in project.targets:
@@ -77,6 +74,13 @@ def validate(paths: Sequence[Path], project: Project, base_ref: str | None = Non
         report.diagnostics.extend(_check_base(checked, project, base_ref, files + repository_files))
     report.diagnostics.sort(key=Diagnostic.sort_key)
     return report
+
+
+def _searched_whole(paths: Sequence[Path], project: Project) -> bool:
+    """Whether one of `paths` is the detections folder itself: discover() then found every file a search of
+    it finds, and searching it again would find no other."""
+    folder = project.detections_dir.resolve()
+    return any(p.is_dir() and p.resolve() == folder for p in paths)
 
 
 def _whole_folder(paths: Sequence[Path], project: Project) -> bool:
