@@ -167,3 +167,53 @@ def test_each_string_macro_comes_with_the_macros_it_names():
         assert order[-1] == name and len(order) == len(set(order))
         for position, macro in enumerate(order):
             assert set(_MACRO_USES[macro]) <= set(order[:position])
+
+
+def _described(query: str) -> tuple[list[tuple], list[str]]:
+    """The rows of a query and the SQL of every DESCRIBE compiling it made."""
+    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
+    asked: list[str] = []
+    describe = engine.describe_types
+
+    def counting(sql: str) -> list[tuple[str, str]]:
+        asked.append(sql)
+        return describe(sql)
+
+    engine.describe_types = counting  # type: ignore[method-assign]
+    try:
+        return engine.run(query).rows, asked
+    finally:
+        engine.close()
+
+
+def test_a_join_and_an_extend_after_it_know_their_columns_without_planning_the_query_again():
+    # join-operator.md: a kind=inner join gives every pair of matching rows, the right side's column of the
+    # same name renamed with a suffix (Key1); timespan arithmetic: a datetime plus 1h is a datetime
+    query = (
+        "let L = datatable(Key: string, At: datetime) ['a', datetime(2024-01-01), 'b', datetime(2024-01-02)];"
+        "let R = datatable(Key: string, n: long) ['a', 1, 'a', 2, 'c', 3];"
+        "L | join kind=inner R on Key | extend Later = At + 1h, m = n * 2 | where Later > datetime(2024-01-01)"
+        "| project Key, Key1, Later, m"
+    )
+    rows, asked = _described(query)
+    assert [list(row) for row in rows] == [
+        ["a", "a", dt.datetime(2024, 1, 1, 1), 2],
+        ["a", "a", dt.datetime(2024, 1, 1, 1), 4],
+    ]
+    assert not any(" JOIN " in sql for sql in asked)  # only the extend's expressions were described, alone
+
+
+def test_expression_types_are_not_guessed_over_columns_of_other_duckdb_types():
+    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
+    try:
+        from dac.emulator.compiler import Compiler
+
+        compiler = Compiler(engine)
+        summed = "SELECT sum(x) AS s FROM range(3) AS t(x)"  # a HUGEINT: KQL's long, stored otherwise
+        assert compiler.columns(summed) == [("s", "long")]
+        assert compiler.expression_kinds(summed, ['"s" + 1']) is None
+        plain = "SELECT CAST(x AS BIGINT) AS s FROM range(3) AS t(x)"
+        assert compiler.expression_kinds(plain, ['"s" + 1', "'a' || \"s\"", '"s" > 1']) == ["long", "string", "bool"]
+        assert compiler.expression_kinds(plain, ["no_such_function(1)"]) is None
+    finally:
+        engine.close()

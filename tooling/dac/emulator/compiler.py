@@ -52,7 +52,8 @@ from .parse_operators import parse_kv
 from .pass_through import as_operator, render, serialize
 from .platform_data import file_profile, get_watchlist, resource_graph
 from .plugins import evaluate
-from .sql import DUCK_TYPES, quote_name
+from .sql import DUCK_TYPES, kql_type_of, quote_name
+from .ticks import DATETIME_NS
 from .unions import search, union
 
 if TYPE_CHECKING:
@@ -81,8 +82,13 @@ def compile_query(engine: Session, text: str) -> tuple[str, Columns | None]:
 
 def _describe(engine: Session, sql: str) -> Columns:
     """The columns of a query, from DuckDB; its refusal of SQL nested too deep said in our words."""
+    return [(name, kql_type_of(duck)) for name, duck in _describe_types(engine, sql)]
+
+
+def _describe_types(engine: Session, sql: str) -> list[tuple[str, str]]:
+    """_describe with DuckDB's types."""
     try:
-        return engine.describe(sql)
+        return engine.describe_types(sql)
     except EmulatorError as error:
         if "max_expression_depth" not in error.engine_text:  # DuckDB's words, kept off the message
             raise
@@ -119,6 +125,17 @@ def _check_known(engine: Session, sql: str, known: Columns) -> None:
         raise AssertionError(f"known columns {known} differ from DuckDB's {described} for: {sql[:300]}")
 
 
+# The DuckDB type each column type of a known or described column list is stored as (kql_type_of's inverse
+# for these): expression_kinds types its probe's columns with them.
+_PROBE_TYPES = {kind: DUCK_TYPES[kind] for kind in ("string", "long", "int", "real", "bool", "datetime", "timespan",
+                                                    "dynamic")} | {DATETIME_NS: "TIMESTAMP_NS"}  # fmt: skip
+
+
+def _probe_typed(described: list[tuple[str, str]]) -> bool:
+    """Whether every DuckDB type is the one its KQL type is stored as (_PROBE_TYPES)."""
+    return all(_PROBE_TYPES.get(kql_type_of(duck)) == duck.upper() for _, duck in described)
+
+
 # Past this bracket depth compile_query has DuckDB check the query (its limit is 1000 expression levels).
 _DEEP_SQL = 250
 
@@ -143,6 +160,9 @@ class Compiler(ExpressionCompiler):
         self.row_named_columns = False  # whether bag_unpack or pivot named columns after the rows' values
         # SQL -> its columns, where known without DuckDB (union computes its own) or described already
         self.known_columns: dict[str, Columns] = {}
+        # Relations DESCRIBE gave a column type that is not the one its KQL type is stored as (a HUGEINT sum,
+        # a DuckDB list): expression_kinds cannot stand in for them.
+        self.other_types: set[str] = set()
         self.filters: dict[str, tuple[str, list[str]]] = {}  # SQL of a where -> its parts (operators.where)
         self.let_views: dict[str, str] = {}  # SQL reading a tabular let's view -> the view's name
 
@@ -158,11 +178,51 @@ class Compiler(ExpressionCompiler):
         if known is None:
             view = self.let_views.get(sql)
             # creating a let's view bound its query: its columns are in DuckDB's catalog, cheaper than DESCRIBE
-            known = self.engine.view_columns(view) if view is not None else _describe(self.engine, sql)
+            if view is not None:
+                known = self.engine.view_columns(view)
+                self.other_types.add(sql)  # not read as DuckDB types: expression_kinds leaves it alone
+            else:
+                described = _describe_types(self.engine, sql)
+                known = [(name, kql_type_of(duck)) for name, duck in described]
+                if not _probe_typed(described):
+                    self.other_types.add(sql)
             self.known_columns[sql] = known
         elif _CHECK_KNOWN_COLUMNS:
             _check_known(self.engine, sql, known)
         return list(known)
+
+    def expression_kinds(self, sql: str, expressions: list[str], grouped: bool = False) -> list[str] | None:
+        """The types of SQL expressions over the rows of `sql`, from DuckDB's DESCRIBE of the expressions over
+        one row of typed nulls: a DESCRIBE of `sql` itself plans all of it again (6 ms a time for a query of
+        joins and parsing). An expression's type depends only on its inputs' types; here each column has
+        the DuckDB type its KQL type is stored as (_PROBE_TYPES). None (the caller's result is then left to a
+        DESCRIBE) when a column of `sql` may have another (a DESCRIBE gave one), an expression's type is not
+        such a type either, or DuckDB refuses the probe. `grouped`: the expressions are a grouping's keys and
+        aggregates."""
+        columns = self.columns(sql)
+        if sql in self.other_types:
+            return None
+        text = " ".join(expressions)
+        if "*" not in text and "COLUMNS(" not in text.upper():  # else an expression may read every column
+            columns = [(name, kind) for name, kind in columns if quote_name(name) in text]  # what they read
+        typed = []
+        for name, kind in columns:
+            duck = _PROBE_TYPES.get(kind)
+            if duck is None:
+                return None
+            typed.append(f"CAST(NULL AS {duck}) AS {quote_name(name)}")
+        selects = ", ".join(f"{expression} AS {quote_name(f'_kind{n}')}" for n, expression in enumerate(expressions))
+        probe = f"SELECT {selects} FROM (SELECT {', '.join(typed) or '1 AS _none'}) AS {self.alias()}"
+        if grouped:
+            probe += " GROUP BY ALL"
+        try:
+            described = self.engine.describe_types(probe)
+        except EmulatorError:
+            return None
+        kinds = [kql_type_of(duck) for _, duck in described]
+        if len(kinds) != len(expressions) or not _probe_typed(described):
+            return None
+        return kinds
 
     # ----------------------------------------------------------------- statements
     def query(self, tree: Node) -> str:

@@ -110,7 +110,7 @@ def extend(compiler: Compiler, node: Node, sql: str) -> str:
     for item in list_items(node):
         for name, value, kind in several_columns(compiler, item, columns) or [named(compiler, item, columns, counter)]:
             output[name] = (value, kind)  # a name the input has is replaced in place
-    return _select(compiler, output, f" FROM {source(compiler, sql)}")
+    return _select(compiler, output, f" FROM {source(compiler, sql)}", read=sql)
 
 
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
@@ -128,19 +128,31 @@ def project(compiler: Compiler, node: Node, sql: str | None) -> str:
         output[name] = (value, kind)
     if not output:
         return f"SELECT *{f' FROM {source(compiler, sql)}' if sql is not None else ''}"
-    return _select(compiler, output, f" FROM {source(compiler, sql)}" if sql is not None else "")
+    if sql is None:
+        return _select(compiler, output, "")
+    return _select(compiler, output, f" FROM {source(compiler, sql)}", read=sql)
 
 
-def _select(compiler: Compiler, output: dict[str, tuple[str, str]], source: str, distinct: bool = False) -> str:
+def _select(
+    compiler: Compiler, output: dict[str, tuple[str, str]], source: str, distinct: bool = False, read: str | None = None
+) -> str:
     """SELECT of the output columns, names differing only in case kept apart by their twin marks
     (session.case_twin_names; expressions.e_name finds them, results drop the marks). Their types are
-    known here when every one is a type DuckDB stores as such: then nothing asks DuckDB for them."""
+    known here when every one is a type DuckDB stores as such, the compiler's or, for those it is not sure
+    of, DuckDB's for the expressions alone over the rows of `read` (the input): then nothing asks DuckDB to
+    plan the whole query for them."""
     stored = case_twin_names(list(output))
     selects = []
     for (value, _), name in zip(output.values(), stored, strict=True):
         selects.append(value if value == quote_name(name) else f"{value} AS {quote_name(name)}")
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(selects)}{source}"
     kinds = [kind for _, kind in output.values()]
+    unsure = [index for index, kind in enumerate(kinds) if kind not in STORED_KINDS]
+    if unsure and read is not None:
+        values = [value for value, _ in output.values()]
+        told = compiler.expression_kinds(read, [values[index] for index in unsure])
+        for index, kind in zip(unsure, told or [], strict=False):
+            kinds[index] = kind
     if all(kind in STORED_KINDS for kind in kinds):
         compiler.known_columns[sql] = list(zip(stored, kinds, strict=True))
     return sql
@@ -402,7 +414,7 @@ def distinct(compiler: Compiler, node: Node, sql: str) -> str:
     for item in list_items(node):
         name, value, kind = named(compiler, item, columns, counter)
         output[name] = (value, kind)
-    return _select(compiler, output, f" FROM {source(compiler, sql)}", distinct=True)
+    return _select(compiler, output, f" FROM {source(compiler, sql)}", distinct=True, read=sql)
 
 
 # ----------------------------------------------------------------- aggregation
@@ -467,6 +479,12 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     else:
         select = ", ".join(group_selects + aggregate_selects)
         result = f"SELECT {select} FROM {source(compiler, sql)}{group_by}"
+        unsure = [index for index, kind in enumerate(kinds) if kind not in STORED_KINDS]
+        if unsure:  # DuckDB's types for the keys and aggregates alone over the input's columns (expression_kinds)
+            values = group_exprs + aggregate_values
+            told = compiler.expression_kinds(sql, [values[index] for index in unsure], grouped=True)
+            for index, kind in zip(unsure, told or [], strict=False):
+                kinds[index] = kind
     _remember(compiler, result, group_names + aggregate_names, kinds)
     return result
 
@@ -640,14 +658,20 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
     if kind == "innerunique":  # Kusto de-duplicates the left side on the join keys
         left_source = first_per_key(compiler, sql, left_columns, [l for l, _ in pairs])  # noqa: E741
         kind = "inner"
+    # The output's columns are the sides' columns, with their types (a string filled in by an outer join is
+    # coalesced to "", still text): known here, not asked of DuckDB by the next operator.
     if kind in ("leftsemi", "leftanti", "semi", "anti", "leftantisemi"):
         negate = "NOT " if "anti" in kind else ""
-        return (f"SELECT {left_alias}.* FROM ({left_source}) AS {left_alias} WHERE {negate}EXISTS "
-                f"(SELECT 1 FROM ({right_sql}) AS {right_alias} WHERE {on})")  # fmt: skip
+        result = (f"SELECT {left_alias}.* FROM ({left_source}) AS {left_alias} WHERE {negate}EXISTS "
+                  f"(SELECT 1 FROM ({right_sql}) AS {right_alias} WHERE {on})")  # fmt: skip
+        compiler.known_columns[result] = left_columns
+        return result
     if kind in ("rightsemi", "rightanti", "rightantisemi"):
         negate = "NOT " if "anti" in kind else ""
-        return (f"SELECT {right_alias}.* FROM ({right_sql}) AS {right_alias} WHERE {negate}EXISTS "
-                f"(SELECT 1 FROM ({left_source}) AS {left_alias} WHERE {on})")  # fmt: skip
+        result = (f"SELECT {right_alias}.* FROM ({right_sql}) AS {right_alias} WHERE {negate}EXISTS "
+                  f"(SELECT 1 FROM ({left_source}) AS {left_alias} WHERE {on})")  # fmt: skip
+        compiler.known_columns[result] = right_columns
+        return result
     sql_kind = {
         "inner": "JOIN",
         "leftouter": "LEFT JOIN",
@@ -659,8 +683,10 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
     left_nullable = kind in ("rightouter", "fullouter")
     right_nullable = kind in ("leftouter", "fullouter")
     values: list[tuple[str, str]] = []  # (SQL of the value, the column's KQL name)
+    kinds: list[str] = []
     for name, type_ in left_columns:
         values.append((nonnull(f"{left_alias}.{quote_name(name)}", type_, left_nullable), name.rstrip(CASE_TWIN)))
+        kinds.append(type_)
     taken = {kql for _, kql in values}
     right_names = {name.rstrip(CASE_TWIN) for name, _ in right_columns}
     right_keys = {r for _, r in pairs}
@@ -672,11 +698,14 @@ def join(compiler: Compiler, node: Node, sql: str) -> str:
         target = unique_name(kql, taken | right_names) if kql in taken else kql
         taken.add(target)
         values.append((nonnull(f"{right_alias}.{quote_name(name)}", type_, right_nullable), target))
+        kinds.append(type_)
     # names differing only in case stay apart in DuckDB by their twin marks (session.case_twin_names)
     stored = case_twin_names([kql for _, kql in values])
     selects = [f"{value} AS {quote_name(name)}" for (value, _), name in zip(values, stored, strict=True)]
-    return (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
-            f"AS {right_alias} ON {on}")  # fmt: skip
+    result = (f"SELECT {', '.join(selects)} FROM ({left_source}) AS {left_alias} {sql_kind} ({right_sql}) "
+              f"AS {right_alias} ON {on}")  # fmt: skip
+    compiler.known_columns[result] = list(zip(stored, kinds, strict=True))
+    return result
 
 
 def first_per_key(compiler: Compiler, sql: str, columns: Columns, keys: list[str]) -> str:

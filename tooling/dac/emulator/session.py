@@ -289,11 +289,15 @@ class Session:
         return [(name, kql_type_of(kind)) for name, kind in described]
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
+        return [(name, kql_type_of(duck)) for name, duck in self.describe_types(sql)]
+
+    def describe_types(self, sql: str) -> list[tuple[str, str]]:
+        """The columns of a query with their DuckDB types (describe gives their KQL types)."""
         try:
             described = self.connection.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
             raise query_failure(exc) from None
-        return [(row[0], kql_type_of(row[1])) for row in described]
+        return [(row[0], str(row[1])) for row in described]
 
 
 # Column defaults of created empty tables: a string column holds "" (KQL strings are never null).
