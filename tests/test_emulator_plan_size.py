@@ -186,7 +186,8 @@ def _described(query: str) -> tuple[list[tuple], list[str]]:
         engine.close()
 
 
-def test_a_join_and_an_extend_after_it_know_their_columns_without_planning_the_query_again():
+def test_a_join_and_an_extend_after_it_know_their_columns_without_planning_the_query_again(monkeypatch):
+    monkeypatch.setattr("dac.emulator.compiler._CHECK_KNOWN_COLUMNS", False)  # that check DESCRIBEs every query
     # join-operator.md: a kind=inner join gives every pair of matching rows, the right side's column of the
     # same name renamed with a suffix (Key1); timespan arithmetic: a datetime plus 1h is a datetime
     query = (
@@ -217,3 +218,16 @@ def test_expression_types_are_not_guessed_over_columns_of_other_duckdb_types():
         assert compiler.expression_kinds(plain, ["no_such_function(1)"]) is None
     finally:
         engine.close()
+
+
+def test_substring_and_strcat_array_compute_each_argument_once():
+    # substring-function.md: the substring from a zero-based start, a length past the end stopping there;
+    # indexof-function.md: the position of the first match at or after the start; strcat_array joins the
+    # array's elements with the delimiter (array_slice keeps the elements from the first to the last index)
+    query = (
+        r"print s = @'c:\users\bob\x' | project r = substring(s, indexof(s, @'\', 3), strlen(s) - 3),"
+        r" j = strcat_array(array_slice(split(s, @'\'), 1, 2), '/')"
+    )
+    assert emulate(query) == [["\\bob\\x", "users/bob"]]
+    sql = _sql(query)
+    assert sql.count("kqls_indexof(") == 1 and sql.count("string_split(") == 1

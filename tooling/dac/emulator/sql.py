@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .ticks import DATETIME_NS
@@ -81,6 +83,30 @@ _COLUMN = re.compile(r'"(?:[^"]|"")*"')
 def is_column(sql: str) -> bool:
     """Whether the SQL is one quoted column name."""
     return _COLUMN.fullmatch(sql) is not None
+
+
+# SQL that costs nothing to repeat: a column, a number, a string literal, or a cast of a number.
+_CHEAP = re.compile(r"""\s*(?:"(?:[^"]|"")*"|'(?:[^']|'')*'|-?[0-9]+(?:\.[0-9]+)?|CAST\(-?[0-9]+ AS BIGINT\))\s*""")
+_BOUND_NAMES = itertools.count(1)
+
+
+def bound_once(values: list[str], body: Callable[[list[str]], str]) -> str:
+    """`body` of the values, each value that is an expression computed once and read through a lambda
+    parameter: a value that `body` names several times is otherwise copied into the SQL as many times, and
+    DuckDB plans every copy (a KQL call nested in another's arguments multiplies them)."""
+    names: list[str] = []
+    bindings: list[tuple[str, str]] = []
+    for value in values:
+        if _CHEAP.fullmatch(value):
+            names.append(value)
+        else:
+            name = f"_kql_b{next(_BOUND_NAMES)}"
+            bindings.append((name, value))
+            names.append(name)
+    sql = body(names)
+    for name, value in reversed(bindings):
+        sql = f"list_transform([{value}], lambda {name}: {sql})[1]"
+    return sql
 
 
 def json_str(sql: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ...kql.syntax import Node
 from ..errors import EmulatorError
 from ..session import IPV4_ADDRESS
-from ..sql import json_literal_value
+from ..sql import bound_once, json_literal_value
 from .registry import FUNCTIONS, Handler, simple, with_kinds
 from .registry import register as register_function
 
@@ -489,10 +489,14 @@ def _strcat_array(compiler: Compiler, arguments: list[Node], columns: Columns, n
     delimiter = _text(compiler, delimiter, delimiter_kind, arguments[1], "strcat_array")
     element = _json_element_text("x")
     not_array = _error("strcat_array() of a value that is not an array")
-    sql = (f"(CASE WHEN {array} IS NULL OR json_type({array}) = 'NULL' THEN '' "
-           f"WHEN json_type({array}) <> 'ARRAY' THEN {not_array} ELSE array_to_string("
-           f"list_transform(CAST({array} AS JSON[]), lambda x: {element}), {delimiter}) END)")  # fmt: skip
-    return sql, "string"
+
+    def body(values: list[str]) -> str:
+        array = values[0]
+        return (f"(CASE WHEN {array} IS NULL OR json_type({array}) = 'NULL' THEN '' "
+                f"WHEN json_type({array}) <> 'ARRAY' THEN {not_array} ELSE array_to_string("
+                f"list_transform(CAST({array} AS JSON[]), lambda x: {element}), {delimiter}) END)")  # fmt: skip
+
+    return bound_once([array], body), "string"
 
 
 def _json_element_text(x: str) -> str:
@@ -1066,13 +1070,17 @@ def _substring(compiler: Compiler, arguments: list[Node], columns: Columns, node
     for (_, kind), argument in zip(compiled[1:], arguments[1:], strict=True):
         if kind not in ("long", "int"):
             raise compiler.unsupported(f"substring() with a {kind} position", argument)
-    start = f"CAST({compiled[1][0]} AS BIGINT)"
-    first = f"(CASE WHEN {start} < 0 THEN length({source}) + {start} ELSE {start} END)"
-    length = f"CAST({compiled[2][0]} AS BIGINT)" if len(compiled) == 3 else f"length({source})"
     outside = _error("substring() with a start outside the string or a negative length")
-    return (f"(CASE WHEN {start} IS NULL OR {length} IS NULL THEN '' "
-            f"WHEN {first} < 0 OR {first} > length({source}) OR {length} < 0 THEN {outside} "
-            f"ELSE substring({source}, {first} + 1, {length}) END)"), "string"  # fmt: skip
+
+    def body(values: list[str]) -> str:
+        source, start = values[0], values[1]
+        length = values[2] if len(values) == 3 else f"length({source})"
+        first = f"(CASE WHEN {start} < 0 THEN length({source}) + {start} ELSE {start} END)"
+        return (f"(CASE WHEN {start} IS NULL OR {length} IS NULL THEN '' "
+                f"WHEN {first} < 0 OR {first} > length({source}) OR {length} < 0 THEN {outside} "
+                f"ELSE substring({source}, {first} + 1, {length}) END)")  # fmt: skip
+
+    return bound_once([source, *(f"CAST({sql} AS BIGINT)" for sql, _ in compiled[1:])], body), "string"
 
 
 @register("strrep")
