@@ -140,11 +140,14 @@ _MACROS = [
     "CREATE OR REPLACE TEMP MACRO kqls_ip4_str(v) AS CAST(v // 16777216 AS VARCHAR) || '.' || "
     "CAST((v // 65536) % 256 AS VARCHAR) || '.' || CAST((v // 256) % 256 AS VARCHAR) || '.' || "
     "CAST(v % 256 AS VARCHAR)",
-    "CREATE OR REPLACE TEMP MACRO kqls_ip4_cmp(a, b, m) AS CASE WHEN m IS NULL OR kqls_ip4_num(a) IS NULL "
-    "OR kqls_ip4_num(b) IS NULL THEN NULL WHEN m < 0 OR m > 32 THEN "
+    # each address's number and prefix bound once (as kqls_ip6_cmp does): written out at each use, one call
+    # expanded to some forty regular expressions for DuckDB to plan
+    "CREATE OR REPLACE TEMP MACRO kqls_ip4_cmp(a, b, m) AS list_transform([struct_pack(an := kqls_ip4_num(a), "
+    "bn := kqls_ip4_num(b), ap := kqls_ip4_pfx(a), bp := kqls_ip4_pfx(b))], lambda r4: CASE WHEN m IS NULL "
+    "OR r4['an'] IS NULL OR r4['bn'] IS NULL THEN NULL WHEN m < 0 OR m > 32 THEN "
     + _error("an IPv4 prefix mask outside 0..32")
-    + " ELSE CAST(sign(kqls_mask(kqls_ip4_num(a), least(kqls_ip4_pfx(a), kqls_ip4_pfx(b), m)) "
-    "- kqls_mask(kqls_ip4_num(b), least(kqls_ip4_pfx(a), kqls_ip4_pfx(b), m))) AS BIGINT) END",
+    + " ELSE CAST(sign(kqls_mask(r4['an'], least(r4['ap'], r4['bp'], m)) "
+    "- kqls_mask(r4['bn'], least(r4['ap'], r4['bp'], m))) AS BIGINT) END)[1]",
     # ip in range c; an address carrying its own '/n' is not documented for these functions
     "CREATE OR REPLACE TEMP MACRO kqls_ip4_in(ip, c) AS CASE WHEN contains(ip, '/') THEN "
     + _error("an IPv4 address with a prefix where a plain address is expected")
