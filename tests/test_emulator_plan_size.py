@@ -213,6 +213,9 @@ def test_expression_types_are_not_guessed_over_columns_of_other_duckdb_types():
         summed = "SELECT sum(x) AS s FROM range(3) AS t(x)"  # a HUGEINT: KQL's long, stored otherwise
         assert compiler.columns(summed) == [("s", "long")]
         assert compiler.expression_kinds(summed, ['"s" + 1']) is None
+        built_on = f'SELECT "s", 1 AS one FROM ({summed}) AS u'  # passes the HUGEINT on
+        compiler.known_columns[built_on] = [("s", "long"), ("one", "int")]
+        assert compiler.expression_kinds(built_on, ['"s" + "one"']) is None
         plain = "SELECT CAST(x AS BIGINT) AS s FROM range(3) AS t(x)"
         assert compiler.expression_kinds(plain, ['"s" + 1', "'a' || \"s\"", '"s" > 1']) == ["long", "string", "bool"]
         assert compiler.expression_kinds(plain, ["no_such_function(1)"]) is None

@@ -32,6 +32,7 @@ from .graph_match import graph_operator
 from .make_series import make_series
 from .mv_expand import mv_apply, mv_expand
 from .operators import (
+    STORED_KINDS,
     count,
     distinct,
     extend,
@@ -161,8 +162,12 @@ class Compiler(ExpressionCompiler):
         # SQL -> its columns, where known without DuckDB (union computes its own) or described already
         self.known_columns: dict[str, Columns] = {}
         # Relations DESCRIBE gave a column type that is not the one its KQL type is stored as (a HUGEINT sum,
-        # a DuckDB list): expression_kinds cannot stand in for them.
+        # a DuckDB list): expression_kinds cannot stand in for them or what is built on them.
         self.other_types: set[str] = set()
+        # Outputs whose types the operator was not sure of, with what expression_kinds needs to tell them: asked
+        # only when a later operator needs the columns (the last operator's never are: the query runs as is).
+        self.deferred: dict[str, tuple[str, Columns, dict[int, str], bool]] = {}
+        self.same_columns: dict[str, str] = {}  # a where's, take's, ... relation -> its input, deferred
         self.filters: dict[str, tuple[str, list[str]]] = {}  # SQL of a where -> its parts (operators.where)
         self.let_views: dict[str, str] = {}  # SQL reading a tabular let's view -> the view's name
 
@@ -175,21 +180,45 @@ class Compiler(ExpressionCompiler):
 
     def columns(self, sql: str) -> Columns:
         known = self.known_columns.get(sql)
+        if known is None and sql in self.same_columns:
+            chain = [sql]
+            while chain[-1] in self.same_columns and chain[-1] not in self.known_columns:
+                chain.append(self.same_columns[chain[-1]])
+            known = self.columns(chain[-1])  # the first relation of the chain that is not a where, take, ...
+            for relation in chain:
+                self.known_columns[relation] = known
+        if known is None and sql in self.deferred:
+            known = self._deferred_columns(sql)
         if known is None:
             view = self.let_views.get(sql)
             # creating a let's view bound its query: its columns are in DuckDB's catalog, cheaper than DESCRIBE
-            if view is not None:
-                known = self.engine.view_columns(view)
-                self.other_types.add(sql)  # not read as DuckDB types: expression_kinds leaves it alone
-            else:
-                described = _describe_types(self.engine, sql)
-                known = [(name, kql_type_of(duck)) for name, duck in described]
-                if not _probe_typed(described):
-                    self.other_types.add(sql)
+            described = self.engine.view_types(view) if view is not None else _describe_types(self.engine, sql)
+            known = [(name, kql_type_of(duck)) for name, duck in described]
+            if not _probe_typed(described):
+                self.other_types.add(sql)
             self.known_columns[sql] = known
         elif _CHECK_KNOWN_COLUMNS:
             _check_known(self.engine, sql, known)
         return list(known)
+
+    def defer_kinds(self, sql: str, read: str, columns: Columns, unsure: dict[int, str], grouped: bool = False) -> None:
+        """`sql`'s columns, where those at the positions of `unsure` have the types of those expressions over
+        the rows of `read`: told by expression_kinds if and when columns(sql) is asked."""
+        self.deferred[sql] = (read, columns, unsure, grouped)
+
+    def _deferred_columns(self, sql: str) -> Columns | None:
+        read, columns, unsure, grouped = self.deferred.pop(sql)
+        told = self.expression_kinds(read, list(unsure.values()), grouped)
+        if told is None:
+            return None
+        kinds = [kind for _, kind in columns]
+        for index, kind in zip(unsure, told, strict=True):
+            kinds[index] = kind
+        if not all(kind in STORED_KINDS for kind in kinds):
+            return None
+        known = [(name, kind) for (name, _), kind in zip(columns, kinds, strict=True)]
+        self.known_columns[sql] = known
+        return known
 
     def expression_kinds(self, sql: str, expressions: list[str], grouped: bool = False) -> list[str] | None:
         """The types of SQL expressions over the rows of `sql`, from DuckDB's DESCRIBE of the expressions over
@@ -200,7 +229,8 @@ class Compiler(ExpressionCompiler):
         such a type either, or DuckDB refuses the probe. `grouped`: the expressions are a grouping's keys and
         aggregates."""
         columns = self.columns(sql)
-        if sql in self.other_types:
+        # A relation built on one whose DESCRIBE gave other types (which its SQL then holds) may pass them on
+        if any(other in sql for other in self.other_types):
             return None
         text = " ".join(expressions)
         if "*" not in text and "COLUMNS(" not in text.upper():  # else an expression may read every column
@@ -578,6 +608,8 @@ class Compiler(ExpressionCompiler):
         result = handler(self, node, sql)
         if node.kind in _SAME_COLUMNS and sql in self.known_columns:
             self.known_columns.setdefault(result, self.known_columns[sql])
+        elif node.kind in _SAME_COLUMNS and (sql in self.deferred or sql in self.same_columns):
+            self.same_columns[result] = sql  # the input's, once they are told (columns)
         return result
 
 

@@ -42,6 +42,11 @@ class Compiler(Protocol):
         """The columns of a relation: known_columns, else from DuckDB."""
         ...
 
+    def defer_kinds(self, sql: str, read: str, columns: Columns, unsure: dict[int, str], grouped: bool = False) -> None:
+        """`sql`'s columns, those at the positions of `unsure` typed as those expressions over `read`'s rows,
+        told when they are first asked."""
+        ...
+
     def expression_kinds(self, sql: str, expressions: list[str], grouped: bool = False) -> list[str] | None:
         """The types of SQL expressions over the rows of `sql`, from DuckDB without planning `sql`; None when
         they cannot be told so."""

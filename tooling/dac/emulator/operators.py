@@ -147,14 +147,12 @@ def _select(
         selects.append(value if value == quote_name(name) else f"{value} AS {quote_name(name)}")
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(selects)}{source}"
     kinds = [kind for _, kind in output.values()]
-    unsure = [index for index, kind in enumerate(kinds) if kind not in STORED_KINDS]
-    if unsure and read is not None:
-        values = [value for value, _ in output.values()]
-        told = compiler.expression_kinds(read, [values[index] for index in unsure])
-        for index, kind in zip(unsure, told or [], strict=False):
-            kinds[index] = kind
+    values = [value for value, _ in output.values()]
     if all(kind in STORED_KINDS for kind in kinds):
         compiler.known_columns[sql] = list(zip(stored, kinds, strict=True))
+    elif read is not None:
+        unsure = {index: values[index] for index, kind in enumerate(kinds) if kind not in STORED_KINDS}
+        compiler.defer_kinds(sql, read, list(zip(stored, kinds, strict=True)), unsure)
     return sql
 
 
@@ -479,12 +477,11 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     else:
         select = ", ".join(group_selects + aggregate_selects)
         result = f"SELECT {select} FROM {source(compiler, sql)}{group_by}"
-        unsure = [index for index, kind in enumerate(kinds) if kind not in STORED_KINDS]
-        if unsure:  # DuckDB's types for the keys and aggregates alone over the input's columns (expression_kinds)
-            values = group_exprs + aggregate_values
-            told = compiler.expression_kinds(sql, [values[index] for index in unsure], grouped=True)
-            for index, kind in zip(unsure, told or [], strict=False):
-                kinds[index] = kind
+        names = group_names + aggregate_names
+        values = group_exprs + aggregate_values
+        unsure = {index: values[index] for index, kind in enumerate(kinds) if kind not in STORED_KINDS}
+        if unsure and len({n.lower() for n in names}) == len(names):  # the keys' and aggregates' types alone
+            compiler.defer_kinds(result, sql, list(zip(names, kinds, strict=True)), unsure, grouped=True)
     _remember(compiler, result, group_names + aggregate_names, kinds)
     return result
 

@@ -279,14 +279,15 @@ class Session:
             values = [[_to_duck(row.get(column), kind) for column, kind in columns.items()] for row in rows]
             self.connection.executemany(f"INSERT INTO {quoted} VALUES ({placeholders})", values)
 
-    def view_columns(self, view: str) -> list[tuple[str, str]]:
-        """A view's columns as DESCRIBE gives them, read from the catalog (the view's query is not bound again)."""
+    def view_types(self, view: str) -> list[tuple[str, str]]:
+        """A view's columns with their DuckDB types as DESCRIBE gives them, read from the catalog (the view's
+        query is not bound again)."""
         described = self.connection.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND database_name = 'temp' "
             "ORDER BY column_index",
             [view],
         ).fetchall()
-        return [(name, kql_type_of(kind)) for name, kind in described]
+        return [(name, str(duck)) for name, duck in described]
 
     def describe(self, sql: str) -> list[tuple[str, str]]:
         return [(name, kql_type_of(duck)) for name, duck in self.describe_types(sql)]
