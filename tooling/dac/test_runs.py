@@ -34,9 +34,11 @@ from .variants import Variant
 CACHE_FOLDER = ".dac/cache"
 LAST_FAILED_FILE = "lastfailed.json"
 MIN_RUNS_PER_WORKER = 2  # fewer: starting processes costs more than it saves
-# Without an explicit --jobs: a worker costs about a second to start (an interpreter, the imports,
-# the table schemas) and a test run some 50 ms, so below some 25 runs per worker one process is faster.
-AUTO_MIN_RUNS_PER_WORKER = 25
+# Without an explicit --jobs: a worker costs about a second and a half (an interpreter, the imports, the
+# table schemas, loading its detections again) and a test run some 8 ms, so below some 250 runs per worker
+# one process is faster (bench/suite.py on 2 cores: 300 runs took 2.7 s in one process and 3.3 s on two
+# workers; 1,000 runs 9.4 s and 7.6 s).
+AUTO_MIN_RUNS_PER_WORKER = 250
 NOT_SELECTED = "(not selected)"  # a dialect no detection has: the test has no run in this unit
 
 RunId = tuple[int, str]  # (test index, dialect)
