@@ -234,3 +234,11 @@ def test_substring_and_strcat_array_compute_each_argument_once():
     assert emulate(query) == [["\\bob\\x", "users/bob"]]
     sql = _sql(query)
     assert sql.count("kqls_indexof(") == 1 and sql.count("string_split(") == 1
+
+
+def test_make_set_of_many_values_keeps_each_once_in_first_seen_order():
+    # make-set-aggregation-function.md: the distinct values (nulls ignored); their order is undefined there,
+    # and the emulator keeps the first in input order (emulator-semantics.md)
+    rows = emulate("range x from 1 to 20000 step 1 | summarize s = make_set(x % 7000) | extend n = array_length(s)")
+    values, count = rows[0]
+    assert count == 7000 and values == [*range(1, 7000), 0]

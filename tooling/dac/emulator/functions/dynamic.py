@@ -62,9 +62,8 @@ _MACROS = [
     # dynamic -> MAP(VARCHAR, JSON) when it is a property bag, else NULL
     "CREATE OR REPLACE TEMP MACRO kql_dyn_bag(x) AS CASE WHEN kql_dyn_type(x) = 'OBJECT' "
     "THEN TRY_CAST(CAST(x AS JSON) AS MAP(VARCHAR, JSON)) END",
-    # list with duplicates removed, first occurrences kept in order
-    "CREATE OR REPLACE TEMP MACRO kql_dyn_distinct(l) AS list_transform([l], lambda __kdm_l: "
-    "list_filter(__kdm_l, lambda __kdm_e, __kdm_i: list_position(__kdm_l, __kdm_e) = __kdm_i))[1]",
+    # list with duplicates removed, first occurrences kept in order (session.py: kql_first_seen)
+    "CREATE OR REPLACE TEMP MACRO kql_dyn_distinct(l) AS kql_first_seen(l)",
     # property bag from a key list and a value list (keys must be unique)
     "CREATE OR REPLACE TEMP MACRO kql_dyn_object(k, v) AS to_json(map(k, v))",
 ]
