@@ -477,19 +477,30 @@ def summarize(compiler: Compiler, node: Node, sql: str) -> str:
     else:
         select = ", ".join(group_selects + aggregate_selects)
         result = f"SELECT {select} FROM {source(compiler, sql)}{group_by}"
-        names = group_names + aggregate_names
-        values = group_exprs + aggregate_values
-        unsure = {index: values[index] for index, kind in enumerate(kinds) if kind not in STORED_KINDS}
-        if unsure and len({n.lower() for n in names}) == len(names):  # the keys' and aggregates' types alone
-            compiler.defer_kinds(result, sql, list(zip(names, kinds, strict=True)), unsure, grouped=True)
+        # the types it is unsure of: DuckDB's for the keys and aggregates alone, when asked (defer_kinds)
+        _remember(compiler, result, group_names + aggregate_names, kinds, sql, group_exprs + aggregate_values)
+        return result
     _remember(compiler, result, group_names + aggregate_names, kinds)
     return result
 
 
-def _remember(compiler: Compiler, sql: str, names: list[str], kinds: list[str]) -> None:
-    """The columns of `sql` where every type is sure and no two names differ only in case (DuckDB's twins)."""
-    if all(kind in STORED_KINDS for kind in kinds) and len({n.lower() for n in names}) == len(names):
+def _remember(
+    compiler: Compiler,
+    sql: str,
+    names: list[str],
+    kinds: list[str],
+    read: str | None = None,
+    values: list[str] | None = None,
+) -> None:
+    """The columns of `sql` where no two names differ only in case (DuckDB's twins): known when every type is
+    sure, else, given the input `read` and the grouping's `values`, told by DuckDB when asked."""
+    if len({n.lower() for n in names}) != len(names):
+        return
+    if all(kind in STORED_KINDS for kind in kinds):
         compiler.known_columns[sql] = list(zip(names, kinds, strict=True))
+    elif read is not None and values is not None:
+        unsure = {index: values[index] for index, kind in enumerate(kinds) if kind not in STORED_KINDS}
+        compiler.defer_kinds(sql, read, list(zip(names, kinds, strict=True)), unsure, grouped=True)
 
 
 def _summarize_records(compiler: Compiler, sql: str, group_selects: list[str], group_names: list[str],

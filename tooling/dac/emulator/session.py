@@ -298,11 +298,8 @@ class Session:
         ).fetchall()
         return [(name, str(duck)) for name, duck in described]
 
-    def describe(self, sql: str) -> list[tuple[str, str]]:
-        return [(name, kql_type_of(duck)) for name, duck in self.describe_types(sql)]
-
     def describe_types(self, sql: str) -> list[tuple[str, str]]:
-        """The columns of a query with their DuckDB types (describe gives their KQL types)."""
+        """The columns of a query with their DuckDB types (sql.kql_type_of reads them as KQL types)."""
         try:
             described = self.connection.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:

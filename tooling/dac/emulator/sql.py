@@ -87,7 +87,13 @@ def is_column(sql: str) -> bool:
 
 # SQL that costs nothing to repeat: a column, a number, a string literal, or a cast of a number.
 _CHEAP = re.compile(r"""\s*(?:"(?:[^"]|"")*"|'(?:[^']|'')*'|-?[0-9]+(?:\.[0-9]+)?|CAST\(-?[0-9]+ AS BIGINT\))\s*""")
-_BOUND_NAMES = itertools.count(1)
+_LAMBDA_NAMES = itertools.count(1)
+
+
+def lambda_name(prefix: str) -> str:
+    """A lambda parameter name no other in the process has: a lambda written inside another's body must not
+    take the name of a parameter it may read."""
+    return f"{prefix}{next(_LAMBDA_NAMES)}"
 
 
 def bound_once(values: list[str], body: Callable[[list[str]], str]) -> str:
@@ -100,7 +106,7 @@ def bound_once(values: list[str], body: Callable[[list[str]], str]) -> str:
         if _CHEAP.fullmatch(value):
             names.append(value)
         else:
-            name = f"_kql_b{next(_BOUND_NAMES)}"
+            name = lambda_name("_kql_b")
             bindings.append((name, value))
             names.append(name)
     sql = body(names)

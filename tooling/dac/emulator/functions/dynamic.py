@@ -12,14 +12,13 @@ sort orders, ...), the SQL raises a runtime error (EMU002) instead of guessing a
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import TYPE_CHECKING, Any
 
 from ...kql.names import name_text, string_value
 from ...kql.syntax import Node
 from ..errors import EmulatorError, offset_of
-from ..sql import is_column, json_str, quote_name
+from ..sql import is_column, json_str, lambda_name, quote_name
 from .registry import register
 
 if TYPE_CHECKING:
@@ -68,12 +67,10 @@ _MACROS = [
     "CREATE OR REPLACE TEMP MACRO kql_dyn_object(k, v) AS to_json(map(k, v))",
 ]
 
-_names = itertools.count(1)
-
 
 def _var() -> str:
     """A fresh lambda parameter name."""
-    return f"__kd{next(_names)}"
+    return lambda_name("__kd")
 
 
 def ensure_dynamic_macros(compiler: Compiler) -> None:

@@ -980,12 +980,23 @@ def ipv4_range(text: str) -> tuple[int, int] | None:
         if not re.fullmatch(r"[0-9]{1,2}", prefix_text) or int(prefix_text) > 32:
             return None
         prefix = int(prefix_text)
-    if not _IPV4_ADDRESS.fullmatch(address):
+    number = _ipv4_number(address)
+    return None if number is None else _network(number, prefix, 32)
+
+
+def _ipv4_number(text: str) -> int | None:
+    """A dotted IPv4 address as a number, as kql_ipv4 reads it; None where it gives null."""
+    if not _IPV4_ADDRESS.fullmatch(text):
         return None
     number = 0
-    for octet in address.split("."):
+    for octet in text.split("."):
         number = number * 256 + int(octet)
-    size = 1 << (32 - prefix)
+    return number
+
+
+def _network(number: int, prefix: int, width: int) -> tuple[int, int]:
+    """The first and last address of the `prefix`-bit network of a `width`-bit address."""
+    size = 1 << (width - prefix)
     first = number // size * size
     return first, first + size - 1
 
@@ -1215,16 +1226,6 @@ _IPV6_SHORT = re.compile(f"({_IPV6_GROUP}(:{_IPV6_GROUP}){{0,6}})?::({_IPV6_GROU
 _IPV4_MAPPED = 281470681743360  # ::ffff:0.0.0.0
 
 
-def _ipv4_number(text: str) -> int | None:
-    """A dotted IPv4 address as a number, as kql_ipv4 reads it; None where it gives null."""
-    if not _IPV4_ADDRESS.fullmatch(text):
-        return None
-    number = 0
-    for octet in text.split("."):
-        number = number * 256 + int(octet)
-    return number
-
-
 def ipv6_range(text: str) -> tuple[int, int] | None:
     """The first and last address (as 128-bit numbers) of an IPv6 range, read as the kqls_ip6_form,
     kqls_ip6_pfx_f and kqls_ip6_value macros read it: an IPv4 address (also '::ffff:a.b.c.d' and
@@ -1266,9 +1267,7 @@ def ipv6_range(text: str) -> tuple[int, int] | None:
         number = 0
         for group in groups:
             number = number * 65536 + int(group, 16)
-    size = 1 << (128 - prefix)
-    first = number // size * size
-    return first, first + size - 1
+    return _network(number, prefix, 128)
 
 
 def _is_ipv6_groups(address: str) -> bool:
