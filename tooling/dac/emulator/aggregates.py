@@ -249,9 +249,8 @@ def aggregate_sql(compiler: Compiler, function: str, arguments: list[Node], colu
             listed = f"flatten(list({elements}) FILTER (WHERE {value} IS NOT NULL{condition}))"
         else:
             listed = f"list({value}) FILTER (WHERE {value} IS NOT NULL{condition})"
-        if "set" in function:  # distinct values, in the order first seen; the aggregate is passed in a
-            # one-element list: DuckDB fails (BoundReferenceExpression) on one inside the macro's lambda
-            listed = f"list_transform([{listed}], lambda _kql_l: kql_first_seen(_kql_l))[1]"
+        if "set" in function:  # distinct values, in the order first seen (the macro binds its list once)
+            listed = f"kql_first_seen({listed})"
         # At most `cap` elements; which ones the reference leaves undefined (so is the order): the first in
         # input order, as the order of the elements here.
         return f"coalesce(to_json(list_slice({listed}, 1, {cap})), '[]')"
