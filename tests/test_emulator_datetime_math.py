@@ -390,3 +390,24 @@ def test_bin_of_a_datetime_counts_bins_from_year_one():
     # dates the shuffle-query page prints (2006-12-31, 2007-01-15, ...), not on multiples from 1970.
     rows = run("print a = bin(datetime(2024-05-05 13:17), 7d), b = bin(datetime(2007-01-20), 15d)")
     assert rows == [[dt.datetime(2024, 4, 29), dt.datetime(2007, 1, 15)]]
+
+
+def test_bin_of_a_datetime_column_by_a_constant_size_agrees_with_a_size_from_each_row():
+    # A constant positive size takes a shorter form than a size read from each row; both floor ticks since
+    # 0001-01-01, down to the first and up to the last datetime KQL holds, and a non-positive size gives null.
+    rows = run(
+        "datatable(t: datetime, size: timespan)["
+        "datetime(2024-05-05 13:17), 7d, datetime(2007-01-20), 15d, datetime(1969-12-31 23:59:59.5), 1s,"
+        "datetime(0001-01-01 00:30), 1h, datetime(9999-12-31 23:59:59.999999), 1d, datetime(null), 1h]"
+        " | extend constant_7d = bin(t, 7d), each_row = bin(t, size), constant_1h = bin(t, 1h),"
+        " negative = bin(t, -1h) | project constant_7d, each_row, constant_1h, negative"
+    )
+    d = dt.datetime
+    assert rows == [
+        [d(2024, 4, 29), d(2024, 4, 29), d(2024, 5, 5, 13), None],
+        [d(2007, 1, 15), d(2007, 1, 15), d(2007, 1, 20), None],
+        [d(1969, 12, 29), d(1969, 12, 31, 23, 59, 59), d(1969, 12, 31, 23), None],
+        [d(1, 1, 1), d(1, 1, 1), d(1, 1, 1), None],
+        [d(9999, 12, 27), d(9999, 12, 31), d(9999, 12, 31, 23), None],
+        [None, None, None, None],
+    ]

@@ -171,8 +171,14 @@ def _binned(compiler: Compiler, node: Node, value: Arg, size: Arg, fixed: Arg | 
         if fixed is not None:
             _require(compiler, node, fixed, (vkind,), "fixed point")
         size_us = _us(s)
-        if _constant(compiler, f"{size_us} = 0") is True:
+        constant_size = _constant(compiler, size_us)
+        if constant_size == 0:
             raise compiler.unsupported(f"{name}() with a zero bin size", node)
+        if fixed is None and vkind == "datetime" and type(constant_size) is int and constant_size > 0:
+            # The common bin(Timestamp, 1h): a datetime inside KQL's range is at or after 0001-01-01, so one
+            # modulo floors it, and the floor stays in range (a third less work per row than the general form).
+            floored = f"make_timestamp({_us(v)} - ({_us(v)} + {_EPOCH_FROM_YEAR_ONE_US}) % {constant_size})"
+            return f"(CASE WHEN ({v}) BETWEEN {_MIN_TS} AND {_MAX_TS} THEN {floored} END)", vkind
         # Kusto bins datetimes on ticks since 0001-01-01, not since 1970 (it matters for 7d, 15d, ...).
         origin = _EPOCH_FROM_YEAR_ONE_US if fixed is None and vkind == "datetime" else "0"
         shifted = f"({_us(v)} + {origin})" if fixed is None else f"({_us(v)} - {_us(fixed[0])})"
