@@ -195,6 +195,51 @@ def test_parse_regex_groups_do_not_shift_columns():
     assert rows[0][1] == 12
 
 
+# The parse page's and parse-where page's examples of regex flags, on one of their Traces lines each.
+_TRACE = (
+    "Event: NotifySliceRelease (resourceName=PipelineScheduler, totalSlices=27, sliceNumber=23, "
+    "lockTime=02/17/2016 08:40:01, releaseTime=02/17/2016 08:40:01, previousLockTime=02/17/2016 08:39:01)"
+)
+
+
+def test_parse_regex_is_greedy_and_flags_u_and_i_make_it_ungreedy_and_case_insensitive():
+    traces = f'let Traces = datatable(EventText: string)["{_TRACE}"]; Traces '
+    pattern = "EventText with * \"resourceName=\" resourceName ',' * | project resourceName"
+    greedy = run(traces + "| parse kind=regex " + pattern)
+    assert greedy == [[_TRACE[len("Event: NotifySliceRelease (resourceName=") : _TRACE.index(", previousLockTime")]]]
+    flagged = run(traces + "| parse kind=regex flags=Ui EventText with * \"RESOURCENAME=\" resourceName ',' * "
+                  "| project resourceName")  # fmt: skip
+    assert flagged == [["PipelineScheduler"]]
+
+
+def test_parse_regex_flag_s_lets_the_pattern_cross_new_lines():
+    text = _TRACE.replace(", ", "\\n")
+    query = (f'let Traces = datatable(EventText: string)["{text}"]; Traces | parse kind=regex flags=s EventText with * '
+             '"resourceName=" resourceName: string "(.*?)totalSlices=" totalSlices: long '
+             '"(.*?)lockTime=" lockTime: datetime '
+             '"(.*?)releaseTime=" releaseTime: datetime "(.*?)previousLockTime=" previousLockTime: datetime "\\\\)" '
+             "| project-away EventText")  # fmt: skip
+    moment = dt.datetime(2016, 2, 17, 8, 40, 1)
+    assert run(query) == [["PipelineScheduler\n", 27, moment, moment, dt.datetime(2016, 2, 17, 8, 39, 1)]]
+
+
+def test_parse_where_regex_flag_i():
+    lines = [_TRACE, _TRACE.replace("totalSlices=27", "totalSlices=non_valid_integer")]
+    table = "let Traces = datatable(EventText: string)[" + ", ".join(f'"{line}"' for line in lines) + "]; Traces "
+    pattern = 'EventText with * "RESOURCENAME=" resourceName "," * "totalSlices=" totalSlices: long "," *'
+    assert run(table + f"| parse-where kind = regex {pattern} | project resourceName, totalSlices") == []
+    flagged = run(table + f"| parse-where kind = regex flags=i {pattern} | project resourceName, totalSlices")
+    assert flagged == [["PipelineScheduler", 27]]
+
+
+def test_parse_regex_flags_the_emulator_cannot_place_are_refused():
+    fails('print s = "a=12" | parse kind=regex flags=m s with "a=" n:long')  # how Kusto anchors under m: unknown
+    fails('print s = "a=12" | parse kind=regex flags=x s with "a=" n:long')
+    fails('print s = "a=12,b" | parse kind=regex flags=U s with "a=" n:long * "b"')  # lazy digits before `*`
+    fails('print s = "a=12,b" | parse kind=regex flags=U s with "a=" n')  # ungreedy last column: its end unknown
+    assert run('print s = "a=12,b" | parse kind=regex flags=U s with "a=" n:long "," * | project n') == [[12]]
+
+
 def test_parse_kv_quotes_and_escapes():
     query = r"""print s = 'x=1 y="a \\"b\\" c" z=w' | parse-kv s as (x:long, y:string, z:string, q:string)
         with (pair_delimiter=' ', kv_delimiter='=', quote='"', escape='\\')"""

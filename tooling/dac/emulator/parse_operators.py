@@ -36,8 +36,9 @@ def parse(compiler: Compiler, node: Node, sql: str) -> str:
             tokens = [t.text for t in child.tokens()]
             parameters[tokens[0]] = tokens[-1]
     kind = parameters.get("kind", "simple").lower()
-    if kind not in ("simple", "regex") or "flags" in parameters:
+    if kind not in ("simple", "regex") or ("flags" in parameters and kind != "regex"):
         raise compiler.unsupported(f"parse kind={kind}" + (" with flags" if "flags" in parameters else ""), node)
+    flags = _regex_flags(compiler, node, parameters.get("flags", ""))
     source_node = next(c for c in node.children if isinstance(c, Node) and c.kind not in ("Parameter",))
     source, source_kind = compiler.expr(source_node, columns)
     source = compiler.as_string(source, source_kind)
@@ -69,13 +70,20 @@ def parse(compiler: Compiler, node: Node, sql: str) -> str:
                 raise compiler.unsupported(f"parse into a {type_} column", part)
             if kind == "regex" and group == "(.*?)":  # regex mode is greedy unless flags=U (parse docs)
                 group = "(.*)"
+            if "U" in flags and group != "(.*)":
+                _ungreedy_typed_column(compiler, parts, index, part)
             regex += group
         else:
             raise compiler.unsupported("this parse pattern", part if isinstance(part, Node) else node)
         index += 1
     if captures and captures[-1][1] == "string" and regex.endswith("(.*?)"):
         regex = regex[: -len("(.*?)")] + "(.*)"
+    if "U" in flags and regex.endswith("(.*)"):
+        # ungreedy, the last column would take nothing; whether Kusto then anchors the end is not documented
+        raise compiler.unsupported("parse kind=regex flags=U that ends with a string column", node)
     anchored = "^" + regex + ("$" if not regex.endswith((".*?", "(.*)")) else "")
+    if flags:  # RE2's own flags (the parse page's U, s and i are RE2's; the regex syntax page lists them)
+        anchored = f"(?{flags}){anchored}"
     pattern_sql = sql_string(anchored)
     names = [name for name, _ in columns]
     selects = [quote_name(n) for n in names if n not in {c for c, _ in captures}]
@@ -100,6 +108,32 @@ def parse(compiler: Compiler, node: Node, sql: str) -> str:
     if all(kind in STORED_KINDS for _, kind in known) and len({n.lower() for n, _ in known}) == len(known):
         compiler.known_columns[result] = known
     return result
+
+
+def _regex_flags(compiler: Compiler, node: Node, text: str) -> str:
+    """The flags of `parse kind=regex flags=...` that are emulated: U (ungreedy), s (`.` matches a new line) and
+    i (case-insensitive), applied to the whole generated regex as RE2 applies them. m is refused: with it,
+    ^ and $ match at line ends, and whether Kusto anchors the generated regex with them is not documented."""
+    unknown = sorted(set(text) - set("Usi"))
+    if unknown:
+        raise compiler.unsupported(f"parse kind=regex with the flag {unknown[0]!r} (U, s and i are emulated)", node)
+    return "".join(sorted(set(text), key="Usi".index))
+
+
+def _ungreedy_typed_column(compiler: Compiler, parts: list[Any], index: int, column: Node) -> None:
+    """Under flags=U a typed column's digits are matched lazily; that takes all of them only where what follows
+    cannot continue them: the end of the pattern (anchored), or a text that starts with a plain character no
+    number holds. Anything else (a `*`, a regex that may match digits) could split the number, and how Kusto's
+    own regex for a typed column reads under U is not documented."""
+    rest = parts[index + 1 :]  # index: the column's type name, the last of its parts
+    if not rest:
+        return
+    following = rest[0]
+    if isinstance(following, Token) and following.kind is T.STRING:
+        text = string_value(following.text)
+        if text and not text[0].isalnum() and text[0] not in "+-._\\.[](){}|?*^$":
+            return
+    raise compiler.unsupported("parse kind=regex flags=U with a typed column that a pattern part may continue", column)
 
 
 # What a typed parse column matches (simple and regex kinds alike); dates are not attempted.
