@@ -159,6 +159,27 @@ def test_replace_strings_documented_examples():
     ]
 
 
+def test_replace_strings_of_arrays_computed_per_row_follows_the_same_rules():
+    # The same documented examples with the arrays made per row (a column, split()): a Python function then.
+    rows = run(
+        'datatable(m: string, l: dynamic, r: dynamic)["This is an example of using replace_strings()", '
+        'dynamic(["is", "This"]), dynamic(["was", "This"]), "This is an example of using replace_strings()", '
+        'dynamic(["This", "is"]), dynamic([12345, "was"])] | project replace_strings(m, l, r)'
+    )
+    assert rows == [
+        ["Thwas was an example of using replace_strings()"],
+        ["This was an example of using replace_strings()"],  # a non-string rewrite leaves the match
+    ]
+    message = "'A magic trick can turn a cat into a dog'"
+    computed = f"replace_strings({message}, split('cat,dog', ','), split('dog,pigeon', ','))"
+    assert one(computed) == "A magic trick can turn a dog into a pigeon"
+    # What the reference leaves open is refused for the row that meets it: not an array, an empty lookup,
+    # fewer rewrites than lookups.
+    assert "not arrays" in fails("print l = dynamic(null) | project replace_strings('abc', l, dynamic(['x']))")
+    assert "empty lookup" in fails("print replace_strings('abc', split('a,', ','), dynamic(['x', 'y']))")
+    assert "fewer rewrites" in fails("print replace_strings('abc', split('a,b', ','), dynamic(['x']))")
+
+
 def test_regex_quote():
     # regex_quote('(so$me.Te^xt)') escapes the regex characters.
     assert one("regex_quote('(so$me.Te^xt)')") == "\\(so\\$me\\.Te\\^xt\\)"

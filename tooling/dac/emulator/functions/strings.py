@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from ...kql.syntax import Node
 from ..errors import EmulatorError
 from ..session import IPV4_ADDRESS
-from ..sql import bound_once, json_literal_value
+from ..sql import NOT_CONSTANT, bound_once, json_literal_value
+from . import replacements
 from .registry import FUNCTIONS, Handler, simple, with_kinds
 from .registry import register as register_function
+from .udfs import Refused, ensure_udfs
 
 if TYPE_CHECKING:
     from ..interface import Compiler
@@ -662,25 +664,23 @@ def _regex_quote(compiler: Compiler, arguments: list[Node], columns: Columns, no
 
 @register("replace_strings")
 def _replace_strings(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node) -> tuple[str, str]:
-    """Lookups are applied in order: the text is split on the first lookup, the pieces are
-    processed with the remaining lookups, and joined with the first rewrite (the documented
-    precedence: 'This'/'is' -> 'This was', 'is'/'This' -> 'Thwas was')."""
+    """Literal arrays (the common case) compile to nested string_split/array_to_string: the text split
+    on the first lookup, the pieces processed with the remaining lookups, joined with the first rewrite
+    (replacements.py has the rules). Arrays computed per row go through a Python UDF with the same rules."""
     _arity(node, arguments, 3, 3, "replace_strings")
     compiled = _compiled(compiler, arguments, columns)
-    lookups, rewrites = json_literal_value(compiled[1][0]), json_literal_value(compiled[2][0])
-    if not isinstance(lookups, list) or not isinstance(rewrites, list):
-        raise compiler.unsupported("replace_strings() whose lookups and rewrites are not literal arrays", node)
-    if len(rewrites) < len(lookups):
-        raise compiler.unsupported("replace_strings() with fewer rewrites than lookups", arguments[2])
-    pairs = []
-    for lookup, rewrite in zip(lookups, rewrites, strict=False):
-        if not isinstance(lookup, str):
-            continue  # "Array element that isn't a string is ignored."
-        if lookup == "":
-            raise compiler.unsupported("replace_strings() with an empty lookup", arguments[1])
-        # "Array element that isn't a string is ignored (no replacement made)": the match stays.
-        pairs.append((lookup, rewrite if isinstance(rewrite, str) else lookup))
     source = _text(compiler, *compiled[0], arguments[0], "replace_strings")
+    lookups, rewrites = json_literal_value(compiled[1][0]), json_literal_value(compiled[2][0])
+    if lookups is NOT_CONSTANT or rewrites is NOT_CONSTANT:
+        if any(kind != "dynamic" for _sql_text, kind in compiled[1:]):
+            raise compiler.unsupported("replace_strings() whose lookups or rewrites are not dynamic arrays", node)
+        ensure_udfs(compiler, replacements.UDFS)
+        arrays = [f"coalesce(CAST({sql} AS VARCHAR), 'null')" for sql, _kind in compiled[1:]]
+        return f"kqlm_replace_strings({source}, {arrays[0]}, {arrays[1]})", "string"
+    try:
+        pairs = replacements.replacement_pairs(lookups, rewrites)
+    except Refused as refused:
+        raise compiler.unsupported(str(refused), node) from None
 
     def build(text: str, depth: int) -> str:
         if depth == len(pairs):
