@@ -16,6 +16,19 @@ one = scalar
 fails = emulation_error
 
 
+def result(query: str) -> tuple[list[str], list[list]]:
+    """The column names and rows of a query on a fresh Defender emulator."""
+    from dac.emulator import Emulator
+    from dac.model.tables import environment
+
+    engine = Emulator(environment("defender"))
+    try:
+        answer = engine.run(query)
+        return [name for name, _ in answer.columns], [list(row) for row in answer.rows]
+    finally:
+        engine.close()
+
+
 # ----------------------------------------------------------------- packing
 
 
@@ -256,8 +269,59 @@ def test_array_sort():
     assert one(f"array_sort_desc({array}, false)") == [None, None, "yellow", "green", "blue"]
     assert one("array_sort_asc(dynamic([1,3,4,5,2]))") == [1, 2, 3, 4, 5]
     assert one('array_sort_asc(dynamic(["b", 2, 1.5]))') == [1.5, 2, "b"]
-    # several arrays give one column each, which a scalar function cannot
-    fails("print array_sort_asc(dynamic([1,3,2]), dynamic(['a','b','c']))", "EMU001")
+    # several arrays give one column each (Example 1 of the page: array1_sorted, array2_sorted)
+    arrays = 'let array1 = dynamic([1,3,4,5,2]); let array2 = dynamic(["a","b","c","d","e"]); '
+    assert result(arrays + "print array_sort_asc(array1, array2)") == (
+        ["array1_sorted", "array2_sorted"],
+        [[[1, 2, 3, 4, 5], ["a", "e", "b", "c", "d"]]],
+    )
+    # "(out1, out2) = array_sort_asc(array1, array2)" names them; one name for two arrays is refused
+    assert result(arrays + "print (out1, out2) = array_sort_desc(array1, array2)")[0] == ["out1", "out2"]
+    fails(arrays + "print out1 = array_sort_asc(array1, array2)", "EMU001")
+
+
+_COMMANDS = """datatable(command:string, command_time:datetime, user_id:string)[
+    'chmod', datetime(2019-07-15), "user1", 'ls', datetime(2019-07-02), "user1",
+    'dir', datetime(2019-07-22), "user1", 'mkdir', datetime(2019-07-14), "user1",
+    'rm', datetime(2019-07-27), "user1", 'pwd', datetime(2019-07-25), "user1",
+    'rm', datetime(2019-07-23), "user2", 'pwd', datetime(2019-07-25), "user2"]
+| summarize timestamps = make_list(command_time), commands = make_list(command) by user_id"""
+
+
+def test_array_sort_of_several_arrays_read_by_index():
+    # Example 1 of array-sort-asc-function.md: the second array follows the first one's new order.
+    arrays = 'let array1 = dynamic([1,3,4,5,2]); let array2 = dynamic(["a","b","c","d","e"]); '
+    rows = run(arrays + "print s = array_sort_asc(array1, array2)[0], t = array_sort_asc(array1, array2)[1]")
+    assert rows == [[[1, 2, 3, 4, 5], ["a", "e", "b", "c", "d"]]]
+    # Example 3 of both pages: the commands in chronological order, then in reverse.
+    ascending = run(_COMMANDS + "| project user_id, c = array_sort_asc(timestamps, commands)[1]")
+    assert sorted(ascending) == [["user1", ["ls", "mkdir", "chmod", "dir", "pwd", "rm"]], ["user2", ["rm", "pwd"]]]
+    descending = run(_COMMANDS + "| project user_id, c = array_sort_desc(timestamps, commands)[1]")
+    assert sorted(descending) == [["user1", ["rm", "pwd", "dir", "chmod", "mkdir", "ls"]], ["user2", ["pwd", "rm"]]]
+    # "null is returned for every array that differs in length from the first one"
+    assert one("array_sort_asc(dynamic([2, 1]), dynamic([1]))[1]") is None
+    # nulls_last applies to the order the first array sets
+    assert one("array_sort_asc(dynamic([3, null, 1]), dynamic(['x', 'y', 'z']), false)[1]") == ["y", "z", "x"]
+    fails("print array_sort_asc(dynamic([1, 2]), dynamic([3, 4]))[2]", "EMU001")
+
+
+def test_array_sort_of_several_arrays_column_names():
+    # Microsoft's binder (kqlcheck --result): the array's name and _sorted (array<position>_sorted for one
+    # without a name), with a numeric suffix when the input has that name already
+    table = "datatable(x: dynamic, y: dynamic)[dynamic([2, 1]), dynamic([3, 4])]"
+    assert result(table + " | extend x_sorted = 1 | extend array_sort_asc(x, y, x)") == (
+        ["x", "y", "x_sorted", "x_sorted1", "y_sorted", "x_sorted2"],
+        [[[2, 1], [3, 4], 1, [1, 2], [4, 3], [1, 2]]],
+    )
+    assert result(table + " | extend array_sort_asc(x, y)[1]") == (["x", "y", "y_sorted"], [[[2, 1], [3, 4], [4, 3]]])
+    assert result(table + " | extend array_sort_asc(x, dynamic([5, 6]))[1]")[0] == ["x", "y", "array1_sorted"]
+    names = result(table + " | extend y_sorted = 1 | extend array_sort_desc(x, y, false)[1]")[0]
+    assert names == ["x", "y", "y_sorted", "y_sorted1"]
+    # project: a repeated generated name gets the suffix too (strlen_x, strlen_x1)
+    assert result('datatable(x: string)["ab"] | project x, strlen(x), strlen(x)') == (
+        ["x", "strlen_x", "strlen_x1"],
+        [["ab", 2, 2]],
+    )
 
 
 def test_array_iff():

@@ -211,3 +211,30 @@ def test_no_false_errors_on_queries_microsoft_finds_clean(oracle_agreement):
 def test_unknown_names_microsoft_reports_are_flagged(oracle_agreement):
     assert oracle_agreement["flagged"] > 100
     assert oracle_agreement["flagged_by_us"] / oracle_agreement["flagged"] >= 0.85, oracle_agreement
+
+
+def test_array_sort_of_several_arrays_read_by_index_is_named_after_that_array():
+    # Microsoft's binder (kqlcheck --result): array_sort_asc(x, y)[1] is y_sorted, array1_sorted for an
+    # array without a name, and y_sorted1 when the input has y_sorted already (extend does not replace it)
+    table = "datatable(x: dynamic, y: dynamic)[dynamic([2, 1]), dynamic([3, 4])]"
+    assert columns(table + " | extend array_sort_asc(x, y)[1]")[-1] == ("y_sorted", "dynamic")
+    assert columns(table + " | extend array_sort_desc(x, dynamic([1, 2]), false)[1]")[-1] == (
+        "array1_sorted",
+        "dynamic",
+    )
+    assert columns(table + " | extend y_sorted = 1 | extend array_sort_asc(x, y)[1]")[-2:] == [
+        ("y_sorted", "long"),
+        ("y_sorted1", "dynamic"),
+    ]
+
+
+def test_print_and_search_followed_by_a_parenthesis_are_the_operators():
+    # Microsoft's parser (kqlcheck --result): `print (1 + 2)` is print_0:long, `print (a, b) = f(...)` a tuple
+    # assignment; print and search are keywords whatever follows them
+    assert columns("print (1 + 2)") == [("print_0", "long")]
+    assert columns("print(1 + 2), 3") == [("print_0", "long"), ("print_1", "long")]
+    assert columns("print (a, b) = array_sort_desc(dynamic([2, 1]), dynamic([3, 4]))") == [
+        ("a", "dynamic"),
+        ("b", "dynamic"),
+    ]
+    assert columns('search("x")')[0] == ("$table", "string")

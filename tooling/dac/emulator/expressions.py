@@ -23,6 +23,7 @@ from ..kql.operator_types import BOOL_LITERALS
 from ..kql.syntax import Node
 from .errors import EmulatorError, offset_of
 from .functions import FUNCTIONS
+from .functions.dynamic import sorted_array_at
 from .functions.udfs import Refused, Udf, ensure_udfs
 from .literals import parse_datetime, parse_timespan, timespan_ticks
 from .session import CASE_TWIN
@@ -272,6 +273,9 @@ class ExpressionCompiler:
         return json_read(base, _member_step(name_text(node["member"]))), "dynamic"
 
     def e_element(self, node: Node, columns: Columns) -> tuple[str, str]:
+        several = sorted_array_at(self, node["target"], node["index"], columns)
+        if several is not None:  # array_sort_asc(a, b)[1]: one of the arrays, not an element
+            return several, "dynamic"
         base, kind = self.expr(node["target"], columns)
         if kind == "string":
             base = f"kql_parse_json({base})"

@@ -11,7 +11,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..kql.binder import column_name
-from ..kql.binder_operators import expression_name, named_argument, series_columns, unique_name
+from ..kql.binder_operators import (
+    expression_name,
+    named_argument,
+    series_columns,
+    sorted_array_name,
+    sorted_arrays_names,
+    unique_name,
+)
 from ..kql.lexer import Token
 from ..kql.names import name_text
 from ..kql.syntax import Node, operands
@@ -19,6 +26,7 @@ from .aggregates import RecordField, aggregate, arg_row, arg_row_call, arg_row_s
 from .aggregates import aggregate_sql as sql_of_aggregate  # top_nested has a local aggregate_sql
 from .errors import EmulatorError
 from .functions.columns import existing_column_name
+from .functions.dynamic import sorted_arrays
 from .functions.series import series_call
 from .python_data import scalar_value
 from .session import CASE_TWIN, case_twin_names
@@ -125,6 +133,10 @@ def project(compiler: Compiler, node: Node, sql: str | None) -> str:
         name, value, kind = named(compiler, item, columns, counter)
         if node.kind == "Print" and item.kind != "Assignment":
             name = f"print_{position}"  # print's unnamed columns are print_0, print_1, ... (a let name too)
+        elif name in output and item.kind not in ("Assignment", "Name"):
+            # a repeated generated name gets a numeric suffix (strlen_x, strlen_x1) as Microsoft's binder gives
+            # it; a name written twice is an error there ("already declared"), which validation reports
+            name = unique_name(name, output)
         output[name] = (value, kind)
     if not output:
         return f"SELECT *{f' FROM {source(compiler, sql)}' if sql is not None else ''}"
@@ -182,6 +194,9 @@ def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tu
         target = next(c for c in item.children if isinstance(c, Node))
         names = ([name_text(c) for c in target.children if isinstance(c, Node) and c.kind == "Name"]
                  if target.kind == "NameTuple" else [name_text(item["name"])])  # fmt: skip
+    sorted_names = sorted_arrays_names(value)
+    if sorted_names is not None:
+        return _sorted_columns(compiler, item, value, names, sorted_names, columns)
     if value.kind != "Call" or value["callee"].kind != "Name" or name_text(value["callee"]) not in _TAKEN_APART:
         return None
     outputs = series_columns(value)
@@ -197,6 +212,20 @@ def several_columns(compiler: Compiler, item: Node, columns: Columns) -> list[tu
         sql = f"CAST({field} AS {_JSON_CASTS[kind]})" if kind in _JSON_CASTS else field
         result.append((names[index] if index < len(names) else default, sql, kind))
     return result
+
+
+def _sorted_columns(compiler: Compiler, item: Node, call: Node, names: list[str], defaults: list[str],
+                    columns: Columns) -> list[tuple[str, str, str]]:  # fmt: skip
+    """array_sort_asc(a, b, ...) of several arrays as columns: `(x, y) =` names the first ones; unnamed, each
+    takes the binder's name (a_sorted, ...), suffixed where the input has it already (a_sorted1)."""
+    if item.kind == "Assignment" and item["name"] is not None:  # `x = array_sort_asc(a, b)`: which array is x?
+        raise compiler.unsupported(f"one name for the arrays {name_text(call['callee'])}() returns", item)
+    arrays = sorted_arrays(compiler, call, columns)
+    if len(names) > len(arrays):
+        raise compiler.unsupported(f"{len(names)} names for {len(arrays)} arrays", item)
+    if not names:
+        defaults = sorted_arrays_names(call, [name for name, _ in columns]) or defaults
+    return [(names[i] if i < len(names) else defaults[i], sql, "dynamic") for i, sql in enumerate(arrays)]
 
 
 def _output_field(call: Node, column: str) -> str:
@@ -216,6 +245,8 @@ def named(compiler: Compiler, item: Node, columns: Columns, counter: list[int]) 
         return name_text(item["name"]), sql, _sure_kind(item["value"], kind, columns)
     sql, kind = compiler.expr(item, columns)
     name = existing_column_name(compiler, item, columns) or column_name(item, counter)
+    if sorted_array_name(item) is not None and any(name == n for n, _ in columns):
+        name = unique_name(name, [n for n, _ in columns])  # array_sort_asc(a, b)[1] is b_sorted1 when taken
     while name == f"Column{counter[0]}" and any(name == n for n, _ in columns):
         name = column_name(item, counter)  # a ColumnN the input has is skipped, as in the binder
     return name, sql, _sure_kind(item, kind, columns)

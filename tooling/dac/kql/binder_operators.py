@@ -21,6 +21,7 @@ from .names import (
     string_value,
     subject_name,
 )
+from .operator_types import BOOL_LITERALS
 from .symbols import Scope, Symbol
 from .syntax import Node, operands
 from .types import BOOL, DYNAMIC, LONG, REAL, STRING, UNKNOWN, RowSchema, normalize_type
@@ -54,12 +55,14 @@ class OperatorBinder:
         added: set[str] = set()
         for index, item in enumerate((lists[0]["items"] if lists else []) or []):
             for name, type_ in self.bind_column_item(item, schema, scope, counter):
-                if node.kind == "Print" and item.kind != "Assignment":
-                    name = print_name(index)
+                if node.kind == "Print" and item.kind != "Assignment" and sorted_arrays_names(item) is None:
+                    name = print_name(index)  # (print array_sort_asc(a, b) keeps a_sorted, b_sorted)
                 # extend: a column of the same name is replaced where it stands (Microsoft's binder keeps
                 # its position); project: a repeated name gets a numeric suffix, as every result column
                 if project and name in result.columns and name in added:
                     name = unique_name(name, result.columns)
+                elif name in result.columns and name not in added and sorted_array_name(item) is not None:
+                    name = unique_name(name, result.columns)  # array_sort_asc(a, b)[1]: b_sorted1 when taken
                 added.add(name)
                 result.columns[name] = type_
         return result
@@ -101,6 +104,10 @@ class OperatorBinder:
             special = self.aggregate_columns(item, schema, scope, grouped)
             if special is not None:
                 return special
+        sorted_names = sorted_arrays_names(item, schema.columns) if not aggregate else None
+        if sorted_names is not None:  # array_sort_asc(x, y) after an x_sorted: x_sorted1, y_sorted
+            self.bind_scalar(item, schema, scope)
+            return [(name, DYNAMIC) for name in sorted_names]
         outputs = series_columns(item) if not aggregate else None
         if outputs is not None:
             self.bind_scalar(item, schema, scope)
@@ -714,9 +721,14 @@ def column_name(expression: Node, counter: list[int], aggregate: bool = False) -
 
 
 def series_columns(node: Node) -> list[tuple[str, str]] | None:
-    """The columns of a series function that returns several (series_stats(x) -> series_stats_x_min, ...),
-    or None. Names and types as Microsoft's binder gives them (kqlcheck --result): the function, the series
-    column's name, the output's name; the reference pages of these functions list the same outputs."""
+    """The columns of a function that returns several: a series function (series_stats(x) ->
+    series_stats_x_min, ...) or array_sort_asc/desc of several arrays (sorted_arrays_names); None for
+    another expression. Names and types as Microsoft's binder gives them (kqlcheck --result): the function,
+    the series column's name, the output's name; the reference pages of these functions list the same
+    outputs."""
+    sorted_names = sorted_arrays_names(node)
+    if sorted_names is not None:
+        return [(name, DYNAMIC) for name in sorted_names]
     if node.kind != "Call" or node["callee"].kind != "Name":
         return None
     function = name_text(node["callee"])
@@ -767,6 +779,9 @@ def expression_name(node: Node) -> str:
         base = expression_name(node["target"])
         return f"{base}_{name_text(node['member'])}" if base else ""
     if node.kind == "ElementAccess":
+        several = sorted_array_name(node)
+        if several is not None:
+            return several
         base = expression_name(node["target"])
         index = node["index"]
         key = string_literal(index) if index is not None else None
@@ -785,6 +800,44 @@ def expression_name(node: Node) -> str:
         if function in _NAME_KEEPING_FUNCTIONS:
             return expression_name(arguments[0])
     return ""
+
+
+def sorted_arrays_names(call: Node, taken: Collection[str] = ()) -> list[str] | None:
+    """The columns `array_sort_asc(a, b, ...)` (or _desc) of several arrays returns, one per array, named as
+    Microsoft's binder names them (kqlcheck --result): the array's expression name and `_sorted`
+    (`array1_sorted` for one without a name), suffixed where `taken` (the input's columns) or an earlier
+    array of the call has the name (`x_sorted1`, `x_sorted2`). None for a call that sorts one array, or
+    another expression."""
+    if call.kind != "Call" or call["callee"].kind != "Name":
+        return None
+    if name_text(call["callee"]) not in ("array_sort_asc", "array_sort_desc"):
+        return None
+    arrays = list(call["arguments"]["items"] or [])
+    if arrays and arrays[-1].kind in ("Literal", "Name") and arrays[-1].text().strip() in BOOL_LITERALS:
+        arrays = arrays[:-1]  # nulls_last (true and false parse as names)
+    if len(arrays) < 2:
+        return None
+    names: list[str] = []
+    used = set(taken)
+    for position, array in enumerate(arrays):
+        name = f"{expression_name(array) or f'array{position}'}_sorted"
+        name = unique_name(name, used) if name in used else name
+        names.append(name)
+        used.add(name)
+    return names
+
+
+def sorted_array_name(node: Node) -> str | None:
+    """`array_sort_asc(a, b)[1]` (or _desc) is the second array it returns, and has that array's column name
+    (`b_sorted`); None for another expression."""
+    if node.kind != "ElementAccess":
+        return None
+    names = sorted_arrays_names(node["target"])
+    index = node["index"]
+    text = index.text().strip() if index is not None else ""
+    if names is None or not text.isdigit() or int(text) >= len(names):
+        return None
+    return names[int(text)]
 
 
 def named_argument(argument: Node) -> tuple[str, Node]:

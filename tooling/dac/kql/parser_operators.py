@@ -51,11 +51,13 @@ class OperatorParser(ParserCore):
             next_token = self.peek()
             if word == "union" and not next_token.is_punct("="):
                 return self.op_union()
-            if word == "print" and not next_token.is_punct("=", "("):
+            # `print (1 + 2)` and `print(x)` are the print operator too: Microsoft's parser reads print as a
+            # keyword whatever follows (`let print = ...` is a syntax error there)
+            if word == "print" and not next_token.is_punct("="):
                 return self.op_print()
             if word == "range" and next_token.kind is T.IDENT and self.peek(2).is_word("from"):
                 return self.op_range()
-            if word == "search" and not next_token.is_punct("=", "("):
+            if word == "search" and not next_token.is_punct("="):  # search("x") too, as in Microsoft's parser
                 return self.op_search()
             if word == "find" and not next_token.is_punct("=", "("):
                 return self.op_find()

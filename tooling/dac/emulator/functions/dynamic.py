@@ -696,18 +696,21 @@ def _array_index_of(compiler: Compiler, arguments: list[Node], columns: Columns,
     return _let_all([array, value, start, length, occurrence], body), "long"
 
 
-def _sort(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node, descending: bool) -> tuple[str, str]:
+def _sorted_arrays(
+    compiler: Compiler, arguments: list[Node], columns: Columns, node: Node, descending: bool
+) -> list[str]:
+    """The arrays array_sort_asc/desc returns: the first sorted (numbers before strings; nulls last unless
+    nulls_last is false), each other one in the order the first's elements moved to, or null where its
+    length differs from the first's (array-sort-asc-function.md, "Returns")."""
     name = "array_sort_desc" if descending else "array_sort_asc"
-    _arity(node, arguments, 1, 64)
+    _arity(node, arguments, 1, 65)
     nulls_last = "true"
     arrays = list(arguments)
     if len(arrays) > 1:
         sql, kind = _compile(compiler, arrays[-1], columns)
         if kind == "bool":
             nulls_last, arrays = sql, arrays[:-1]
-    if len(arrays) > 1:
-        raise compiler.unsupported(f"{name}() of several arrays (one result column per array)", node)
-    array = _array(compiler, arrays[0], columns, name)
+    lists = [_array(compiler, array, columns, name) for array in arrays]
     e, i, t = _var(), _var(), _var()
     null_rank = (
         f"CASE WHEN {nulls_last} THEN 3 ELSE 0 END" if not descending else f"CASE WHEN {nulls_last} THEN 0 ELSE 3 END"
@@ -715,14 +718,13 @@ def _sort(compiler: Compiler, arguments: list[Node], columns: Columns, node: Nod
     other = _fail(f"{name}() of booleans, arrays or property bags (their order is not documented)")
     rank = (f"CASE WHEN {e} IS NULL THEN {null_rank} WHEN json_type({e}) IN {_NUMERIC} THEN 1 "
             f"WHEN json_type({e}) = 'VARCHAR' THEN 2 ELSE {other} END")  # fmt: skip
+    # 'i' keeps equal elements in their order (negated for a descending sort); 'p' is the element's position
     key = (f"{{'r': {rank}, 'n': CASE WHEN json_type({e}) IN {_NUMERIC} THEN TRY_CAST({e} AS DOUBLE) END, "
            f"'s': CASE WHEN json_type({e}) = 'VARCHAR' THEN json_extract_string({e}, '$') END, "
-           f"'i': {'-' if descending else ''}{i}, 'v': {e}}}")  # fmt: skip
+           f"'i': {'-' if descending else ''}{i}, 'p': {i}, 'v': {e}}}")  # fmt: skip
     order = ", 'DESC'" if descending else ""
 
-    def body(items: str) -> str:
-        keyed = f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
-        result = f"to_json(list_transform({keyed}, lambda {t}: {t}.v))"
+    def checked(items: str, result: str) -> str:
         if not descending:
             return result
         x, y = _var(), _var()
@@ -731,7 +733,51 @@ def _sort(compiler: Compiler, arguments: list[Node], columns: Columns, node: Nod
         mixed = _fail(f"{name}() of numbers mixed with strings (the descending order of types is not documented)")
         return f"CASE WHEN coalesce({numbers} AND {strings}, false) THEN {mixed} ELSE {result} END"
 
-    return _let(array, body), "dynamic"
+    def first(items: str) -> str:
+        keyed = f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
+        return checked(items, f"to_json(list_transform({keyed}, lambda {t}: {t}.v))")
+
+    def follower(names: list[str]) -> str:
+        items, other_items = names
+        keyed = f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
+        moved = f"to_json(list_transform({keyed}, lambda {t}: {other_items}[{t}.p]))"
+        return checked(items, f"CASE WHEN len({other_items}) = len({items}) THEN {moved} END")
+
+    return [_let(lists[0], first)] + [_let_all([lists[0], other_list], follower) for other_list in lists[1:]]
+
+
+def sorted_arrays(compiler: Compiler, call: Node, columns: Columns) -> list[str]:
+    """The SQL of each array `array_sort_asc(a, b, ...)` / array_sort_desc returns (the caller has checked the
+    call's function)."""
+    function = name_text(call["callee"])
+    return _sorted_arrays(compiler, list(call["arguments"]["items"] or []), columns, call, function.endswith("desc"))
+
+
+def sorted_array_at(compiler: Compiler, call: Node, index: Node, columns: Columns) -> str | None:
+    """`array_sort_asc(a, b, ...)[k]` (array_sort_desc too): the k-th of the arrays it returns, as the
+    reference's example `array_sort_asc(timestamps, commands)[1]` reads the commands in the timestamps'
+    order. None where the call sorts one array (then [k] is an element of it) or is not such a call."""
+    if call.kind != "Call" or call["callee"].kind != "Name":
+        return None
+    function = name_text(call["callee"])
+    if function not in ("array_sort_asc", "array_sort_desc"):
+        return None
+    arrays = _sorted_arrays(compiler, list(call["arguments"]["items"] or []), columns, call, function.endswith("desc"))
+    if len(arrays) == 1:
+        return None
+    text = index.text().strip()
+    if not text.isdigit() or int(text) >= len(arrays):
+        raise compiler.unsupported(f"{function}() of several arrays read at an index other than 0 to {len(arrays) - 1}",
+                                   index)  # fmt: skip
+    return arrays[int(text)]
+
+
+def _sort(compiler: Compiler, arguments: list[Node], columns: Columns, node: Node, descending: bool) -> tuple[str, str]:
+    arrays = _sorted_arrays(compiler, arguments, columns, node, descending)
+    if len(arrays) > 1:
+        name = "array_sort_desc" if descending else "array_sort_asc"
+        raise compiler.unsupported(f"{name}() of several arrays (one result column per array)", node)
+    return arrays[0], "dynamic"
 
 
 @register("array_sort_asc")
