@@ -180,3 +180,11 @@ def test_parse_simple_and_regex_kinds_and_parse_where():
 def test_let_functions_are_inlined():
     assert run("let f = (a:long, b:long = 10) { a + b }; print x = f(1), y = f(1, 2)") == [[11, 3]]
     assert run("let g = (t:(x:long)) { t | where x > 1 }; g(datatable(x:long)[1, 2, 3]) | count") == [[2]]
+
+
+def test_toscalar_of_a_scalar_is_the_value_itself():
+    # toscalar-function: "Returns a scalar constant value of the evaluated expression"; of a table, its first
+    # column of its first row. Microsoft's binder types toscalar(array_length(a)) long.
+    assert run('let Verses = dynamic(["a", "b", "c"]); print n = toscalar(array_length(Verses))') == [[3]]
+    assert run("let g = (v: long) { v * 2 }; print toscalar(g(4)), toscalar(5)") == [[8, 5]]
+    assert run("let T = datatable(a: long)[7, 8]; print toscalar(T)") == [[7]]

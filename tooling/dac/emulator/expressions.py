@@ -257,6 +257,19 @@ class ExpressionCompiler:
         sql, kind = self.expr(inner, columns)
         return f"({sql})", kind
 
+    def is_scalar_value(self, node: Node) -> bool:
+        """Whether toscalar()'s argument is a scalar expression rather than a table: a literal, a let scalar, or
+        a call of a built-in scalar function or of a let function whose body ends in a scalar
+        ("toscalar(expression)": a scalar is its own value)."""
+        if node.kind == "Literal":
+            return True
+        if node.kind == "Name":
+            return name_text(node) in self.scalars
+        if node.kind == "Call" and node["callee"].kind == "Name":
+            name = name_text(node["callee"])
+            return (name in self.functions or name in FUNCTIONS) and not self.is_tabular(node)
+        return False
+
     def scalar_subquery(self, node: Node) -> tuple[str, str]:
         sql = self.tabular(node)
         columns = self.columns(sql)
@@ -579,6 +592,8 @@ class ExpressionCompiler:
         name = name_text(callee)
         arguments = node["arguments"]["items"] or []
         if name == "toscalar":
+            if arguments and self.is_scalar_value(arguments[0]):  # toscalar(array_length(a)): the value itself
+                return self.expr(arguments[0], columns)
             return self.scalar_subquery(arguments[0])
         if name in self.functions:
             if self.is_tabular(node):
