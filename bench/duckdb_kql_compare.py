@@ -33,7 +33,7 @@ import duckdb
 
 from dac.emulator import Emulator
 from dac.model.tables import environment
-from emulator import NOW, generate, kql_shapes, timed
+from emulator import NOW, bench_limits, generate, kql_shapes, timed
 
 
 def first_line(exc: Exception) -> str:
@@ -53,7 +53,7 @@ def main() -> int:
     except ImportError:
         print("duckdb-kql is not installed in this environment (see this script's docstring)", file=sys.stderr)
         return 2
-    engine = Emulator(environment("defender"), now=NOW)
+    engine = Emulator(environment("defender"), now=NOW, limits=bench_limits(args.rows))
     generate(engine, args.rows)
     version = getattr(duckdb_kql, "__version__", "?")
     print(f"{args.rows} rows; duckdb-kql {version}; DuckDB {duckdb.__version__}", flush=True)

@@ -238,3 +238,23 @@ def test_print_and_search_followed_by_a_parenthesis_are_the_operators():
         ("b", "dynamic"),
     ]
     assert columns('search("x")')[0] == ("$table", "string")
+
+
+def test_a_column_declared_twice_in_one_operator():
+    # Microsoft's binder (kqlcheck): KS171 "A column with the name 'a' is already declared" for a name written
+    # twice; summarize declares its by-columns first; generated names are suffixed instead (strlen_x1)
+    table = 'datatable(x: string)["a"] | '
+    for query, name in [
+        ("project a = 1, a = 2", "a"),
+        ("project x, x", "x"),
+        ("extend a = 1, a = 2", "a"),
+        ("summarize c = count(), c = count() by x", "c"),
+        ("summarize count() by x, x", "x"),
+        ("summarize x = count() by x", "x"),
+    ]:
+        found = findings(table + query)
+        assert [(code, message) for code, _line, _col, message in found] == [
+            ("KQL215", f"the column '{name}' is declared twice in '{query.split()[0]}'")
+        ], query
+    assert findings(table + "project strlen(x), strlen_x = 1") == []
+    assert findings(table + "project x, X = 1") == []

@@ -53,6 +53,7 @@ class OperatorBinder:
         lists = [c for c in node.children if isinstance(c, Node) and c.kind == "List"]
         counter = [0]
         added: set[str] = set()
+        self.check_declared_once((lists[0]["items"] if lists else []) or [], node)
         for index, item in enumerate((lists[0]["items"] if lists else []) or []):
             for name, type_ in self.bind_column_item(item, schema, scope, counter):
                 if node.kind == "Print" and item.kind != "Assignment" and sorted_arrays_names(item) is None:
@@ -235,6 +236,9 @@ class OperatorBinder:
             aggregates = None
         result = RowSchema({}, schema.open)
         counter = [0]
+        # the by-columns are declared first (Microsoft's binder flags `x = count()` in `... by x`)
+        self.check_declared_once([*((groups["items"] if groups else []) or []),
+                                  *((aggregates["items"] if aggregates else []) or [])], node)  # fmt: skip
         for item in (groups["items"] if groups else []) or []:
             for name, type_ in self.bind_column_item(item, schema, scope, counter):
                 result.columns[unique_name(name, result.columns) if name in result.columns else name] = type_
@@ -248,6 +252,27 @@ class OperatorBinder:
                     name = unique_name(name, result.columns)
                 result.columns[name] = type_
         return result
+
+    def check_declared_once(self, items: list[Node], operator: Node) -> None:
+        """KQL215: a column name written twice in one operator's list (`project a = 1, a = 2`, `project x, x`,
+        `summarize count() by x, x`): Microsoft's binder reports "A column with the name 'a' is already
+        declared" (KS171). Names the binder makes up (strlen_x twice) get a numeric suffix instead."""
+        declared: set[str] = set()
+        for item in items:
+            names: list[Node] = []
+            if item.kind == "Name":
+                names = [item]
+            elif item.kind == "Assignment" and item["name"] is not None:
+                names = [item["name"]]
+            elif item.kind == "Assignment":
+                target = next(c for c in item.children if isinstance(c, Node))
+                names = [c for c in target.children if isinstance(c, Node) and c.kind == "Name"]
+            for name_node in names:
+                name = name_text(name_node)
+                if name in declared:
+                    word = operator.first_token().text if operator.first_token() else operator.kind
+                    self.report("KQL215", f"the column '{name}' is declared twice in '{word}'", name_node)
+                declared.add(name)
 
     @staticmethod
     def _by_first(node: Node) -> bool:
