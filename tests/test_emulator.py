@@ -188,3 +188,18 @@ def test_toscalar_of_a_scalar_is_the_value_itself():
     assert run('let Verses = dynamic(["a", "b", "c"]); print n = toscalar(array_length(Verses))') == [[3]]
     assert run("let g = (v: long) { v * 2 }; print toscalar(g(4)), toscalar(5)") == [[8, 5]]
     assert run("let T = datatable(a: long)[7, 8]; print toscalar(T)") == [[7]]
+
+
+def test_where_star_has_a_word_in_any_column():
+    # where-operator: `where * has "cow"` returns "the rows in which the word "cow" appears in any column";
+    # `* contains` likewise with a substring. A term with a letter is not looked for in numbers or dates.
+    table = (
+        'datatable(a: string, b: long, d: dynamic)["the cow jumped", 1, dynamic({"k": "Cowboy"}), '
+        '"x", 2024, dynamic(null), "y", 5, dynamic(["nocow"])] '
+    )
+    assert run(table + '| where * has "cow" | project a') == [["the cow jumped"]]
+    assert run(table + '| where * contains "cow" | project a') == [["the cow jumped"], ["y"]]
+    assert run(table + '| where * has "2024" | project a') == [["x"]]
+    assert run(table + '| where not(* has "cow") | project a') == [["x"], ["y"]]
+    with pytest.raises(EmulatorError):
+        run(table + '| where * == "x"')

@@ -30,11 +30,13 @@ from .session import CASE_TWIN
 from .sql import (
     DUCK_TYPES,
     NOT_CONSTANT,
+    SEARCH_SEPARATOR,
     call_arguments,
     contains_pattern,
     json_literal_value,
     json_str,
     quote_name,
+    searched_texts,
     sql_string,
     string_literal_value,
 )
@@ -327,8 +329,11 @@ class ExpressionCompiler:
             links.append(node)
             node = node["left"]
         links.reverse()  # innermost first: the order of evaluation
-        value = self.expr(node, columns)
         index = 0
+        if node.kind == "Star" and links:  # `* has "x"`: the first operator applies to every column
+            value, index = self.any_column(links[0], columns), 1
+        else:
+            value = self.expr(node, columns)
         while index < len(links):
             run = _run(links, index)
             group = _group(links[index])
@@ -341,6 +346,23 @@ class ExpressionCompiler:
                     value = self.bounded(_CHAIN_LINKS[link.kind](self, link, *value, columns), link)
             index += len(run)
         return self.bounded(value, links[-1])
+
+    def any_column(self, node: Node, columns: Columns) -> tuple[str, str]:
+        """`* has "term"`: "the rows in which the word appears in any column" (where-operator), which the
+        search page states is what `search "term"` does; `* contains "text"` the same with a substring.
+        The row's columns are joined with a separator no term holds, as search joins them."""
+        op = node["op"].text if node.kind == "BinaryExpression" else ""
+        term = string_literal(node["right"]) if op in ("has", "contains") else None
+        if term is None or SEARCH_SEPARATOR in term:
+            raise self.unsupported('\'*\' other than in `* has "term"` or `* contains "text"`', node)
+        texts = searched_texts(columns, term)
+        if not texts:
+            return "false", "bool"
+        joined = f"concat_ws({sql_string(SEARCH_SEPARATOR)}, {', '.join(texts)})"
+        contains = f"({joined} ILIKE {contains_pattern(term)} ESCAPE '\\')"
+        if op == "contains":
+            return contains, "bool"
+        return f"({contains} AND kql_has({joined}, {sql_string(term)}))", "bool"
 
     def logical(self, op: str, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
         """`a or b or c`: one flat `(coalesce(a, false) OR ...)`; a null bool counts as false in and/or

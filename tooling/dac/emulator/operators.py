@@ -35,8 +35,6 @@ from .sql import call_arguments, nonnull, quote_name
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
 
-# Joins a row's columns for `search`; not alphanumeric, so it bounds terms as a column's edge does.
-_SEARCH_SEPARATOR = "\x01"
 # A `where` whose SQL has more AND/OR than this gives DuckDB one condition, not one filter per operand.
 _SEPARATE_CONJUNCTS = 64
 

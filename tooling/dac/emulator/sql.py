@@ -48,6 +48,19 @@ def contains_pattern(text: str) -> str:
     return sql_string("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
 
 
+# Joins a row's columns for `search` and `where * has`; not alphanumeric, so it bounds terms as a column's
+# edge does.
+SEARCH_SEPARATOR = "\x01"
+
+
+def searched_texts(columns: list[tuple[str, str]], term: str) -> list[str]:
+    """The columns of a row a term is looked for in (search, `where * has`), each as text: all but `$table`;
+    a term with a letter cannot be in a number's, a date's or a bool's text, so those columns are skipped."""
+    textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
+    return [f"CAST({quote_name(name)} AS VARCHAR)" for name, kind in columns
+            if name != "$table" and (textual is None or kind in textual)]  # fmt: skip
+
+
 def string_literal_value(sql: str) -> str | None:
     """The text of a SQL string literal ('it''s' -> it's), or None for any other SQL."""
     if len(sql) >= 2 and sql[0] == sql[-1] == "'" and "'" not in sql[1:-1].replace("''", ""):

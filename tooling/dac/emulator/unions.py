@@ -19,13 +19,10 @@ from ..kql.syntax import Node, operands
 from .errors import EmulatorError
 from .operators import filter_condition
 from .session import CASE_TWIN, case_twin_names
-from .sql import DUCK_TYPES, contains_pattern, quote_name, sql_string
+from .sql import DUCK_TYPES, SEARCH_SEPARATOR, contains_pattern, quote_name, searched_texts, sql_string
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
-
-# Joins a row's columns for `search`; not alphanumeric, so it bounds terms as a column's edge does.
-_SEARCH_SEPARATOR = "\x01"
 
 
 @dataclass
@@ -210,15 +207,12 @@ def search_term(compiler: Compiler, node: Node, columns: Columns) -> str:
         if "*" in term:
             raise compiler.unsupported("wildcards in search terms", node)
         # any column holding the term; the cheap substring test runs first
-        # a term with a letter cannot be in a number's, a date's or a bool's text: skip those columns
-        textual = ("string", "dynamic", "guid", "unknown") if re.search(r"[A-Za-z]", term) else None
-        texts = [f"CAST({quote_name(n)} AS VARCHAR)" for n, kind in columns
-                 if n != "$table" and (textual is None or kind in textual)]  # fmt: skip
+        texts = searched_texts(columns, term)
         like = contains_pattern(term)
         if not texts:
             return "false"
-        if _SEARCH_SEPARATOR not in term:
-            joined = f"concat_ws({sql_string(_SEARCH_SEPARATOR)}, {', '.join(texts)})"
+        if SEARCH_SEPARATOR not in term:
+            joined = f"concat_ws({sql_string(SEARCH_SEPARATOR)}, {', '.join(texts)})"
             name = compiler.search_texts.setdefault(joined, f'"__search{len(compiler.search_texts)}"')
             texts = [name]
         checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {sql_string(term)}))" for t in texts]
