@@ -203,3 +203,14 @@ def test_where_star_has_a_word_in_any_column():
     assert run(table + '| where not(* has "cow") | project a') == [["x"], ["y"]]
     with pytest.raises(EmulatorError):
         run(table + '| where * == "x"')
+
+
+def test_a_later_item_reads_a_column_an_earlier_item_of_the_same_operator_made():
+    # Microsoft's binder (kqlcheck --result) binds `extend y = 1, z = y + 1` (z: long) and `print a = 1, b = a + 1`;
+    # a name the input has still reads the input's column: `extend x = 1, z = x + 1` adds 1 to the old x
+    assert run('datatable(x: string)["a"] | extend y = 1, z = y + 1, w = z * 10') == [["a", 1, 2, 20]]
+    assert run('datatable(x: string)["a"] | project y = strlen(x), z = y + 1, x') == [[1, 2, "a"]]
+    assert run('print a = 1, b = a + 1, c = strcat("n", tostring(b))') == [[1, 2, "n2"]]
+    assert run("datatable(x: long)[5] | extend x = 1, z = x + 1") == [[1, 6]]
+    with pytest.raises(EmulatorError):  # which x `z` reads after the split is not kept apart: refused
+        run("datatable(x: long)[5] | extend x = 1, y = 2, z = y + x")

@@ -258,3 +258,13 @@ def test_a_column_declared_twice_in_one_operator():
         ], query
     assert findings(table + "project strlen(x), strlen_x = 1") == []
     assert findings(table + "project x, X = 1") == []
+
+
+def test_a_later_item_reads_a_column_an_earlier_item_made():
+    # Microsoft's binder (kqlcheck --result): extend y = 1, z = y + 1 gives z:long; a name the input has still
+    # reads the input's column (extend x = 1, z = x + 1 adds a long to the input's string x: an error)
+    table = 'datatable(x: string)["a"] | '
+    assert columns(table + "extend y = 1, z = y + 1") == [("x", "string"), ("y", "long"), ("z", "long")]
+    assert columns(table + "project y = 1, z = y + 1") == [("y", "long"), ("z", "long")]
+    assert columns("print a = 1, b = a + 1") == [("a", "long"), ("b", "long")]
+    assert [code for code, *_ in findings(table + "extend x = 1, z = x + 1")] == ["KQL211"]

@@ -108,18 +108,61 @@ def filter_condition(condition: str) -> str:
 
 
 def extend(compiler: Compiler, node: Node, sql: str) -> str:
+    return _extend_items(compiler, list_items(node), sql, node)
+
+
+def _extend_items(compiler: Compiler, items: list[Node], sql: str, node: Node) -> str:
     columns = compiler.columns(sql)
+    split = _first_reader_of_a_new_name(items, {name for name, _ in columns})
+    if split is not None:  # `extend y = 1, z = y + 1`: the items up to z first, then z and the rest on them
+        earlier, later = items[:split], items[split:]
+        redefined = {name for item in earlier for name in _assigned_names(item)} & {name for name, _ in columns}
+        if any(redefined & _read_names(item) for item in later):
+            # a later item reads the input's column, not the earlier item's new value of it (Microsoft's binder)
+            raise compiler.unsupported("an extend whose later item reads a column an earlier item redefines", node)
+        return _extend_items(compiler, later, _extend_items(compiler, earlier, sql, node), node)
     output: dict[str, tuple[str, str]] = {  # KQL name -> (SQL of the value, its type), input order first
         name.rstrip(CASE_TWIN): (quote_name(name), kind) for name, kind in columns
     }
     counter = [0]
-    for item in list_items(node):
+    for item in items:
         for name, value, kind in several_columns(compiler, item, columns) or [named(compiler, item, columns, counter)]:
             output[name] = (value, kind)  # a name the input has is replaced in place
     return _select(compiler, output, f" FROM {source(compiler, sql)}", read=sql)
 
 
+def _assigned_names(item: Node) -> list[str]:
+    """The names `a = ...` or `(a, b) = ...` gives its columns; [] for an unnamed item."""
+    if item.kind != "Assignment":
+        return []
+    if item["name"] is not None:
+        return [name_text(item["name"])]
+    target = next(c for c in item.children if isinstance(c, Node))
+    return [name_text(c) for c in target.children if isinstance(c, Node) and c.kind == "Name"]
+
+
+def _read_names(item: Node) -> set[str]:
+    """The words an item's value reads (a superset of the columns it reads: function names too)."""
+    value = item["value"] if item.kind == "Assignment" else item
+    return {token.text.strip("[]'\"") for token in value.tokens()}
+
+
+def _first_reader_of_a_new_name(items: list[Node], input_names: set[str]) -> int | None:
+    """The position of the first item that reads a column an earlier item of the same list made (and the
+    input does not have), or None."""
+    made: set[str] = set()
+    for position, item in enumerate(items):
+        if made & _read_names(item):
+            return position
+        made.update(name for name in _assigned_names(item) if name not in input_names)
+    return None
+
+
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
+    items = list_items(node)
+    split = _first_reader_of_a_new_name(items, {name for name, _ in compiler.columns(sql)} if sql else set())
+    if split is not None:
+        return _project_after_extend(compiler, node, items, sql)
     columns = compiler.columns(sql) if sql is not None else []
     counter = [0]
     output: dict[str, tuple[str, str]] = {}
@@ -141,6 +184,21 @@ def project(compiler: Compiler, node: Node, sql: str | None) -> str:
     if sql is None:
         return _select(compiler, output, "")
     return _select(compiler, output, f" FROM {source(compiler, sql)}", read=sql)
+
+
+def _project_after_extend(compiler: Compiler, node: Node, items: list[Node], sql: str | None) -> str:
+    """`project y = 1, z = y + 1` (and print): the assignments as an extend, whose later items read the
+    earlier ones' columns, then the listed columns in order. Only for lists of `name = value` and plain
+    columns, whose output names are their own."""
+    if any(item.kind not in ("Assignment", "Name") or (item.kind == "Assignment" and item["name"] is None)
+           for item in items):  # fmt: skip
+        raise compiler.unsupported("a project whose item reads another's column, with unnamed items", node)
+    base = sql if sql is not None else "SELECT 1 AS __kql_print"
+    extended = _extend_items(compiler, [item for item in items if item.kind == "Assignment"], base, node)
+    kinds = dict(compiler.columns(extended))
+    names = [name_text(item["name"] if item.kind == "Assignment" else item) for item in items]
+    output = {name: (quote_name(name), kinds.get(name, "unknown")) for name in names}
+    return _select(compiler, output, f" FROM {source(compiler, extended)}", read=extended)
 
 
 def _select(

@@ -54,8 +54,13 @@ class OperatorBinder:
         counter = [0]
         added: set[str] = set()
         self.check_declared_once((lists[0]["items"] if lists else []) or [], node)
+        # A later item may read a column an earlier one made (`extend y = 1, z = y + 1`); a name the input has
+        # still reads the input's column (Microsoft's binder: `extend x = 1, z = x + 1` adds to the old x)
+        visible = schema.copy()
         for index, item in enumerate((lists[0]["items"] if lists else []) or []):
-            for name, type_ in self.bind_column_item(item, schema, scope, counter):
+            produced = self.bind_column_item(item, visible, scope, counter)
+            visible.columns.update((name, type_) for name, type_ in produced if name not in schema.columns)
+            for name, type_ in produced:
                 if node.kind == "Print" and item.kind != "Assignment" and sorted_arrays_names(item) is None:
                     name = print_name(index)  # (print array_sort_asc(a, b) keeps a_sorted, b_sorted)
                 # extend: a column of the same name is replaced where it stands (Microsoft's binder keeps
