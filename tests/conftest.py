@@ -41,16 +41,22 @@ def run_dac(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     )
 
 
-def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list]:
-    """The rows of a query on a fresh Defender emulator whose now() is `now`."""
+def emulate_result(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> tuple[list[str], list[list]]:
+    """The column names and rows of a query on a fresh Defender emulator whose now() is `now`."""
     from dac.emulator import Emulator
     from dac.model.tables import environment
 
     engine = Emulator(environment("defender"), now=now)
     try:
-        return [list(row) for row in engine.run(query).rows]
+        answer = engine.run(query)
+        return [name for name, _ in answer.columns], [list(row) for row in answer.rows]
     finally:
         engine.close()
+
+
+def emulate(query: str, now: dt.datetime = dt.datetime(2024, 1, 1)) -> list[list]:
+    """The rows of a query on a fresh Defender emulator whose now() is `now`."""
+    return emulate_result(query, now)[1]
 
 
 @pytest.fixture(scope="module")

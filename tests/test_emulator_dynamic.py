@@ -9,24 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import emulate, emulation_error, scalar
+from conftest import emulate, emulate_result, emulation_error, scalar
 
 run = emulate
 one = scalar
 fails = emulation_error
-
-
-def result(query: str) -> tuple[list[str], list[list]]:
-    """The column names and rows of a query on a fresh Defender emulator."""
-    from dac.emulator import Emulator
-    from dac.model.tables import environment
-
-    engine = Emulator(environment("defender"))
-    try:
-        answer = engine.run(query)
-        return [name for name, _ in answer.columns], [list(row) for row in answer.rows]
-    finally:
-        engine.close()
+result = emulate_result
 
 
 # ----------------------------------------------------------------- packing

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from conftest import emulate
+from conftest import emulate, emulate_result
 from dac.emulator import Emulator
 from dac.model.tables import environment
 
@@ -23,15 +23,6 @@ def matching(texts: list[str | None], condition: str) -> list[int]:
     try:
         engine.load_table("T", [{"i": n, "s": text} for n, text in enumerate(texts)])
         return [row[0] for row in engine.run(f"T | where {condition} | project i | order by i asc").rows]
-    finally:
-        engine.close()
-
-
-def columns_and_rows(query: str) -> tuple[list[str], list[list]]:
-    engine = Emulator(environment("defender"))
-    try:
-        result = engine.run(query)
-        return [name for name, _ in result.columns], [list(row) for row in result.rows]
     finally:
         engine.close()
 
@@ -174,7 +165,7 @@ def test_arg_min_star_and_named_columns():
 
 def test_arg_max_star_columns_and_names():
     # Microsoft's binder: arg_max(t, *) by k is k, t, then the other columns in order.
-    assert columns_and_rows(ROWS + " | summarize arg_max(t, *) by k")[0] == ["k", "t", "a", "b"]
+    assert emulate_result(ROWS + " | summarize arg_max(t, *) by k")[0] == ["k", "t", "a", "b"]
 
 
 def test_arg_max_of_an_expression_with_star():
@@ -199,7 +190,7 @@ def test_innerunique_keeps_one_left_row_per_key_and_every_right_row():
 
 def test_innerunique_columns_keep_their_order():
     left = "datatable(l:string, k:long, n:long)['a', 1, 10, 'b', 1, 20]"
-    names, rows = columns_and_rows(f"{left} | join ({RIGHT}) on k")
+    names, rows = emulate_result(f"{left} | join ({RIGHT}) on k")
     assert names == ["l", "k", "n", "k1", "r"]
     assert sorted(rows) == [["a", 1, 10, 1, "x"], ["a", 1, 10, 1, "y"]]
 

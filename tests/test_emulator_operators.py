@@ -10,21 +10,11 @@ import datetime as dt
 
 import pytest
 
-from dac.emulator import Emulator, EmulatorError
-from dac.model.tables import environment
+from conftest import emulate, emulate_result
+from dac.emulator import EmulatorError
 
-
-def result(query: str) -> tuple[list[str], list[list]]:
-    engine = Emulator(environment("defender"), now=dt.datetime(2024, 1, 1))
-    try:
-        answer = engine.run(query)
-        return [name for name, _ in answer.columns], [list(row) for row in answer.rows]
-    finally:
-        engine.close()
-
-
-def run(query: str) -> list[list]:
-    return result(query)[1]
+result = emulate_result
+run = emulate
 
 
 def fails(query: str, code: str = "EMU001") -> str:

@@ -33,12 +33,15 @@ from .sql import (
     SEARCH_SEPARATOR,
     call_arguments,
     contains_pattern,
+    joined_texts,
     json_literal_value,
     json_str,
     quote_name,
     searched_texts,
     sql_string,
     string_literal_value,
+    text_contains,
+    text_has,
 )
 from .ticks import DATETIME_NS
 
@@ -358,11 +361,8 @@ class ExpressionCompiler:
         texts = searched_texts(columns, term)
         if not texts:
             return "false", "bool"
-        joined = f"concat_ws({sql_string(SEARCH_SEPARATOR)}, {', '.join(texts)})"
-        contains = f"({joined} ILIKE {contains_pattern(term)} ESCAPE '\\')"
-        if op == "contains":
-            return contains, "bool"
-        return f"({contains} AND kql_has({joined}, {sql_string(term)}))", "bool"
+        joined = joined_texts(texts)
+        return (f"({text_contains(joined, term)})" if op == "contains" else text_has(joined, term)), "bool"
 
     def logical(self, op: str, left: tuple[str, str], run: list[Node], columns: Columns) -> tuple[str, str]:
         """`a or b or c`: one flat `(coalesce(a, false) OR ...)`; a null bool counts as false in and/or

@@ -160,13 +160,12 @@ def _first_reader_of_a_new_name(items: list[Node], input_names: set[str]) -> int
 
 def project(compiler: Compiler, node: Node, sql: str | None) -> str:
     items = list_items(node)
-    split = _first_reader_of_a_new_name(items, {name for name, _ in compiler.columns(sql)} if sql else set())
-    if split is not None:
-        return _project_after_extend(compiler, node, items, sql)
     columns = compiler.columns(sql) if sql is not None else []
+    if _first_reader_of_a_new_name(items, {name for name, _ in columns}) is not None:
+        return _project_after_extend(compiler, node, items, sql)
     counter = [0]
     output: dict[str, tuple[str, str]] = {}
-    for position, item in enumerate(list_items(node)):
+    for position, item in enumerate(items):
         several = several_columns(compiler, item, columns)
         if several:
             output.update((name, (value, kind)) for name, value, kind in several)

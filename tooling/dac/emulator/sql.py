@@ -61,6 +61,21 @@ def searched_texts(columns: list[tuple[str, str]], term: str) -> list[str]:
             if name != "$table" and (textual is None or kind in textual)]  # fmt: skip
 
 
+def joined_texts(texts: list[str]) -> str:
+    """One text of a row's searched columns (searched_texts), joined with SEARCH_SEPARATOR."""
+    return f"concat_ws({sql_string(SEARCH_SEPARATOR)}, {', '.join(texts)})"
+
+
+def text_contains(text: str, term: str) -> str:
+    """Whether the SQL text holds `term` as a substring, case-insensitively (contains)."""
+    return f"{text} ILIKE {contains_pattern(term)} ESCAPE '\\'"
+
+
+def text_has(text: str, term: str) -> str:
+    """Whether the SQL text holds `term` as a term (has); the cheap substring test runs first."""
+    return f"({text_contains(text, term)} AND kql_has({text}, {sql_string(term)}))"
+
+
 def string_literal_value(sql: str) -> str | None:
     """The text of a SQL string literal ('it''s' -> it's), or None for any other SQL."""
     if len(sql) >= 2 and sql[0] == sql[-1] == "'" and "'" not in sql[1:-1].replace("''", ""):

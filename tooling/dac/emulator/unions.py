@@ -19,7 +19,15 @@ from ..kql.syntax import Node, operands
 from .errors import EmulatorError
 from .operators import filter_condition
 from .session import CASE_TWIN, case_twin_names
-from .sql import DUCK_TYPES, SEARCH_SEPARATOR, contains_pattern, quote_name, searched_texts, sql_string
+from .sql import (
+    DUCK_TYPES,
+    SEARCH_SEPARATOR,
+    joined_texts,
+    quote_name,
+    searched_texts,
+    sql_string,
+    text_has,
+)
 
 if TYPE_CHECKING:
     from .interface import Columns, Compiler
@@ -206,17 +214,15 @@ def search_term(compiler: Compiler, node: Node, columns: Columns) -> str:
         term = "".join(string_value(t.text) for t in node.children if isinstance(t, Token))
         if "*" in term:
             raise compiler.unsupported("wildcards in search terms", node)
-        # any column holding the term; the cheap substring test runs first
+        # any column holding the term
         texts = searched_texts(columns, term)
-        like = contains_pattern(term)
         if not texts:
             return "false"
         if SEARCH_SEPARATOR not in term:
-            joined = f"concat_ws({sql_string(SEARCH_SEPARATOR)}, {', '.join(texts)})"
+            joined = joined_texts(texts)
             name = compiler.search_texts.setdefault(joined, f'"__search{len(compiler.search_texts)}"')
             texts = [name]
-        checks = [f"({t} ILIKE {like} ESCAPE '\\' AND kql_has({t}, {sql_string(term)}))" for t in texts]
-        return "(" + " OR ".join(checks) + ")"
+        return "(" + " OR ".join(text_has(t, term) for t in texts) + ")"
     if node.kind == "BinaryExpression" and node["op"].text == ":":
         column, _ = compiler.expr(node["left"], columns)
         value, _ = compiler.expr(node["right"], columns)

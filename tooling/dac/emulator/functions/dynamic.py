@@ -733,14 +733,15 @@ def _sorted_arrays(
         mixed = _fail(f"{name}() of numbers mixed with strings (the descending order of types is not documented)")
         return f"CASE WHEN coalesce({numbers} AND {strings}, false) THEN {mixed} ELSE {result} END"
 
+    def keyed(items: str) -> str:
+        return f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
+
     def first(items: str) -> str:
-        keyed = f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
-        return checked(items, f"to_json(list_transform({keyed}, lambda {t}: {t}.v))")
+        return checked(items, f"to_json(list_transform({keyed(items)}, lambda {t}: {t}.v))")
 
     def follower(names: list[str]) -> str:
         items, other_items = names
-        keyed = f"list_sort(list_transform({items}, lambda {e}, {i}: {key}){order})"
-        moved = f"to_json(list_transform({keyed}, lambda {t}: {other_items}[{t}.p]))"
+        moved = f"to_json(list_transform({keyed(items)}, lambda {t}: {other_items}[{t}.p]))"
         return checked(items, f"CASE WHEN len({other_items}) = len({items}) THEN {moved} END")
 
     return [_let(lists[0], first)] + [_let_all([lists[0], other_list], follower) for other_list in lists[1:]]
@@ -762,7 +763,7 @@ def sorted_array_at(compiler: Compiler, call: Node, index: Node, columns: Column
     function = name_text(call["callee"])
     if function not in ("array_sort_asc", "array_sort_desc"):
         return None
-    arrays = _sorted_arrays(compiler, list(call["arguments"]["items"] or []), columns, call, function.endswith("desc"))
+    arrays = sorted_arrays(compiler, call, columns)
     if len(arrays) == 1:
         return None
     text = index.text().strip()
